@@ -1,0 +1,48 @@
+/// Hyperparameters of a decoder-only transformer, named as HF config.json names them. GGUF metadata
+/// (`llama.embedding_length`, …) and config.json both produce this one struct.
+public struct ModelConfig: Sendable, Equatable, Codable {
+    /// How RoPE pairs dimensions inside a head.
+    public enum RopeStyle: String, Sendable, Codable {
+        /// Dims (2i, 2i+1) rotate together: GGUF `llama` files, whose Q/K rows the converter permuted.
+        case adjacent
+        /// Dims (i, i + head_dim/2) rotate together: HF checkpoints, and GGUF `qwen2`.
+        case neox
+    }
+
+    /// "llama" or "qwen2" (GGUF general.architecture; HF model_type).
+    public var architecture: String
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var numHiddenLayers: Int
+    public var numAttentionHeads: Int
+    public var numKeyValueHeads: Int
+    public var headDim: Int
+    public var vocabSize: Int
+    public var maxPositionEmbeddings: Int
+    public var rmsNormEps: Float
+    public var ropeTheta: Float
+    public var tieWordEmbeddings: Bool
+    /// q/k/v projections carry a bias (qwen2 always; llama when `attention_bias`).
+    public var attentionBias: Bool
+    public var ropeStyle: RopeStyle
+
+    public init(architecture: String, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
+                numAttentionHeads: Int, numKeyValueHeads: Int, headDim: Int, vocabSize: Int,
+                maxPositionEmbeddings: Int, rmsNormEps: Float, ropeTheta: Float, tieWordEmbeddings: Bool,
+                attentionBias: Bool, ropeStyle: RopeStyle) {
+        self.architecture = architecture
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize
+        self.numHiddenLayers = numHiddenLayers
+        self.numAttentionHeads = numAttentionHeads
+        self.numKeyValueHeads = numKeyValueHeads
+        self.headDim = headDim
+        self.vocabSize = vocabSize
+        self.maxPositionEmbeddings = maxPositionEmbeddings
+        self.rmsNormEps = rmsNormEps
+        self.ropeTheta = ropeTheta
+        self.tieWordEmbeddings = tieWordEmbeddings
+        self.attentionBias = attentionBias
+        self.ropeStyle = ropeStyle
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+
+/// Reference data under Tests/Fixtures, written by independent implementations (see Tests/Fixtures/README.md).
+public enum Fixtures {
+    public static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    public static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
+
+    /// The default model in Vane's cache, or nil when it has not been fetched (`vane fetch smollm2`).
+    public static var smollm2: URL? {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["VANE_CACHE"].map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache/vane")
+        let url = base.appendingPathComponent("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+    }
+}
+
+/// Compares `actual` with `expected` elementwise: |a − e| ≤ atol + rtol·|e|. Returns nil when they agree, else a
+/// message with the max |Δ| and the first mismatches (index, actual, expected), for the test to fail with.
+public func compare(_ actual: [Float], _ expected: [Float], atol: Float, rtol: Float = 0, label: String = "",
+                    shownMismatches: Int = 5) -> String? {
+    guard actual.count == expected.count else {
+        return "\(label): count \(actual.count) ≠ expected \(expected.count)"
+    }
+    var maxDelta: Float = 0
+    var bad: [String] = []
+    var badCount = 0
+    for i in 0..<actual.count {
+        let d = abs(actual[i] - expected[i])
+        if !(d <= atol + rtol * abs(expected[i])) {
+            badCount += 1
+            if bad.count < shownMismatches { bad.append("[\(i)] \(actual[i]) vs \(expected[i])") }
+        }
+        if d > maxDelta || d.isNaN { maxDelta = d }
+    }
+    if badCount == 0 { return nil }
+    return "\(label): \(badCount)/\(actual.count) outside atol \(atol) rtol \(rtol), max |Δ| \(maxDelta); first: " + bad.joined(separator: ", ")
+}
