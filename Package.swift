@@ -29,7 +29,8 @@ let package = Package(
         ]),
 
         // Shared by the test targets: fixture paths and tolerance comparisons that print the first mismatches.
-        .target(name: "VaneTestSupport", dependencies: ["VaneModelIO"], path: "Tests/VaneTestSupport"),
+        .target(name: "VaneTestSupport", dependencies: ["VaneModelIO", "VaneTensor"], path: "Tests/VaneTestSupport"),
+        .testTarget(name: "VaneEngineTests", dependencies: ["VaneEngine", "VaneTestSupport"]),
         .testTarget(name: "VaneTensorTests", dependencies: ["VaneTensor", "CKernels", "VaneModelIO", "VaneTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

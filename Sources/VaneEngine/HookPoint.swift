@@ -52,3 +52,54 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         return out
     }
 }
+
+/// A hook name that names no hook point of the model.
+public struct HookPatternError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+extension HookPoint {
+    /// Hook points whose names match `pattern`, where `*` stands for any run of characters (a layer number,
+    /// typically: `blocks.*.hook_resid_post`). A pattern that matches nothing is an error that says why.
+    public static func matching(_ patterns: [String], layers: Int) throws -> [HookPoint] {
+        let all = HookPoint.all(layers: layers)
+        var out: [HookPoint] = []
+        for pattern in patterns {
+            let hits = all.filter { glob(pattern, $0.description) }
+            guard !hits.isEmpty else {
+                if let l = layerNumber(pattern), l >= layers {
+                    throw HookPatternError(description: "hook \"\(pattern)\": layer \(l) is out of range; the model has layers 0…\(layers - 1)")
+                }
+                throw HookPatternError(description: "hook \"\(pattern)\" matches no hook point; names are like "
+                    + "hook_embed, blocks.*.hook_resid_pre|hook_resid_mid|hook_resid_post|hook_attn_out|hook_mlp_out, "
+                    + "blocks.*.attn.hook_z|hook_result, ln_final.hook_normalized")
+            }
+            for h in hits where !out.contains(h) { out.append(h) }
+        }
+        return all.filter(out.contains)
+    }
+
+    private static func layerNumber(_ pattern: String) -> Int? {
+        let parts = pattern.split(separator: ".")
+        guard parts.count > 1, parts[0] == "blocks" else { return nil }
+        return Int(parts[1])
+    }
+
+    private static func glob(_ pattern: String, _ text: String) -> Bool {
+        let p = Array(pattern), t = Array(text)
+        var i = 0, j = 0, star = -1, mark = 0
+        while j < t.count {
+            if i < p.count && p[i] != "*" && p[i] == t[j] {
+                i += 1; j += 1
+            } else if i < p.count && p[i] == "*" {
+                star = i; mark = j; i += 1
+            } else if star >= 0 {
+                i = star + 1; mark += 1; j = mark
+            } else {
+                return false
+            }
+        }
+        while i < p.count && p[i] == "*" { i += 1 }
+        return i == p.count
+    }
+}

@@ -1,10 +1,10 @@
 import ArgumentParser
 
 @main
-struct Vane: AsyncParsableCommand {
+struct Vane: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vane",
         abstract: "Activation steering and weight editing for transformer language models.",
-        subcommands: []
+        subcommands: [Inspect.self, Tokenize.self, Generate.self, Trace.self, Bench.self, Fetch.self]
     )
 }

@@ -1,4 +1,6 @@
 import Foundation
+import VaneModelIO
+import VaneTensor
 
 /// Reference data under Tests/Fixtures, written by independent implementations (see Tests/Fixtures/README.md).
 public enum Fixtures {
@@ -37,4 +39,12 @@ public func compare(_ actual: [Float], _ expected: [Float], atol: Float, rtol: F
     }
     if badCount == 0 { return nil }
     return "\(label): \(badCount)/\(actual.count) outside atol \(atol) rtol \(rtol), max |Δ| \(maxDelta); first: " + bad.joined(separator: ", ")
+}
+
+/// Every tensor of a reference safetensors file, as f32.
+public func loadReference(_ url: URL) throws -> [String: Tensor] {
+    let file = try SafetensorsFile(url: url)
+    var out: [String: Tensor] = [:]
+    for t in file.tensors { out[t.name] = dequantize(t) }
+    return out
 }

@@ -1,0 +1,69 @@
+import VaneTensor
+
+/// Hooks registered on hook points. A hook receives the live activation buffer of one forward call (the rows of
+/// the tokens processed in that call) and may read it or modify it in place. Points nobody hooked cost one
+/// dictionary lookup per layer; `attn.hook_result`, which needs extra work, is only computed when hooked.
+///
+/// The forward pass runs on the caller's thread, so hooks are plain closures (not Sendable).
+public final class Hooks {
+    /// One activation as a hook sees it.
+    public struct Activation {
+        public let point: HookPoint
+        /// [T, d], [T, H, hd] or [T, H, d], rows first.
+        public let shape: [Int]
+        /// Absolute positions of the T rows in the sequence.
+        public let positions: Range<Int>
+        public let values: UnsafeMutableBufferPointer<Float>
+
+        public var rowWidth: Int { shape.dropFirst().reduce(1, *) }
+
+        /// Row t (of T) as a mutable slice of `values`.
+        public func row(_ t: Int) -> UnsafeMutableBufferPointer<Float> {
+            UnsafeMutableBufferPointer(rebasing: values[(t * rowWidth)..<((t + 1) * rowWidth)])
+        }
+    }
+
+    public typealias Function = (Activation) -> Void
+
+    private var functions: [HookPoint: [Function]] = [:]
+
+    public init() {}
+
+    public var isEmpty: Bool { functions.isEmpty }
+
+    public func add(_ point: HookPoint, _ function: @escaping Function) {
+        functions[point, default: []].append(function)
+    }
+
+    public func removeAll() { functions.removeAll() }
+
+    public func has(_ point: HookPoint) -> Bool { functions[point] != nil }
+
+    func run(_ point: HookPoint, _ values: UnsafeMutableBufferPointer<Float>, shape: [Int], positions: Range<Int>) {
+        guard let fs = functions[point] else { return }
+        let activation = Activation(point: point, shape: shape, positions: positions, values: values)
+        for f in fs { f(activation) }
+    }
+}
+
+/// Copies of hook-point activations, appended across forward calls (prompt, then each decoded token).
+public final class Capture {
+    public private(set) var tensors: [HookPoint: Tensor] = [:]
+
+    public init() {}
+
+    /// Registers a reading hook on each point.
+    public func attach(to hooks: Hooks, points: [HookPoint]) {
+        for p in points {
+            hooks.add(p) { [unowned self] a in
+                if var t = self.tensors[p] {
+                    t.data.append(contentsOf: a.values)
+                    t.shape[0] += a.shape[0]
+                    self.tensors[p] = t
+                } else {
+                    self.tensors[p] = Tensor(shape: a.shape, data: Array(a.values))
+                }
+            }
+        }
+    }
+}

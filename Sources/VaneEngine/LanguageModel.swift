@@ -1,0 +1,46 @@
+import Foundation
+import VaneModelIO
+import VaneTokenizer
+
+/// A model ready to use: the transformer, its tokenizer and its chat template, all from one file or folder.
+public final class LanguageModel {
+    public let transformer: Transformer
+    public let tokenizer: BPETokenizer
+    public let chatTemplate: ChatTemplate?
+
+    public var files: ModelFiles { transformer.files }
+    public var config: ModelConfig { transformer.config }
+
+    /// Opens MODEL as the CLI names it: a .gguf path, an HF folder, or `smollm2` for the default model.
+    public convenience init(_ spec: String) throws {
+        try self.init(url: DefaultModel.resolve(spec))
+    }
+
+    public init(url: URL) throws {
+        let files = try ModelFiles(url: url)
+        transformer = try Transformer(files: files)
+        tokenizer = try BPETokenizer(files: files)
+        chatTemplate = try files.chatTemplate.map { try ChatTemplate(source: $0) }
+        guard tokenizer.vocabSize <= files.config.vocabSize else {
+            throw ModelLoadError("\(url.path): the tokenizer has \(tokenizer.vocabSize) tokens but the embedding only \(files.config.vocabSize) rows")
+        }
+    }
+
+    /// Token ids of plain text, as the model's tokenizer encodes it without a chat template (BOS per the file).
+    public func encode(_ text: String) -> [Int] { tokenizer.encode(text) }
+
+    /// The model's chat template applied to a conversation, with the assistant turn opened.
+    public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) throws -> String {
+        guard let chatTemplate else {
+            throw ModelLoadError("\(files.url.path) has no chat template", hint: "use --prompt for plain text")
+        }
+        return try chatTemplate.render(messages: messages, addGenerationPrompt: addGenerationPrompt,
+                                       bosToken: tokenizer.bosID.map { tokenizer.piece($0) } ?? "",
+                                       eosToken: tokenizer.eosID.map { tokenizer.piece($0) } ?? "")
+    }
+
+    /// Ids of a rendered chat. The template already wrote any BOS, so none is added again.
+    public func encodeChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) throws -> [Int] {
+        tokenizer.encode(try renderChat(messages, addGenerationPrompt: addGenerationPrompt), addSpecial: false)
+    }
+}

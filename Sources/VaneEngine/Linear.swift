@@ -1,0 +1,156 @@
+import CBLAS
+import CKernels
+import Foundation
+import VaneModelIO
+import VaneTensor
+
+/// How matrix products treat quantized weights.
+public enum Precision: String, Sendable, CaseIterable {
+    /// Weights dequantized to f32 and multiplied in f32: what a float reference over the dequantized weights
+    /// computes. Traces, extraction and the correctness tests use it.
+    case exact
+    /// Single-token products quantize the activation to 8 bits and use integer dot products, as llama.cpp
+    /// does (logits move by up to ~0.5 on Q4 models); batches still go through f32 sgemm.
+    case fast
+}
+
+/// A weight matrix W[out, in] in its stored type, with y = x · Wᵀ over rows of x.
+struct Linear {
+    let tensor: StoredTensor
+    let out: Int
+    let inner: Int
+    let rowBytes: Int
+
+    init(_ t: StoredTensor) throws {
+        guard t.shape.count == 2 else {
+            throw ModelLoadError("tensor \(t.name) has shape \(t.shape); a weight matrix needs 2 dims")
+        }
+        tensor = t
+        out = t.shape[0]
+        inner = t.shape[1]
+        rowBytes = t.type.byteCount(inner)
+    }
+
+    /// Row `r` dequantized into `dst[0..<inner]` (an embedding lookup).
+    func row(_ r: Int, into dst: UnsafeMutablePointer<Float>) {
+        dequantize(tensor.type, tensor.bytes.baseAddress! + r * rowBytes, dst, count: inner)
+    }
+
+    /// y[rows, out] = x[rows, inner] · Wᵀ.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, precision: Precision,
+               scratch: Scratch) {
+        if tensor.type == .f32, Int(bitPattern: tensor.bytes.baseAddress!) % 4 == 0 {
+            let w = tensor.bytes.baseAddress!.assumingMemoryBound(to: Float.self)
+            Kernels.matmulTransposed(x, w, y, rows: rows, inner: inner, out: out)
+        } else if precision == .fast, rows <= 4, tensor.type != .f32 {
+            applyQuantized(x, rows: rows, into: y, scratch: scratch)
+        } else {
+            applyDequantized(x, rows: rows, into: y, scratch: scratch)
+        }
+    }
+
+    /// Dequantizes W in bands of rows into scratch memory and multiplies each band with sgemm, so no full f32
+    /// copy of a large matrix (the output embedding) is ever held.
+    private func applyDequantized(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
+                                  scratch: Scratch) {
+        let band = max(1, min(out, Scratch.bandFloats / inner))
+        let w = scratch.weights(band * inner)
+        var r0 = 0
+        while r0 < out {
+            let n = min(band, out - r0)
+            dequantize(tensor.type, tensor.bytes.baseAddress! + r0 * rowBytes, w, count: n * inner)
+            if rows == 1 {
+                Kernels.matmulTransposed(x, w, y + r0, rows: 1, inner: inner, out: n)
+            } else {
+                Kernels.matmulTransposedStrided(x, w, y + r0, rows: rows, inner: inner, out: n, ldy: out)
+            }
+            r0 += n
+        }
+    }
+
+    /// Quantizes each activation row to the weight's partner type and runs the integer dot kernels, rows of W
+    /// split across threads.
+    private func applyQuantized(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
+                                scratch: Scratch) {
+        let wType = Int32(tensor.type.rawValue)
+        let aType = vane_activation_type_for(wType)
+        let aRowBytes = GGMLType(rawValue: UInt32(aType))!.byteCount(inner)
+        let xq = scratch.activations(aRowBytes * rows)
+        for t in 0..<rows {
+            vane_quantize_activation(aType, x + t * inner, xq + t * aRowBytes, Int64(inner))
+        }
+        let w = UnsafeRawPointer(tensor.bytes.baseAddress!)
+        let threads = Parallel.threads
+        let per = (out + threads - 1) / threads
+        let (outN, innerN, rb) = (out, inner, rowBytes)
+        let xqc = UnsafeRawPointer(xq)
+        let yp = SendablePointer(y)
+        Parallel.run(threads) { i in
+            let r0 = i * per, r1 = min(outN, r0 + per)
+            guard r0 < r1 else { return }
+            vane_gemm_q(wType, w, rb, Int64(outN), Int64(innerN), xqc, aRowBytes, Int64(rows), yp.pointer,
+                        Int64(r0), Int64(r1))
+        }
+    }
+}
+
+/// Reusable scratch memory for dequantized weight bands and quantized activations.
+final class Scratch {
+    /// Floats of weights dequantized at a time (16 MB).
+    static let bandFloats = 4 << 20
+
+    private var weightBuffer: UnsafeMutablePointer<Float>
+    private var weightCapacity = 0
+    private var activationBuffer: UnsafeMutableRawPointer
+    private var activationCapacity = 0
+
+    init() {
+        weightBuffer = .allocate(capacity: 1)
+        activationBuffer = .allocate(byteCount: 1, alignment: 64)
+    }
+
+    deinit {
+        weightBuffer.deallocate()
+        activationBuffer.deallocate()
+    }
+
+    func weights(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > weightCapacity {
+            weightBuffer.deallocate()
+            weightBuffer = .allocate(capacity: count)
+            weightCapacity = count
+        }
+        return weightBuffer
+    }
+
+    func activations(_ bytes: Int) -> UnsafeMutableRawPointer {
+        if bytes > activationCapacity {
+            activationBuffer.deallocate()
+            activationBuffer = .allocate(byteCount: bytes, alignment: 64)
+            activationCapacity = bytes
+        }
+        return activationBuffer
+    }
+}
+
+/// A pointer handed to worker threads that write disjoint ranges of it.
+struct SendablePointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ p: UnsafeMutablePointer<T>) { pointer = p }
+}
+
+/// Splits work over the machine's cores.
+public enum Parallel {
+    /// Worker count; set once before running (`vane bench --threads`).
+    nonisolated(unsafe) public static var threads = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+
+    /// Uses `n` threads here and in OpenBLAS.
+    public static func setThreads(_ n: Int) {
+        threads = n
+        openblas_set_num_threads(Int32(n))
+    }
+
+    static func run(_ n: Int, _ body: @Sendable (Int) -> Void) {
+        if n == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: n, execute: body) }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+
+/// An HF config.json, decoded with its own key names. Two generations of the file exist: transformers ≥ 5 writes
+/// `rope_parameters: {rope_theta, rope_type}`, older ones a top-level `rope_theta` and maybe `rope_scaling`; both
+/// are accepted. `head_dim` may be absent (= hidden_size / num_attention_heads).
+struct HFConfig: Decodable {
+    struct RopeParameters: Decodable {
+        var rope_theta: Double?
+        var rope_type: String?
+        var type: String?
+    }
+
+    var model_type: String?
+    var architectures: [String]?
+    var hidden_size: Int?
+    var intermediate_size: Int?
+    var num_hidden_layers: Int?
+    var num_attention_heads: Int?
+    var num_key_value_heads: Int?
+    var head_dim: Int?
+    var vocab_size: Int?
+    var max_position_embeddings: Int?
+    var rms_norm_eps: Double?
+    var rope_theta: Double?
+    var rope_parameters: RopeParameters?
+    var rope_scaling: RopeParameters?
+    var tie_word_embeddings: Bool?
+    var attention_bias: Bool?
+    var mlp_bias: Bool?
+    var sliding_window: Int?
+    var use_sliding_window: Bool?
+}
+
+extension ModelConfig {
+    /// Reads `config.json` of an HF model folder.
+    public init(configJSON url: URL) throws {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelLoadError("cannot read \(url.path): \(error.localizedDescription)",
+                                 hint: "an HF model folder needs a config.json beside its safetensors")
+        }
+        let c: HFConfig
+        do { c = try JSONDecoder().decode(HFConfig.self, from: data) } catch {
+            throw ModelLoadError("\(url.path) is not valid config.json: \(error)")
+        }
+        func need<T>(_ v: T?, _ key: String) throws -> T {
+            guard let v else { throw ModelLoadError("\(url.path): required field \"\(key)\" is missing") }
+            return v
+        }
+        let arch = try need(c.model_type, "model_type")
+        let hidden = try need(c.hidden_size, "hidden_size")
+        let heads = try need(c.num_attention_heads, "num_attention_heads")
+        for rope in [c.rope_parameters, c.rope_scaling].compactMap({ $0 }) {
+            let kind = rope.rope_type ?? rope.type ?? "default"
+            guard kind == "default" else {
+                throw ModelLoadError("\(url.path): RoPE scaling \"\(kind)\" is not supported (only unscaled RoPE)")
+            }
+        }
+        if c.use_sliding_window == true || (arch == "mistral" && c.sliding_window != nil) {
+            throw ModelLoadError("\(url.path): sliding-window attention is not supported")
+        }
+        self.init(
+            architecture: arch == "mistral" ? "llama" : arch,
+            hiddenSize: hidden,
+            intermediateSize: try need(c.intermediate_size, "intermediate_size"),
+            numHiddenLayers: try need(c.num_hidden_layers, "num_hidden_layers"),
+            numAttentionHeads: heads,
+            numKeyValueHeads: c.num_key_value_heads ?? heads,
+            headDim: c.head_dim ?? hidden / heads,
+            vocabSize: try need(c.vocab_size, "vocab_size"),
+            maxPositionEmbeddings: try need(c.max_position_embeddings, "max_position_embeddings"),
+            rmsNormEps: Float(try need(c.rms_norm_eps, "rms_norm_eps")),
+            ropeTheta: Float(c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000),
+            tieWordEmbeddings: c.tie_word_embeddings ?? false,
+            attentionBias: arch == "qwen2" || (c.attention_bias ?? false),
+            ropeStyle: .neox)
+    }
+}

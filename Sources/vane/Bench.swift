@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import VaneEngine
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure prompt processing and generation speed, like llama-bench (pp / tg).")
+
+    @OptionGroup var model: ModelOptions
+    @Option(help: "Prompt tokens processed in one batch (pp).") var promptTokens = 512
+    @Option(help: "Tokens generated one at a time (tg).") var genTokens = 128
+    @Option(help: "Runs of each test; the median is reported.") var repetitions = 3
+    @Flag(help: "Generation in f32 over dequantized weights instead of 8-bit activation dot products.") var exact = false
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var threads: ThreadOptions
+
+    func validate() throws {
+        guard promptTokens >= 1, genTokens >= 1, repetitions >= 1 else {
+            throw ValidationError("--prompt-tokens, --gen-tokens and --repetitions must be at least 1")
+        }
+    }
+
+    func run() throws {
+        try threads.apply()
+        let m = try model.load()
+        let t = m.transformer
+        t.precision = exact ? .exact : .fast
+        // Token ids spread over the vocabulary, as llama-bench's random prompts are.
+        let vocab = m.config.vocabSize
+        let prompt = (0..<promptTokens).map { ($0 * 7919 + 13) % vocab }
+
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        var pp: [Double] = [], tg: [Double] = []
+        for _ in 0..<repetitions {
+            let cache = t.makeCache(capacity: promptTokens)
+            pp.append(Double(promptTokens) / (try seconds { _ = try t.forward(prompt, cache: cache, logits: .last) }))
+        }
+        for _ in 0..<repetitions {
+            let cache = t.makeCache(capacity: genTokens + 1)
+            var token = prompt[0]
+            tg.append(Double(genTokens) / (try seconds {
+                for _ in 0..<genTokens {
+                    token = Sampler.argmax(try t.forward([token], cache: cache, logits: .last).data)
+                }
+            }))
+        }
+        let ppMedian = pp.sorted()[pp.count / 2], tgMedian = tg.sorted()[tg.count / 2]
+        let rss = peakRSSBytes()
+        if json {
+            print("{\"pp_tokens_per_s\": \(ppMedian), \"tg_tokens_per_s\": \(tgMedian), \"peak_rss_bytes\": \(rss)}")
+        } else {
+            let name = m.files.url.lastPathComponent
+            print("| model | size | threads | test | t/s |")
+            print("| --- | ---: | ---: | --- | ---: |")
+            let size = formatBytes(m.files.fileBytes)
+            print("| \(name) | \(size) | \(Parallel.threads) | pp\(promptTokens) | \(String(format: "%.2f ± %.2f", ppMedian, spread(pp))) |")
+            print("| \(name) | \(size) | \(Parallel.threads) | tg\(genTokens) | \(String(format: "%.2f ± %.2f", tgMedian, spread(tg))) |")
+            print("peak RSS \(formatBytes(rss)), \(t.precision.rawValue) precision")
+        }
+    }
+
+    private func spread(_ xs: [Double]) -> Double {
+        let mean = xs.reduce(0, +) / Double(xs.count)
+        return (xs.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(xs.count - 1, 1))).squareRoot()
+    }
+}
+
+/// Peak resident set size of this process (getrusage reports KiB on Linux).
+func peakRSSBytes() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF, &usage)
+    return usage.ru_maxrss * 1024
+}

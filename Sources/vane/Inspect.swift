@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import VaneEngine
+import VaneModelIO
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model's architecture, dimensions, tensor types, tokenizer and chat template.")
+
+    @OptionGroup var model: ModelOptions
+
+    func run() throws {
+        let m = try model.load()
+        let c = m.config, f = m.files
+        var types: [String: Int] = [:]
+        for t in f.tensors.values { types[t.type.description, default: 0] += 1 }
+        print("model          \(f.url.path)")
+        print("format         \(f.isGGUF ? "GGUF" : "HF safetensors folder"), \(formatBytes(f.fileBytes))")
+        print("architecture   \(c.architecture)")
+        print("layers         \(c.numHiddenLayers)")
+        print("hidden         \(c.hiddenSize)   intermediate \(c.intermediateSize)")
+        print("heads          \(c.numAttentionHeads) (key/value \(c.numKeyValueHeads), head dim \(c.headDim))")
+        print("context        \(c.maxPositionEmbeddings)   rope θ \(c.ropeTheta) (\(c.ropeStyle.rawValue) pairs)")
+        print("vocabulary     \(c.vocabSize)   tied embeddings \(c.tieWordEmbeddings)   qkv bias \(c.attentionBias)")
+        print("tensors        \(f.tensors.count): " + types.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+        let tk = m.tokenizer
+        print("tokenizer      byte-level BPE, \(tk.vocabSize) tokens, BOS \(tk.bosID.map { tk.piece($0) } ?? "none")"
+              + " (\(tk.addsBOS ? "added" : "not added")), EOS \(tk.eosID.map { tk.piece($0) } ?? "none")")
+        if let t = f.chatTemplate {
+            print("chat template  \(t.count) characters: \(t.prefix(60).replacingOccurrences(of: "\n", with: "⏎"))…")
+        } else {
+            print("chat template  none")
+        }
+        for (key, value) in f.provenance { print("\(key.padding(toLength: 14, withPad: " ", startingAt: 0)) \(value)") }
+    }
+}
+
+func formatBytes(_ n: Int) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"]
+    var v = Double(n), i = 0
+    while v >= 1000 && i < units.count - 1 { v /= 1000; i += 1 }
+    return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import VaneEngine
+import VaneModelIO
+import VaneTensor
+
+struct Trace: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one forward pass and save the logits and chosen hook points.",
+        discussion: "Writes `logits` [T, V] and each hook as a tensor named by its hook name, e.g. "
+            + "blocks.3.hook_resid_post [T, d] or blocks.3.attn.hook_result [T, H, d].")
+
+    @OptionGroup var model: ModelOptions
+    @Option(help: "Plain text, encoded as the tokenizer does without a chat template.") var prompt: String?
+    @Option(help: "Comma-separated token ids, e.g. 1,2,3.") var ids: String?
+    @Option(parsing: .upToNextOption, help: "Hook names; `*` matches any layer (blocks.*.hook_resid_post).")
+    var hooks: [String] = []
+    @Option(name: .shortAndLong, help: "Output .safetensors file.") var output: String
+
+    func validate() throws {
+        guard (prompt == nil) != (ids == nil) else { throw ValidationError("give exactly one of --prompt and --ids") }
+    }
+
+    func run() throws {
+        let m = try model.load()
+        let tokens: [Int]
+        if let ids {
+            tokens = try ids.split(separator: ",").map {
+                guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--ids: \"\($0)\" is not an integer")
+                }
+                return v
+            }
+        } else {
+            tokens = m.encode(prompt ?? "")
+        }
+        let points = try HookPoint.matching(hooks, layers: m.config.numHiddenLayers)
+        let registry = Hooks()
+        let capture = Capture()
+        capture.attach(to: registry, points: points)
+        let cache = m.transformer.makeCache(capacity: tokens.count)
+        let logits = try m.transformer.forward(tokens, cache: cache, hooks: registry, logits: .all)
+        var tensors: [(name: String, tensor: Tensor)] = [("logits", logits)]
+        for p in points { tensors.append((p.description, capture.tensors[p]!)) }
+        let ids = tokens.map(String.init).joined(separator: ",")
+        try SafetensorsWriter.write(tensors, metadata: ["token_ids": ids, "model": m.files.url.path], to: URL(fileURLWithPath: output))
+        print("\(tokens.count) tokens → \(output)")
+        for (name, t) in tensors {
+            let norms = (0..<t.rows).map { r in t.row(r).reduce(0) { $0 + $1 * $1 }.squareRoot() }
+            print("  \(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(t.shape)  mean row norm \(String(format: "%.3f", norms.reduce(0, +) / Float(max(norms.count, 1))))")
+        }
+        let top = Sampler.argmax(logits.row(logits.rows - 1))
+        print("next token after the prompt: \(top) \(String(reflecting: m.tokenizer.decode([top])))")
+    }
+}

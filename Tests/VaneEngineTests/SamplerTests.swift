@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import VaneEngine
+
+/// Sampling filters on distributions whose surviving sets are known in closed form.
+@Suite struct SamplerTests {
+    // Probabilities ∝ exp(logit): 0.5, 0.25, 0.125, 0.0625, 0.0625 for logits ln of those.
+    let logits: [Float] = [0.5, 0.25, 0.125, 0.0625, 0.0625].map { Float(log(Double($0))) }
+
+    func draws(_ options: SamplingOptions, _ n: Int = 4000) -> [Int: Int] {
+        var sampler = Sampler(options)
+        var counts: [Int: Int] = [:]
+        for _ in 0..<n { counts[sampler.sample(logits), default: 0] += 1 }
+        return counts
+    }
+
+    @Test func greedyIsArgmax() {
+        var s = Sampler(.greedy)
+        #expect(s.sample([0.1, 3, 2, 3]) == 1)  // ties: the lower id
+    }
+
+    @Test func sameSeedSameDraws() {
+        let o = SamplingOptions(temperature: 1, seed: 42)
+        var a = Sampler(o), b = Sampler(o), c = Sampler(SamplingOptions(temperature: 1, seed: 43))
+        let xs = (0..<64).map { _ in a.sample(logits) }
+        #expect(xs == (0..<64).map { _ in b.sample(logits) })
+        #expect(xs != (0..<64).map { _ in c.sample(logits) })
+    }
+
+    @Test func topKKeepsK() {
+        let counts = draws(SamplingOptions(temperature: 1, topK: 2, seed: 1))
+        #expect(Set(counts.keys) == [0, 1])
+        // Renormalised: 2/3 vs 1/3.
+        #expect(abs(Double(counts[0]!) / 4000 - 2.0 / 3) < 0.03)
+    }
+
+    @Test func topPKeepsSmallestSetReachingP() {
+        // Cumulative 0.5, 0.75, 0.875: top-p 0.8 keeps the first three.
+        #expect(Set(draws(SamplingOptions(temperature: 1, topP: 0.8, seed: 2)).keys) == [0, 1, 2])
+    }
+
+    @Test func minPDropsUnlikely() {
+        // min-p 0.3 keeps p ≥ 0.15: ids 0 and 1.
+        #expect(Set(draws(SamplingOptions(temperature: 1, minP: 0.3, seed: 3)).keys) == [0, 1])
+    }
+
+    @Test func temperatureSharpens() {
+        let cold = draws(SamplingOptions(temperature: 0.25, seed: 4))
+        // p ∝ p^4: 0.5^4 / Σ = 0.9336…
+        #expect(abs(Double(cold[0]!) / 4000 - 0.9336) < 0.02)
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+import VaneEngine
+import VaneModelIO
+import VaneTensor
+import VaneTestSupport
+
+/// The default model against a float64 forward pass over its gguf-py-dequantized weights (exact.safetensors) and
+/// llama.cpp's tokenizer. Skipped when the model has not been fetched (`vane fetch smollm2`).
+@Suite(.serialized, .enabled(if: Fixtures.smollm2 != nil, "SmolLM2 not in the cache: run `vane fetch smollm2`"))
+struct SmolLM2Tests {
+    struct Case: Decodable { var text: String; var ids: [Int] }
+    struct TokenizeRef: Decodable { var cases: [Case] }
+    struct Exact: Decodable { var ids: [Int]; var top5: [[Double]]; var greedy: [Int] }
+
+    static let model: LanguageModel? = Fixtures.smollm2.flatMap { try? LanguageModel(url: $0) }
+
+    @Test func tokenizerMatchesLlamaCpp() throws {
+        let model = try #require(Self.model)
+        let ref = try JSONDecoder().decode(TokenizeRef.self, from: Data(contentsOf: Fixtures.url("smollm2/tokenize_ref.json")))
+        #expect(ref.cases.count == 6)
+        for c in ref.cases {
+            #expect(model.encode(c.text) == c.ids, "ids of \(c.text.debugDescription)")
+        }
+    }
+
+    /// Logits within 1e-2 at every position, every block's resid_post within 1e-2 of that layer's max |value|,
+    /// and the same top-1 token.
+    @Test func forwardMatchesFloat64Reference() throws {
+        let model = try #require(Self.model)
+        let exact = try JSONDecoder().decode([Exact].self, from: Data(contentsOf: Fixtures.url("smollm2/exact.safetensors.json")))
+        let ref = try loadReference(Fixtures.url("smollm2/exact.safetensors"))
+        let layers = model.config.numHiddenLayers
+        #expect(layers == 30)
+        for (i, e) in exact.enumerated() {
+            let hooks = Hooks()
+            let capture = Capture()
+            capture.attach(to: hooks, points: (0..<layers).map { .residPost($0) })
+            let logits = try model.transformer.forward(e.ids, cache: model.transformer.makeCache(capacity: e.ids.count),
+                                                       hooks: hooks, logits: .all)
+            if let msg = compare(logits.data, ref["p\(i).logits"]!.data, atol: 1e-2, label: "p\(i).logits") {
+                Issue.record(Comment(rawValue: msg))
+            }
+            for l in 0..<layers {
+                let expected = ref["p\(i).resid_post.\(l)"]!.data
+                let scale = expected.map(abs).max() ?? 1
+                if let msg = compare(capture.tensors[.residPost(l)]!.data, expected, atol: 1e-2 * scale,
+                                     label: "p\(i).resid_post.\(l) (max |v| \(scale))") {
+                    Issue.record(Comment(rawValue: msg))
+                }
+            }
+            let last = Array(logits.row(logits.rows - 1))
+            #expect(Sampler.argmax(last) == Int(e.top5[0][0]), "p\(i) top-1")
+        }
+    }
+
+    @Test func greedyTokensMatchReference() throws {
+        let model = try #require(Self.model)
+        let exact = try JSONDecoder().decode([Exact].self, from: Data(contentsOf: Fixtures.url("smollm2/exact.safetensors.json")))
+        model.transformer.precision = .exact
+        for e in exact {
+            var options = GenerationOptions(maxTokens: 16, sampling: .greedy)
+            options.stopAtEndOfTurn = false
+            let result = try Generator(model).generate(promptTokens: e.ids, options: options)
+            #expect(result.tokens == e.greedy, "greedy continuation of \(e.ids)")
+        }
+    }
+
+    /// The fast path (8-bit activations) keeps the top token of the exact path on these prompts.
+    @Test func fastPrecisionKeepsTopToken() throws {
+        let model = try #require(Self.model)
+        let exact = try JSONDecoder().decode([Exact].self, from: Data(contentsOf: Fixtures.url("smollm2/exact.safetensors.json")))
+        for e in exact {
+            model.transformer.precision = .fast
+            let cache = model.transformer.makeCache(capacity: e.ids.count)
+            _ = try model.transformer.forward(Array(e.ids.dropLast()), cache: cache, logits: .none)
+            let fast = try model.transformer.forward([e.ids.last!], cache: cache, logits: .last).data
+            model.transformer.precision = .exact
+            #expect(Sampler.argmax(fast) == Int(e.top5[0][0]))
+        }
+    }
+}
