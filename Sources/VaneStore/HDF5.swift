@@ -121,5 +121,17 @@ func extent(ofSpace space: hid_t, _ location: String) throws -> (current: [Int],
     var maxDims = [hsize_t](repeating: 0, count: Int(rank))
     try check("H5Sget_simple_extent_dims", location) { H5Sget_simple_extent_dims(space, &dims, &maxDims) }
     let unlimited = vane_H5S_UNLIMITED()
-    return (dims.map { Int($0) }, maxDims.map { $0 == unlimited ? nil : Int($0) })
+    let current = dims.compactMap { Int(exactly: $0) }
+    guard current.count == dims.count else {
+        throw HDF5Error(operation: "extent", location: location, message: "dimensions \(dims) exceed Int")
+    }
+    return (current, maxDims.map { $0 == unlimited ? nil : Int(exactly: $0) })
+}
+
+/// Bytes per element of a datatype (H5Tget_size reports failure as 0).
+func typeSize(_ type: hid_t, _ location: String) throws -> Int {
+    try check("H5Tget_size", location) { () -> Int in
+        let size = H5Tget_size(type)
+        return size == 0 ? -1 : Int(size)
+    }
 }

@@ -151,7 +151,8 @@ public final class HDF5Attributes {
             }
         case .int64(let number):
             try withUnsafeBytes(of: number) {
-                try create(name, count: nil, fileType: vane_H5T_STD_I64LE, memoryType: vane_H5T_NATIVE_INT64, $0.baseAddress)
+                try create(name, count: nil, fileType: vane_H5T_STD_I64LE, memoryType: vane_H5T_NATIVE_INT64,
+                           $0.baseAddress)
             }
         case .int64s(let numbers):
             try numbers.withUnsafeBytes {
@@ -160,12 +161,13 @@ public final class HDF5Attributes {
             }
         case .double(let number):
             try withUnsafeBytes(of: number) {
-                try create(name, count: nil, fileType: vane_H5T_IEEE_F64LE, memoryType: vane_H5T_NATIVE_DOUBLE, $0.baseAddress)
+                try create(name, count: nil, fileType: vane_H5T_IEEE_F64LE, memoryType: vane_H5T_NATIVE_DOUBLE,
+                           $0.baseAddress)
             }
         case .doubles(let numbers):
             try numbers.withUnsafeBytes {
-                try create(name, count: numbers.count, fileType: vane_H5T_IEEE_F64LE, memoryType: vane_H5T_NATIVE_DOUBLE,
-                           $0.baseAddress)
+                try create(name, count: numbers.count, fileType: vane_H5T_IEEE_F64LE,
+                           memoryType: vane_H5T_NATIVE_DOUBLE, $0.baseAddress)
             }
         }
     }
@@ -211,11 +213,13 @@ public final class HDF5Attributes {
         switch typeClass {
         case H5T_STRING.rawValue:
             let strings = try readStringElements(count: elements, fileType: type, memorySpace: space, "H5Aread",
-                                                 location) { memoryType, buffer in H5Aread(attribute, memoryType, buffer) }
+                                                 location) { memoryType, buffer in
+                H5Aread(attribute, memoryType, buffer)
+            }
             return count == nil ? .string(strings[0]) : .strings(strings)
         case H5T_INTEGER.rawValue:
             let unsigned = try check("H5Tget_sign", location) { H5Tget_sign(type).rawValue } == H5T_SGN_NONE.rawValue
-            let size = try check("H5Tget_size", location) { Int(H5Tget_size(type)) }
+            let size = try typeSize(type, location)
             guard !(unsigned && size >= 8) else {
                 throw HDF5Error(operation: "get attribute", location: location,
                                 message: "attribute holds unsigned \(size * 8)-bit integers, which may not fit Int64")

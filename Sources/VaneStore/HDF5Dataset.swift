@@ -50,7 +50,9 @@ public final class HDF5Dataset {
     init(createAt parent: HDF5Handle, name: String, type: HDF5DataType, shape: [Int], chunkRows: Int?,
          deflate: Int?) throws {
         let location = parent.location(of: name)
-        func refuse(_ message: String) -> HDF5Error { HDF5Error(operation: "create dataset", location: location, message: message) }
+        func refuse(_ message: String) -> HDF5Error {
+            HDF5Error(operation: "create dataset", location: location, message: message)
+        }
         guard let rows = shape.first else { throw refuse("shape must have rank ≥ 1 (axis 0 holds the rows)") }
         let rowShape = shape.dropFirst()
         guard rows >= 0, rowShape.allSatisfy({ $0 >= 1 }) else {
@@ -173,10 +175,18 @@ public final class HDF5Dataset {
         shape[0] += count / rowSize
         let dims = try hdf5Dims(shape, "append", handle.location)
         try check("H5Dset_extent", handle.location) { H5Dset_extent(handle.id, dims) }
-        try withRowSelection(start..<shape[0], shape: shape) { memorySpace, fileSpace, _ -> Void in
-            try check("H5Dwrite", handle.location) {
-                H5Dwrite(handle.id, memoryType, memorySpace, fileSpace, vane_H5P_DEFAULT(), buffer)
+        do {
+            try withRowSelection(start..<shape[0], shape: shape) { memorySpace, fileSpace, _ -> Void in
+                try check("H5Dwrite", handle.location) {
+                    H5Dwrite(handle.id, memoryType, memorySpace, fileSpace, vane_H5P_DEFAULT(), buffer)
+                }
             }
+        } catch {
+            // Shrink back so that a failed append does not leave rows of fill values behind.
+            var previous = dims
+            previous[0] = hsize_t(start)
+            unchecked { H5Dset_extent(handle.id, previous) }
+            throw error
         }
     }
 
@@ -291,10 +301,7 @@ public final class HDF5Dataset {
 /// The Vane element type of a file datatype, or an error naming what the file holds instead.
 private func dataTypeOf(_ type: hid_t, _ location: String) throws -> HDF5DataType {
     let typeClass = try check("H5Tget_class", location) { H5Tget_class(type).rawValue }
-    let size = try check("H5Tget_size", location) { () -> Int in
-        let size = H5Tget_size(type)
-        return size == 0 ? -1 : Int(size)
-    }
+    let size = try typeSize(type, location)
     switch typeClass {
     case H5T_STRING.rawValue:
         return .string
@@ -307,7 +314,8 @@ private func dataTypeOf(_ type: hid_t, _ location: String) throws -> HDF5DataTyp
         break
     }
     let names = [H5T_INTEGER.rawValue: "integer", H5T_FLOAT.rawValue: "float", H5T_STRING.rawValue: "string"]
+    let name = names[typeClass] ?? "HDF5 class \(typeClass)"
     throw HDF5Error(operation: "open dataset", location: location,
-                    message: "unsupported element type (\(names[typeClass] ?? "HDF5 class \(typeClass)"), \(size) bytes); "
+                    message: "unsupported element type (\(name), \(size) bytes); "
                         + "Vane reads float32, int32, int64 and string datasets")
 }

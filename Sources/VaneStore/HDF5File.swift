@@ -39,6 +39,8 @@ public final class HDF5File {
             throw HDF5Error(operation: "create", location: path,
                             message: "directory \(directory) does not exist; create it first")
         }
+        // Default file-access properties: the oldest compatible format, whose superblock has no "open for
+        // writing" mark, so a file left by a killed writer opens as it was at its last flush.
         let flags = mode == .truncate ? vane_H5F_ACC_TRUNC() : vane_H5F_ACC_EXCL()
         let id = try check("H5Fcreate", path) { H5Fcreate(path, flags, vane_H5P_DEFAULT(), vane_H5P_DEFAULT()) }
         return try HDF5File(url: url, id: id)

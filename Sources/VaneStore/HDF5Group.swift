@@ -14,7 +14,7 @@ public final class HDF5Group {
         let id = try check("H5Gopen2", parent.location(of: name)) {
             H5Gopen2(parent.id, name, vane_H5P_DEFAULT())
         }
-        handle = HDF5Handle(id: id, file: parent.file, path: name == "/" ? "/" : parent.childPath(name), close: H5Gclose)
+        handle = HDF5Handle(id: id, file: parent.file, path: parent.childPath(name), close: H5Gclose)
         attributes = HDF5Attributes(handle)
     }
 

@@ -46,12 +46,12 @@ func readStringElements(count: Int, fileType: hid_t, memorySpace: hid_t, _ opera
 
     if variable {
         var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-        return try pointers.withUnsafeMutableBytes { buffer in
-            guard let base = buffer.baseAddress else { return [] }
+        return try pointers.withUnsafeMutableBufferPointer { elements in
+            guard let base = elements.baseAddress else { return [] }
             // Frees whatever libhdf5 allocated, also when the read failed part way.
             defer { unchecked { vane_h5_reclaim(memoryType, memorySpace, base) } }
             try check(operation, location) { read(memoryType, base) }
-            return try buffer.bindMemory(to: UnsafeMutablePointer<CChar>?.self).enumerated().map { index, pointer in
+            return try elements.enumerated().map { index, pointer in
                 guard let pointer else { return "" }
                 return try decodeUTF8(UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)),
                                       element: index, operation, location)
@@ -59,11 +59,9 @@ func readStringElements(count: Int, fileType: hid_t, memorySpace: hid_t, _ opera
         }
     }
 
-    let size = try check("H5Tget_size", location) { () -> Int in
-        let size = H5Tget_size(memoryType)
-        return size == 0 ? -1 : Int(size)
-    }
-    let spacePadded = try check("H5Tget_strpad", location) { H5Tget_strpad(memoryType).rawValue } == H5T_STR_SPACEPAD.rawValue
+    let size = try typeSize(memoryType, location)
+    let padding = try check("H5Tget_strpad", location) { H5Tget_strpad(memoryType).rawValue }
+    let spacePadded = padding == H5T_STR_SPACEPAD.rawValue
     var bytes = [UInt8](repeating: 0, count: count * size)
     try bytes.withUnsafeMutableBytes { buffer in
         guard let base = buffer.baseAddress else { return }
