@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "VaneModelIO", targets: ["VaneModelIO"]),
         .library(name: "VaneTokenizer", targets: ["VaneTokenizer"]),
         .library(name: "VaneEngine", targets: ["VaneEngine"]),
+        .library(name: "VaneStore", targets: ["VaneStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -18,11 +19,13 @@ let package = Package(
         // C shims: the only places that see C headers.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CKernels"),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
 
         .target(name: "VaneTensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "VaneModelIO", dependencies: ["VaneTensor"]),
         .target(name: "VaneTokenizer", dependencies: ["VaneModelIO"]),
         .target(name: "VaneEngine", dependencies: ["VaneTensor", "VaneModelIO", "VaneTokenizer"]),
+        .target(name: "VaneStore", dependencies: ["CHDF5"]),
         .executableTarget(name: "vane", dependencies: [
             "VaneEngine",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -32,6 +35,7 @@ let package = Package(
         .target(name: "VaneTestSupport", dependencies: ["VaneModelIO", "VaneTensor"], path: "Tests/VaneTestSupport"),
         .testTarget(name: "VaneEngineTests", dependencies: ["VaneEngine", "VaneTestSupport"]),
         .testTarget(name: "VaneTensorTests", dependencies: ["VaneTensor", "CKernels", "VaneModelIO", "VaneTestSupport"]),
+        .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,78 @@
+import CHDF5
+import Foundation
+
+/// An open HDF5 file. Its attributes are those of the root group.
+///
+/// Writing a file so that it is never seen half-made: create it under a temporary name with `.exclusive`, write,
+/// `close()`, then rename. Writing so that an interrupted run keeps what it wrote: `flush()` after each batch;
+/// the file on disk then holds every row appended before the flush, even if the process is killed.
+public final class HDF5File {
+    public enum CreateMode: Sendable {
+        /// Replace a file that already exists.
+        case truncate
+        /// Fail if the file already exists.
+        case exclusive
+    }
+
+    public enum AccessMode: Sendable {
+        case readOnly
+        case readWrite
+    }
+
+    public let url: URL
+    public let root: HDF5Group
+    private let handle: HDF5Handle
+
+    public var attributes: HDF5Attributes { root.attributes }
+
+    private init(url: URL, id: hid_t) throws {
+        self.url = url
+        handle = HDF5Handle(id: id, file: url.path, path: "/", close: H5Fclose)
+        root = try HDF5Group(openAt: handle, name: "/")
+    }
+
+    public static func create(at url: URL, mode: CreateMode) throws -> HDF5File {
+        let path = url.path
+        let directory = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw HDF5Error(operation: "create", location: path,
+                            message: "directory \(directory) does not exist; create it first")
+        }
+        // Default file-access properties: the oldest compatible format, whose superblock has no "open for
+        // writing" mark, so a file left by a killed writer opens as it was at its last flush.
+        let flags = mode == .truncate ? vane_H5F_ACC_TRUNC() : vane_H5F_ACC_EXCL()
+        let id = try check("H5Fcreate", path) { H5Fcreate(path, flags, vane_H5P_DEFAULT(), vane_H5P_DEFAULT()) }
+        return try HDF5File(url: url, id: id)
+    }
+
+    public static func open(at url: URL, mode: AccessMode = .readOnly) throws -> HDF5File {
+        let path = url.path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw HDF5Error(operation: "open", location: path, message: "no such file")
+        }
+        let flags = mode == .readOnly ? vane_H5F_ACC_RDONLY() : vane_H5F_ACC_RDWR()
+        let id: hid_t
+        do {
+            id = try check("H5Fopen", path) { H5Fopen(path, flags, vane_H5P_DEFAULT()) }
+        } catch let error as HDF5Error where error.message.contains("signature") {
+            throw HDF5Error(operation: error.operation, location: path,
+                            message: "not an HDF5 file (\(error.message))")
+        }
+        return try HDF5File(url: url, id: id)
+    }
+
+    /// Writes all buffered data and metadata of the file to disk (H5Fflush, global scope).
+    public func flush() throws {
+        try check("H5Fflush", handle.location) { H5Fflush(handle.id, H5F_SCOPE_GLOBAL) }
+    }
+
+    /// Flushes and closes the file now, reporting failure; the object is unusable afterwards. Groups and datasets
+    /// opened from it and still alive keep libhdf5's file open until they go away, but what they wrote is on disk.
+    public func close() throws {
+        guard handle.id >= 0 else { return }
+        try flush()
+        try root.handle.closeNow("H5Gclose")
+        try handle.closeNow("H5Fclose")
+    }
+}
