@@ -1,0 +1,35 @@
+import Foundation
+import VaneModelIO
+
+extension BPETokenizer {
+    /// The tokenizer a model ships: GGUF `tokenizer.ggml.*` metadata, or an HF folder's tokenizer.json (with
+    /// tokenizer_config.json when present).
+    public convenience init(files: ModelFiles) throws {
+        switch files.source {
+        case .gguf(let file):
+            let m = file.metadata
+            let path = file.url.path
+            guard let model = m["tokenizer.ggml.model"]?.string else {
+                throw TokenizerError("\(path): metadata key tokenizer.ggml.model is missing (no tokenizer in this GGUF)")
+            }
+            guard model == "gpt2" else {
+                throw TokenizerError("\(path): tokenizer.ggml.model \"\(model)\" is not supported (Vane reads byte-level BPE, \"gpt2\")")
+            }
+            guard let tokens = m["tokenizer.ggml.tokens"]?.stringArray else {
+                throw TokenizerError("\(path): metadata key tokenizer.ggml.tokens is missing")
+            }
+            try self.init(ggufTokens: tokens,
+                          tokenTypes: m["tokenizer.ggml.token_type"]?.intArray ?? [Int](repeating: 1, count: tokens.count),
+                          merges: m["tokenizer.ggml.merges"]?.stringArray ?? [],
+                          pre: m["tokenizer.ggml.pre"]?.string ?? "default",
+                          bosID: m["tokenizer.ggml.bos_token_id"]?.int,
+                          eosID: m["tokenizer.ggml.eos_token_id"]?.int,
+                          addBOS: m["tokenizer.ggml.add_bos_token"]?.bool,
+                          eotID: m["tokenizer.ggml.eot_token_id"]?.int)
+        case .hfFolder(let dir, _):
+            let config = dir.appendingPathComponent("tokenizer_config.json")
+            try self.init(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"),
+                          tokenizerConfig: FileManager.default.fileExists(atPath: config.path) ? config : nil)
+        }
+    }
+}
