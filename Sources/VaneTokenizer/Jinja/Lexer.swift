@@ -109,7 +109,7 @@ struct Lexer {
         }
     }
 
-    /// After a closing `-%}`/`-}}`/`-#}`: swallow all whitespace. Returns whether the swallowed part ended a line.
+    /// After a closing `-%}`/`-}}`/`-#}`: swallow all whitespace; a swallowed newline at its end starts a line.
     private mutating func swallowWhitespace() {
         let start = pos
         while pos < b.count, Self.isSpace(b[pos]) { pos += 1 }
