@@ -36,6 +36,7 @@ let package = Package(
         .testTarget(name: "VaneEngineTests", dependencies: ["VaneEngine", "VaneTestSupport"]),
         .testTarget(name: "VaneTensorTests", dependencies: ["VaneTensor", "CKernels", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
+        .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
