@@ -20,7 +20,7 @@ public final class LanguageModel {
         let files = try ModelFiles(url: url)
         transformer = try Transformer(files: files)
         tokenizer = try BPETokenizer(files: files)
-        chatTemplate = try files.chatTemplate.map { try ChatTemplate(source: $0) }
+        chatTemplate = try ChatTemplate.load(files: files)
         guard tokenizer.vocabSize <= files.config.vocabSize else {
             throw ModelLoadError("\(url.path): the tokenizer has \(tokenizer.vocabSize) tokens but the embedding only \(files.config.vocabSize) rows")
         }

@@ -1,8 +1,8 @@
 import Foundation
 import VaneTensor
 
-/// A model as read from disk: its hyperparameters, its tensors under GGUF names (still in their stored types,
-/// inside the mmap), and what the tokenizer and chat template need. Opening is a pipeline of pure steps:
+/// A model as read from disk: its hyperparameters and its tensors under GGUF names (still in their stored types,
+/// inside the mmap); the tokenizer and chat template are read from `source` (VaneTokenizer). Opening is a pipeline of pure steps:
 /// read the file(s) → rename HF names to GGUF names → (the engine) check every expected tensor is present and
 /// every file tensor used → bind.
 public final class ModelFiles: @unchecked Sendable {
@@ -19,8 +19,6 @@ public final class ModelFiles: @unchecked Sendable {
     public let tensors: [String: StoredTensor]
     /// Tensor names in file order.
     public let tensorOrder: [String]
-    /// The Jinja chat template the model ships, if any.
-    public let chatTemplate: String?
 
     public var isGGUF: Bool { if case .gguf = source { true } else { false } }
 
@@ -57,7 +55,6 @@ public final class ModelFiles: @unchecked Sendable {
             self.tensors = renamed
             tensorOrder = order
             source = .hfFolder(url, shards)
-            chatTemplate = try ModelFiles.hfChatTemplate(url)
         } else {
             let file = try GGUFFile(url: url)
             source = .gguf(file)
@@ -66,25 +63,7 @@ public final class ModelFiles: @unchecked Sendable {
             for t in file.tensors { byName[t.name] = t }
             tensors = byName
             tensorOrder = file.tensors.map(\.name)
-            chatTemplate = file.metadata["tokenizer.chat_template"]?.string
         }
-    }
-
-    /// The chat template of an HF folder: chat_template.jinja (transformers ≥ 5), else tokenizer_config.json's
-    /// `chat_template` (a string, or a list of {name, template} of which "default" is used).
-    static func hfChatTemplate(_ dir: URL) throws -> String? {
-        let jinja = dir.appendingPathComponent("chat_template.jinja")
-        if let text = try? String(contentsOf: jinja, encoding: .utf8) { return text }
-        let configURL = dir.appendingPathComponent("tokenizer_config.json")
-        guard let data = try? Data(contentsOf: configURL) else { return nil }
-        guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ModelLoadError("\(configURL.path): not a JSON object")
-        }
-        if let s = json["chat_template"] as? String { return s }
-        if let list = json["chat_template"] as? [[String: Any]] {
-            return (list.first { $0["name"] as? String == "default" } ?? list.first)?["template"] as? String
-        }
-        return nil
     }
 }
 

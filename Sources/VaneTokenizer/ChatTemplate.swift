@@ -18,10 +18,13 @@ public struct ChatMessage: Sendable, Equatable {
 /// HF transformers' `apply_chat_template(…, tokenize=False)` does.
 public struct ChatTemplate: Sendable {
     public let template: JinjaTemplate
+    /// The template text.
+    public let source: String
 
     /// Parses the template once; `origin` (e.g. the file it came from) names it in errors.
     public init(source: String, origin: String = "chat template") throws {
         template = try JinjaTemplate(source, origin: origin)
+        self.source = source
     }
 
     /// Renders `messages` (each a dict with at least "role" and "content"). The template sees `messages`,

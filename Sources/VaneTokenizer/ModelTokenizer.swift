@@ -33,3 +33,18 @@ extension BPETokenizer {
         }
     }
 }
+
+extension ChatTemplate {
+    /// The chat template a model ships, nil when it has none: GGUF `tokenizer.chat_template`, or an HF folder's
+    /// chat_template.jinja / tokenizer_config.json `chat_template`.
+    public static func load(files: ModelFiles) throws -> ChatTemplate? {
+        switch files.source {
+        case .gguf(let file):
+            return try file.metadata["tokenizer.chat_template"]?.string.map {
+                try ChatTemplate(source: $0, origin: "\(file.url.path) tokenizer.chat_template")
+            }
+        case .hfFolder(let dir, _):
+            return try ChatTemplate.load(modelFolder: dir)
+        }
+    }
+}

@@ -26,7 +26,7 @@ struct Inspect: ParsableCommand {
         let tk = m.tokenizer
         print("tokenizer      byte-level BPE, \(tk.vocabSize) tokens, BOS \(tk.bosID.map { tk.piece($0) } ?? "none")"
               + " (\(tk.addsBOS ? "added" : "not added")), EOS \(tk.eosID.map { tk.piece($0) } ?? "none")")
-        if let t = f.chatTemplate {
+        if let t = m.chatTemplate?.source {
             print("chat template  \(t.count) characters: \(t.prefix(60).replacingOccurrences(of: "\n", with: "⏎"))…")
         } else {
             print("chat template  none")
