@@ -108,8 +108,10 @@ AVX2 void vane_quantize_row_q8_K_avx2(const float *x, void *vy, int64_t n) {
             memset(&y[i], 0, sizeof y[i]);
             continue;
         }
-        int first = 0; // the first value of largest magnitude sets the sign, as in the reference
-        while (x[first] != amax && x[first] != -amax) first++;
+        // The first value of largest magnitude sets the sign, as in the reference; the bound only matters when a
+        // NaN made amax match nothing.
+        int first = 0;
+        while (first < QK_K - 1 && x[first] != amax && x[first] != -amax) first++;
         const float iscale = -127.f / x[first];
         const __m256 is = _mm256_set1_ps(iscale);
         for (int j = 0; j < QK_K; j += QK) {
