@@ -7,3 +7,64 @@
 /// Dot product of two float arrays.
 float vane_dot_f32(const float *a, const float *b, size_t n);
 float vane_dot_f32_naive(const float *a, const float *b, size_t n);
+
+// --- Quantized matrix × vector ------------------------------------------------------------------------------------
+// Types are ggml type ids (GGMLType's raw values); blocks are ggml's layouts (see quant_blocks.h). A dot of a
+// quantized weight row with an activation first quantizes the activation once per vector to the type
+// vane_activation_type_for names (8 = Q8_0, 9 = Q8_1, 15 = Q8_K; 0 = F32 for float weights), then sums integer
+// products per block. n is the row length in values and must be a whole number of blocks (32 or 256).
+// Weight rows and activation blocks must be 2-byte aligned (Q8_K activations: 4-byte), as GGUF data is.
+
+/// Activation quantizers: n floats → n / 32 (Q8_0, Q8_1) or n / 256 (Q8_K) blocks at y.
+void vane_quantize_row_q8_0(const float *x, void *y, int64_t n);
+void vane_quantize_row_q8_1(const float *x, void *y, int64_t n);
+void vane_quantize_row_q8_K(const float *x, void *y, int64_t n);
+void vane_quantize_row_q8_0_naive(const float *x, void *y, int64_t n);
+void vane_quantize_row_q8_1_naive(const float *x, void *y, int64_t n);
+void vane_quantize_row_q8_K_naive(const float *x, void *y, int64_t n);
+
+/// Dot of one weight row w (n values) with one quantized activation a of the matching type.
+float vane_vec_dot_q4_0_q8_0(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q4_1_q8_1(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q5_0_q8_0(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q5_1_q8_1(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q8_0_q8_0(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q2_K_q8_K(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q3_K_q8_K(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q4_K_q8_K(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q5_K_q8_K(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q6_K_q8_K(int64_t n, const void *w, const void *a);
+float vane_vec_dot_f16_f32(int64_t n, const void *w, const float *x);
+float vane_vec_dot_bf16_f32(int64_t n, const void *w, const float *x);
+float vane_vec_dot_q4_0_q8_0_naive(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q4_1_q8_1_naive(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q5_0_q8_0_naive(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q5_1_q8_1_naive(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q8_0_q8_0_naive(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q2_K_q8_K_naive(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q3_K_q8_K_naive(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q4_K_q8_K_naive(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q5_K_q8_K_naive(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q6_K_q8_K_naive(int64_t n, const void *w, const void *a);
+float vane_vec_dot_f16_f32_naive(int64_t n, const void *w, const float *x);
+float vane_vec_dot_bf16_f32_naive(int64_t n, const void *w, const float *x);
+
+/// The activation type a weight type's dots take: 8 (Q8_0), 9 (Q8_1), 15 (Q8_K), 0 (F32 for F32/F16/BF16
+/// weights), or -1 when the weight type has no kernel here.
+int vane_activation_type_for(int weight_type);
+
+/// Quantizes n floats to act_type (8, 9 or 15; 0 copies them). Returns 0, or -1 for another type or an n that is
+/// not a whole number of blocks.
+int vane_quantize_activation(int act_type, const float *x, void *y, int64_t n);
+
+/// y[r] = dot(weight row r, xq) for r in [row_begin, row_end); row r starts at w + r·row_bytes and holds cols
+/// values of type `type`; xq is the activation quantized to vane_activation_type_for(type). Only rows in the
+/// range are read or written, so threads may split the rows. Returns 0, or -1 for an unsupported type or a cols
+/// that is not a whole number of blocks (nothing written).
+int vane_gemv_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq, float *y,
+                int64_t row_begin, int64_t row_end);
+
+/// The same for n_vecs activations (vector v at xq + v·xq_row_bytes): y[v·rows + r], for r in the range. Each
+/// weight row is read once for all vectors, while it is hot in cache. Returns as vane_gemv_q.
+int vane_gemm_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
+                size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);

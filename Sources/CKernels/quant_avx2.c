@@ -1,0 +1,426 @@
+// AVX2/FMA/F16C versions of the activation quantizers and quantized dot products. Integer work per block:
+// weights are widened to one byte per value, multiplied with the int8 activations by vpmaddubsw (unsigned ×
+// signed byte pairs summed to int16, which never saturates here: |q| ≤ 63 or 128, |a| ≤ 127) and vpmaddwd (int16
+// pairs to int32, with the per-sub-block scale as the multiplier), then converted to float once per block.
+#include "CKernels.h"
+#include "quant_blocks.h"
+#include "quant_avx2.h"
+#include <immintrin.h>
+
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 static inline int hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+AVX2 static inline float f16(uint16_t h) { return _cvtsh_ss(h); }
+
+// 16 bytes of packed nibbles → 32 bytes 0…15: low nibbles first (values 0…15), then high nibbles (16…31).
+AVX2 static inline __m256i unpack_nibbles(const uint8_t *qs) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0f));
+}
+
+// The 32 bits of a q5 qh → 32 bytes, 0xff where the bit is set. Byte j takes byte j / 8 of qh, then tests bit j % 8.
+AVX2 static inline __m256i unpack_bits(const uint8_t *qh) {
+    uint32_t bits;
+    memcpy(&bits, qh, 4);
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
+        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i mask = _mm256_set1_epi64x((int64_t)0x8040201008040201);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, mask), mask);
+}
+
+// Σ x·y over 32 byte pairs, as 8 int32 partial sums. u: x unsigned (≤ 127 or so); s: both signed, y ≠ −128.
+AVX2 static inline __m256i dot_u8_i8(__m256i x, __m256i y) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), _mm256_set1_epi16(1));
+}
+AVX2 static inline __m256i dot_i8_i8(__m256i x, __m256i y) {
+    return dot_u8_i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+AVX2 static inline __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+// --- activation quantizers ----------------------------------------------------------------------------------------
+
+AVX2 static inline __m256 abs_ps(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.f), v); }
+
+// Quantizes 32 floats to bytes with multiplier id (round half to even); returns the bytes in order.
+AVX2 static inline __m256i quantize32(const float *x, __m256 id) {
+    __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x), id));
+    __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8), id));
+    __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 16), id));
+    __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 24), id));
+    // Packing interleaves the 128-bit lanes; the final permute restores value order.
+    __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+AVX2 static inline float absmax32(const float *x) {
+    __m256 m = _mm256_max_ps(_mm256_max_ps(abs_ps(_mm256_loadu_ps(x)), abs_ps(_mm256_loadu_ps(x + 8))),
+                             _mm256_max_ps(abs_ps(_mm256_loadu_ps(x + 16)), abs_ps(_mm256_loadu_ps(x + 24))));
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2 void vane_quantize_row_q8_0_avx2(const float *x, void *vy, int64_t n) {
+    block_q8_0 *y = vy;
+    for (int64_t i = 0; i < n / QK; i++, x += QK) {
+        const float d = absmax32(x) / 127, id = d ? 1 / d : 0;
+        y[i].d = f32_to_fp16(d);
+        _mm256_storeu_si256((__m256i *)y[i].qs, quantize32(x, _mm256_set1_ps(id)));
+    }
+}
+
+AVX2 void vane_quantize_row_q8_1_avx2(const float *x, void *vy, int64_t n) {
+    block_q8_1 *y = vy;
+    for (int64_t i = 0; i < n / QK; i++, x += QK) {
+        const float d = absmax32(x) / 127, id = d ? 1 / d : 0;
+        const __m256i q = quantize32(x, _mm256_set1_ps(id));
+        _mm256_storeu_si256((__m256i *)y[i].qs, q);
+        const int sum = hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1)));
+        y[i].d = f32_to_fp16(d);
+        y[i].s = f32_to_fp16(d * (float)sum);
+    }
+}
+
+AVX2 void vane_quantize_row_q8_K_avx2(const float *x, void *vy, int64_t n) {
+    block_q8_K *y = vy;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        float amax = 0;
+        for (int j = 0; j < QK_K; j += QK) {
+            float m = absmax32(x + j);
+            amax = m > amax ? m : amax;
+        }
+        if (amax == 0) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        // The first value of largest magnitude sets the sign, as in the reference; the bound only matters when a
+        // NaN made amax match nothing.
+        int first = 0;
+        while (first < QK_K - 1 && x[first] != amax && x[first] != -amax) first++;
+        const float iscale = -127.f / x[first];
+        const __m256 is = _mm256_set1_ps(iscale);
+        for (int j = 0; j < QK_K; j += QK) {
+            // |iscale·x| ≤ 127 up to rounding; the saturating packs in quantize32 clamp like the reference does.
+            const __m256i q = quantize32(x + j, is);
+            _mm256_storeu_si256((__m256i *)(y[i].qs + j), q);
+            // Sums of each 16: byte pairs to int16, then pairs again to int32 (4 values each), then per 16.
+            const __m256i s4 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+            const __m256i s8 = _mm256_hadd_epi32(s4, s4); // lane-wise: [a0+a1, a2+a3, a0+a1, a2+a3 | b…]
+            const __m256i s16 = _mm256_hadd_epi32(s8, s8);
+            y[i].bsums[j / 16] = (int16_t)_mm256_extract_epi32(s16, 0);
+            y[i].bsums[j / 16 + 1] = (int16_t)_mm256_extract_epi32(s16, 4);
+        }
+        y[i].d = 1 / iscale;
+    }
+}
+
+// --- legacy 32-value blocks: two blocks per iteration, one float accumulator each -------------------------------
+
+// [d·d', m·s'] of a q?_1 weight block and a q8_1 activation block: each begins with two f16 (d, m) and (d, s),
+// converted in one instruction each.
+AVX2 static inline __m128 scales_dm(const void *w, const void *a) {
+    int32_t wd, ad;
+    memcpy(&wd, w, 4);
+    memcpy(&ad, a, 4);
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(wd)), _mm_cvtph_ps(_mm_cvtsi32_si128(ad)));
+}
+
+// d·d' of a weight block and a q8_0 activation block, both starting with an f16 d, broadcast. Loading 4 bytes
+// converts a neighbouring value too, which lane 0 never sees.
+AVX2 static inline __m256 scale_d(const void *w, const void *a) {
+    return _mm256_broadcastss_ps(scales_dm(w, a));
+}
+
+AVX2 float vane_vec_dot_q4_0_q8_0_avx2(int64_t n, const void *vw, const void *va) {
+    const block_q4_0 *w = vw;
+    const block_q8_0 *a = va;
+    const int64_t nb = n / QK;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    const __m256i eight = _mm256_set1_epi8(8);
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        __m256i p0 = dot_i8_i8(_mm256_sub_epi8(unpack_nibbles(w[i].qs), eight), load256(a[i].qs));
+        __m256i p1 = dot_i8_i8(_mm256_sub_epi8(unpack_nibbles(w[i + 1].qs), eight), load256(a[i + 1].qs));
+        acc0 = _mm256_fmadd_ps(scale_d(&w[i], &a[i]), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(scale_d(&w[i + 1], &a[i + 1]), _mm256_cvtepi32_ps(p1), acc1);
+    }
+    if (i < nb) {
+        __m256i p0 = dot_i8_i8(_mm256_sub_epi8(unpack_nibbles(w[i].qs), eight), load256(a[i].qs));
+        acc0 = _mm256_fmadd_ps(scale_d(&w[i], &a[i]), _mm256_cvtepi32_ps(p0), acc0);
+    }
+    return hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
+// The m·s terms gather in lane 1 of `mins`, lane 0 only ever adds zero: ds is multiplied by [0, 1, 0, 0].
+AVX2 float vane_vec_dot_q4_1_q8_1_avx2(int64_t n, const void *vw, const void *va) {
+    const block_q4_1 *w = vw;
+    const block_q8_1 *a = va;
+    const int64_t nb = n / QK;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    __m128 mins = _mm_setzero_ps();
+    const __m128 lane1 = _mm_setr_ps(0, 1, 0, 0);
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const __m128 ds0 = scales_dm(&w[i], &a[i]), ds1 = scales_dm(&w[i + 1], &a[i + 1]);
+        __m256i p0 = dot_u8_i8(unpack_nibbles(w[i].qs), load256(a[i].qs));
+        __m256i p1 = dot_u8_i8(unpack_nibbles(w[i + 1].qs), load256(a[i + 1].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds0), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds1), _mm256_cvtepi32_ps(p1), acc1);
+        mins = _mm_fmadd_ps(_mm_add_ps(ds0, ds1), lane1, mins);
+    }
+    if (i < nb) {
+        const __m128 ds0 = scales_dm(&w[i], &a[i]);
+        __m256i p0 = dot_u8_i8(unpack_nibbles(w[i].qs), load256(a[i].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds0), _mm256_cvtepi32_ps(p0), acc0);
+        mins = _mm_fmadd_ps(ds0, lane1, mins);
+    }
+    return hsum_ps(_mm256_add_ps(acc0, acc1)) + _mm_cvtss_f32(_mm_shuffle_ps(mins, mins, 1));
+}
+
+AVX2 float vane_vec_dot_q5_0_q8_0_avx2(int64_t n, const void *vw, const void *va) {
+    const block_q5_0 *w = vw;
+    const block_q8_0 *a = va;
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    for (int64_t i = 0; i < n / QK; i++) {
+        // (nibble | bit·16) − 16 = nibble − 16 where the bit is clear.
+        const __m256i q = _mm256_sub_epi8(unpack_nibbles(w[i].qs), _mm256_andnot_si256(unpack_bits(w[i].qh), sixteen));
+        const __m256i p = dot_i8_i8(q, load256(a[i].qs));
+        acc = _mm256_fmadd_ps(scale_d(&w[i], &a[i]), _mm256_cvtepi32_ps(p), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2 float vane_vec_dot_q5_1_q8_1_avx2(int64_t n, const void *vw, const void *va) {
+    const block_q5_1 *w = vw;
+    const block_q8_1 *a = va;
+    __m256 acc = _mm256_setzero_ps();
+    __m128 mins = _mm_setzero_ps();
+    const __m128 lane1 = _mm_setr_ps(0, 1, 0, 0);
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    for (int64_t i = 0; i < n / QK; i++) {
+        const __m128 ds = scales_dm(&w[i], &a[i]);
+        const __m256i q = _mm256_or_si256(unpack_nibbles(w[i].qs), _mm256_and_si256(unpack_bits(w[i].qh), sixteen));
+        const __m256i p = dot_u8_i8(q, load256(a[i].qs));
+        acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds), _mm256_cvtepi32_ps(p), acc);
+        mins = _mm_fmadd_ps(ds, lane1, mins);
+    }
+    return hsum_ps(acc) + _mm_cvtss_f32(_mm_shuffle_ps(mins, mins, 1));
+}
+
+AVX2 float vane_vec_dot_q8_0_q8_0_avx2(int64_t n, const void *vw, const void *va) {
+    const block_q8_0 *w = vw;
+    const block_q8_0 *a = va;
+    const int64_t nb = n / QK;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        __m256i p0 = dot_i8_i8(load256(w[i].qs), load256(a[i].qs));
+        __m256i p1 = dot_i8_i8(load256(w[i + 1].qs), load256(a[i + 1].qs));
+        acc0 = _mm256_fmadd_ps(scale_d(&w[i], &a[i]), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(scale_d(&w[i + 1], &a[i + 1]), _mm256_cvtepi32_ps(p1), acc1);
+    }
+    if (i < nb) {
+        __m256i p0 = dot_i8_i8(load256(w[i].qs), load256(a[i].qs));
+        acc0 = _mm256_fmadd_ps(scale_d(&w[i], &a[i]), _mm256_cvtepi32_ps(p0), acc0);
+    }
+    return hsum_ps(_mm256_add_ps(acc0, acc1));
+}
+
+// --- K-quants -----------------------------------------------------------------------------------------------------
+
+// Scale vector for 32 values spanning two 16-value groups: int16 s0 in the low 128-bit lane, s1 in the high one
+// (vpmaddubsw keeps values 0…15 of a 32-byte vector in the low lane).
+AVX2 static inline __m256i scale_pair(int s0, int s1) {
+    return _mm256_set_m128i(_mm_set1_epi16((short)s1), _mm_set1_epi16((short)s0));
+}
+
+// Σ_g scale[g]·bsums[g] over the 16 groups (scales as int8).
+AVX2 static inline int scaled_bsums(const int8_t sc[16], const int16_t *bsums) {
+    const __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+    return hsum_epi32(_mm256_madd_epi16(s, load256(bsums)));
+}
+
+AVX2 float vane_vec_dot_q2_K_q8_K_avx2(int64_t n, const void *vw, const void *va) {
+    const block_q2_K *w = vw;
+    const block_q8_K *a = va;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    const __m256i three = _mm256_set1_epi8(3);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int8_t m[16];
+        for (int g = 0; g < 16; g++) m[g] = (int8_t)(w[i].scales[g] >> 4);
+        mins += a[i].d * fp16_to_f32(w[i].dmin) * (float)scaled_bsums(m, a[i].bsums);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i q = load256(w[i].qs + 32 * h);
+            for (int k = 0; k < 4; k++, q = _mm256_srli_epi16(q, 2)) {
+                const int g = 8 * h + 2 * k;
+                const __m256i p = _mm256_maddubs_epi16(_mm256_and_si256(q, three), load256(a[i].qs + 128 * h + 32 * k));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(w[i].scales[g] & 0xf, w[i].scales[g + 1] & 0xf)));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc) - mins;
+}
+
+AVX2 float vane_vec_dot_q3_K_q8_K_avx2(int64_t n, const void *vw, const void *va) {
+    const block_q3_K *w = vw;
+    const block_q8_K *a = va;
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int8_t sc[16];
+        scales_q3_K(w[i].scales, sc);
+        // Values are u − 4 with u = low | high << 2 in 0…7; Σ(u − 4)·a = Σu·a − 4·Σa per group of 16.
+        const int offset = -4 * scaled_bsums(sc, a[i].bsums);
+        __m256i sumi = _mm256_setzero_si256();
+        __m256i hm = load256(w[i].hmask);
+        for (int h = 0; h < 2; h++) {
+            __m256i q = load256(w[i].qs + 32 * h);
+            for (int k = 0; k < 4; k++, q = _mm256_srli_epi16(q, 2), hm = _mm256_srli_epi16(hm, 1)) {
+                const int g = 8 * h + 2 * k;
+                const __m256i u = _mm256_or_si256(_mm256_and_si256(q, three), _mm256_slli_epi16(_mm256_and_si256(hm, one), 2));
+                const __m256i p = _mm256_maddubs_epi16(u, load256(a[i].qs + 128 * h + 32 * k));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[g], sc[g + 1])));
+            }
+        }
+        sumi = _mm256_add_epi32(sumi, _mm256_setr_epi32(offset, 0, 0, 0, 0, 0, 0, 0));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2 float vane_vec_dot_q4_K_q8_K_avx2(int64_t n, const void *vw, const void *va) {
+    const block_q4_K *w = vw;
+    const block_q8_K *a = va;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int sc[8], mn[8], summ = 0;
+        for (int b = 0; b < 8; b++) {
+            scale_min_k4(b, w[i].scales, &sc[b], &mn[b]);
+            summ += mn[b] * (a[i].bsums[2 * b] + a[i].bsums[2 * b + 1]);
+        }
+        mins += a[i].d * f16(w[i].dmin) * (float)summ;
+        __m256i sumi = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            const __m256i q = load256(w[i].qs + 32 * c);
+            const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(q, low4), load256(a[i].qs + 64 * c));
+            const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), load256(a[i].qs + 64 * c + 32));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * c])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * c + 1])));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc) - mins;
+}
+
+AVX2 float vane_vec_dot_q5_K_q8_K_avx2(int64_t n, const void *vw, const void *va) {
+    const block_q5_K *w = vw;
+    const block_q8_K *a = va;
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    const __m256i low4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        int sc[8], mn[8], summ = 0;
+        for (int b = 0; b < 8; b++) {
+            scale_min_k4(b, w[i].scales, &sc[b], &mn[b]);
+            summ += mn[b] * (a[i].bsums[2 * b] + a[i].bsums[2 * b + 1]);
+        }
+        mins += a[i].d * f16(w[i].dmin) * (float)summ;
+        __m256i sumi = _mm256_setzero_si256();
+        __m256i qh = load256(w[i].qh); // bit b of each byte belongs to sub-block b: shifted down 2 per 64 values
+        for (int c = 0; c < 4; c++, qh = _mm256_srli_epi16(qh, 2)) {
+            const __m256i q = load256(w[i].qs + 32 * c);
+            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(q, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), bit4));
+            const __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), _mm256_and_si256(_mm256_slli_epi16(qh, 3), bit4));
+            const __m256i p0 = _mm256_maddubs_epi16(q0, load256(a[i].qs + 64 * c));
+            const __m256i p1 = _mm256_maddubs_epi16(q1, load256(a[i].qs + 64 * c + 32));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * c])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * c + 1])));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc) - mins;
+}
+
+AVX2 float vane_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *vw, const void *va) {
+    const block_q6_K *w = vw;
+    const block_q8_K *a = va;
+    __m256 acc = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x30);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const int8_t *sc = w[i].scales;
+        // Values are u − 32 with u in 0…63; Σ(u − 32)·a = Σu·a − 32·Σa per group of 16.
+        const int offset = -32 * scaled_bsums(sc, a[i].bsums);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i l0 = load256(w[i].ql + 64 * h), l1 = load256(w[i].ql + 64 * h + 32);
+            const __m256i qh = load256(w[i].qh + 32 * h);
+            const __m256i u[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), two)),
+                _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), two)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(qh, two)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), two)),
+            };
+            for (int k = 0; k < 4; k++) {
+                const int g = 8 * h + 2 * k;
+                const __m256i p = _mm256_maddubs_epi16(u[k], load256(a[i].qs + 128 * h + 32 * k));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[g], sc[g + 1])));
+            }
+        }
+        sumi = _mm256_add_epi32(sumi, _mm256_setr_epi32(offset, 0, 0, 0, 0, 0, 0, 0));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
+}
+
+// --- float weights ------------------------------------------------------------------------------------------------
+
+AVX2 float vane_vec_dot_f16_f32_avx2(int64_t n, const void *vw, const float *x) {
+    const uint16_t *w = vw;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i))), _mm256_loadu_ps(x + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8))), _mm256_loadu_ps(x + i + 8), acc1);
+    }
+    float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) sum += f16(w[i]) * x[i];
+    return sum;
+}
+
+AVX2 static inline __m256 bf16x8(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+
+AVX2 float vane_vec_dot_bf16_f32_avx2(int64_t n, const void *vw, const float *x) {
+    const uint16_t *w = vw;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(bf16x8(w + i), _mm256_loadu_ps(x + i), acc0);
+        acc1 = _mm256_fmadd_ps(bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
+    }
+    float sum = hsum_ps(_mm256_add_ps(acc0, acc1));
+    for (; i < n; i++) sum += bf16_to_f32(w[i]) * x[i];
+    return sum;
+}

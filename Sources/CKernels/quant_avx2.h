@@ -1,0 +1,23 @@
+// The AVX2/FMA/F16C kernels of quant_avx2.c; callers check the CPU (has_avx2) before calling them.
+#pragma once
+#include <stdint.h>
+
+static inline int has_avx2(void) {
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+void vane_quantize_row_q8_0_avx2(const float *x, void *y, int64_t n);
+void vane_quantize_row_q8_1_avx2(const float *x, void *y, int64_t n);
+void vane_quantize_row_q8_K_avx2(const float *x, void *y, int64_t n);
+float vane_vec_dot_q4_0_q8_0_avx2(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q4_1_q8_1_avx2(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q5_0_q8_0_avx2(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q5_1_q8_1_avx2(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q8_0_q8_0_avx2(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q2_K_q8_K_avx2(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q3_K_q8_K_avx2(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q4_K_q8_K_avx2(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q5_K_q8_K_avx2(int64_t n, const void *w, const void *a);
+float vane_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *w, const void *a);
+float vane_vec_dot_f16_f32_avx2(int64_t n, const void *w, const float *x);
+float vane_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const float *x);
