@@ -31,6 +31,7 @@ let package = Package(
         // Shared by the test targets: fixture paths and tolerance comparisons that print the first mismatches.
         .target(name: "VaneTestSupport", dependencies: ["VaneModelIO"], path: "Tests/VaneTestSupport"),
         .testTarget(name: "VaneTensorTests", dependencies: ["VaneTensor", "CKernels", "VaneModelIO", "VaneTestSupport"]),
+        .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
