@@ -95,45 +95,45 @@ struct PreTokenizer: Sendable {
         }
         if at < piece.endIndex { segments.append((at..<piece.endIndex, invert)) }
 
+        // HF `NormalizedString::split`: a match merges into its neighbour only when that neighbour is not a
+        // match itself; Contiguous joins runs of matches.
+        var ranges: [Range<Int>] = []
+        var previousMatch = false
         switch behavior {
         case .isolated:
-            for (r, _) in segments { out.append(piece[r]) }
+            ranges = segments.map(\.0)
         case .removed:
-            for (r, isMatch) in segments where !isMatch { out.append(piece[r]) }
+            ranges = segments.filter { !$0.1 }.map(\.0)
         case .mergedWithPrevious:
-            var current: Range<Int>? = nil
             for (r, isMatch) in segments {
-                if isMatch, let c = current {
-                    current = c.lowerBound..<r.upperBound
+                if isMatch && !previousMatch, let last = ranges.last {
+                    ranges[ranges.count - 1] = last.lowerBound..<r.upperBound
                 } else {
-                    if let c = current { out.append(piece[c]) }
-                    current = r
+                    ranges.append(r)
                 }
+                previousMatch = isMatch
             }
-            if let c = current { out.append(piece[c]) }
         case .mergedWithNext:
-            var pendingStart: Int? = nil
-            for (r, isMatch) in segments {
-                if isMatch {
-                    if pendingStart == nil { pendingStart = r.lowerBound }
+            for (r, isMatch) in segments.reversed() {
+                if isMatch && !previousMatch, let last = ranges.last {
+                    ranges[ranges.count - 1] = r.lowerBound..<last.upperBound
                 } else {
-                    out.append(piece[(pendingStart ?? r.lowerBound)..<r.upperBound])
-                    pendingStart = nil
+                    ranges.append(r)
                 }
+                previousMatch = isMatch
             }
-            if let s = pendingStart { out.append(piece[s..<piece.endIndex]) }
+            ranges.reverse()
         case .contiguous:
-            var current: (Range<Int>, Bool)? = nil
             for (r, isMatch) in segments {
-                if let c = current, c.1, isMatch {
-                    current = (c.0.lowerBound..<r.upperBound, true)
+                if isMatch == previousMatch, let last = ranges.last {
+                    ranges[ranges.count - 1] = last.lowerBound..<r.upperBound
                 } else {
-                    if let c = current { out.append(piece[c.0]) }
-                    current = (r, isMatch)
+                    ranges.append(r)
                 }
+                previousMatch = isMatch
             }
-            if let c = current { out.append(piece[c.0]) }
         }
+        for r in ranges { out.append(piece[r]) }
     }
 }
 

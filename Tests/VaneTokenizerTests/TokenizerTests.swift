@@ -22,6 +22,7 @@ struct HFReference: Decodable {
     var texts: [String]
     var encode: [String: Encoded]
     var pretokenize: [String: [[String]]]
+    var split_on_space: [String: [[String]]]
 
     static func load() throws -> HFReference {
         try JSONDecoder().decode(HFReference.self, from: Data(contentsOf: Fixtures.url("tokenizer/hf-reference.json")))
@@ -100,6 +101,8 @@ func ggufTokenizer(_ model: String) throws -> BPETokenizer {
         let cases: [(String, String, PreTokenizer)] = [
             ("gpt2", "tokenizer.json ByteLevel", isolated([.gpt2(finalWhitespace: true)])),
             ("gpt2", "GGUF gpt-2", isolated(try #require(BPETokenizer.ggufPreTokenizers["gpt-2"]).steps)),
+            ("gpt2-prefix-space", "ByteLevel add_prefix_space",
+             PreTokenizer(steps: [.prefixSpace, .split(.gpt2(finalWhitespace: true), .isolated, invert: false)])),
             ("smollm", "tokenizer.json Digits+ByteLevel", isolated([.digits(individual: true), .gpt2(finalWhitespace: true)])),
             ("smollm", "GGUF smollm", isolated(try #require(BPETokenizer.ggufPreTokenizers["smollm"]).steps)),
             ("qwen2", "tokenizer.json Split", isolated([.llama3(maxDigits: 1)])),
@@ -111,6 +114,26 @@ func ggufTokenizer(_ model: String) throws -> BPETokenizer {
             for (i, text) in reference.texts.enumerated() {
                 let pieces = pre.split(Array(text.unicodeScalars)[...]).map { ByteLevel.encode(String(String.UnicodeScalarView($0)).utf8) }
                 #expect(pieces == expected[i], "\(label), text \(i) \(text.debugDescription)")
+            }
+        }
+    }
+
+    /// HF Split on a literal " " with each delimiter behaviour, plain and inverted.
+    @Test func splitBehaviors() throws {
+        let reference = try HFReference.load()
+        let names: [(String, PreTokenizer.Behavior)] = [
+            ("isolated", .isolated), ("removed", .removed), ("merged_with_previous", .mergedWithPrevious),
+            ("merged_with_next", .mergedWithNext), ("contiguous", .contiguous),
+        ]
+        for (name, behavior) in names {
+            for invert in [false, true] {
+                let key = name + (invert ? "-inverted" : "")
+                let expected = try #require(reference.split_on_space[key])
+                let pre = PreTokenizer(steps: [.split(.literal([" "]), behavior, invert: invert)])
+                for (i, text) in reference.texts.enumerated() {
+                    let pieces = pre.split(Array(text.unicodeScalars)[...]).map { String(String.UnicodeScalarView($0)) }
+                    #expect(pieces == expected[i], "\(key), text \(i) \(text.debugDescription)")
+                }
             }
         }
     }

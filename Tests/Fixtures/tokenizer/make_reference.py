@@ -4,6 +4,7 @@
   tiny-*.gguf-vocab.json tokenizer.ggml.* of the tiny GGUF fixtures, as gguf-py reads them
 Requires: pip install tokenizers gguf"""
 import json
+import random
 from importlib.metadata import version
 import tokenizers
 from tokenizers import Tokenizer, pre_tokenizers, Regex
@@ -38,6 +39,15 @@ TEXTS = [
     "  <|im_end|>  \n<|endoftext|>",
 ]
 
+# Plus random strings over the characters the pre-tokenizer regexes treat differently (seeded, so reproducible).
+random.seed(7)
+POOL = list(" \t\n\r  ") + list("abcXYZ'sStTdDlLmMrReEvV") + list("0123456789") + \
+    list(".,!?;:-()[]{}<>/\\\"$%^&*_+=|~`@#") + \
+    ["é", "ñ", "ß", "Ω", "Я", "中", "文", "日", "語", "한", "🎉", "🙂", "👍🏽", "\u0301", "\u0308", "\u00a0", "\u2003",
+     "\u3000", "١", "½", "Ⅷ", "\u200d", "’", "…", "—", "\u2028", "\x0b", "\x0c", "\x85",
+     "<|im_end|>", "<|im_start|>", "<|endoftext|>"]
+TEXTS += ["".join(random.choice(POOL) for _ in range(random.randint(1, 30))) for _ in range(120)]
+
 GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 LLAMA3 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 QWEN2 = LLAMA3.replace(r"\p{N}{1,3}", r"\p{N}")
@@ -49,10 +59,15 @@ PRE = {
                                       pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]),
     "llama3": pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(LLAMA3), behavior="isolated"),
                                        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]),
+    "gpt2-prefix-space": pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True),
 }
+# Split on a literal string with each delimiter behaviour, plain and inverted (raw pieces, no ByteLevel).
+SPLIT = {f"{b}{'-inverted' if inv else ''}": pre_tokenizers.Split(" ", behavior=b, invert=inv)
+         for b in ["isolated", "removed", "merged_with_previous", "merged_with_next", "contiguous"]
+         for inv in [False, True]}
 
 out = {"source": f"HF tokenizers {tokenizers.__version__} (Python); make_reference.py in this folder",
-       "texts": TEXTS, "encode": {}, "pretokenize": {}}
+       "texts": TEXTS, "encode": {}, "pretokenize": {}, "split_on_space": {}}
 for model in ["tiny-llama", "tiny-qwen2"]:
     tok = Tokenizer.from_file(f"Tests/Fixtures/{model}/tokenizer.json")
     parsed = [tok.encode(t).ids for t in TEXTS]
@@ -61,8 +76,10 @@ for model in ["tiny-llama", "tiny-qwen2"]:
     out["encode"][model] = {"ids": parsed, "ids_special_as_text": unparsed}
 for name, pre in PRE.items():
     out["pretokenize"][name] = [[p for p, _ in pre.pre_tokenize_str(t)] for t in TEXTS]
+for name, pre in SPLIT.items():
+    out["split_on_space"][name] = [[p for p, _ in pre.pre_tokenize_str(t)] for t in TEXTS]
 with open("Tests/Fixtures/tokenizer/hf-reference.json", "w") as f:
-    json.dump(out, f, ensure_ascii=False, indent=0)
+    json.dump(out, f, ensure_ascii=False, separators=(",", ":"))
 
 for model in ["tiny-llama", "tiny-qwen2"]:
     reader = gguf.GGUFReader(f"Tests/Fixtures/{model}.f32.gguf")
