@@ -78,11 +78,15 @@ extension BPETokenizer {
         }
         let bosID = try configToken("bos_token") ?? prefix.first
         let eosID = try configToken("eos_token")
-        if let addBOS = config["add_bos_token"] as? Bool, let bosID {
-            prefix.removeAll { $0 == bosID }
-            if addBOS { prefix.insert(bosID, at: 0) }
+        if let addBOS = config["add_bos_token"] as? Bool {
+            if let bosID {
+                prefix.removeAll { $0 == bosID }
+                if addBOS { prefix.insert(bosID, at: 0) }
+            } else if addBOS {
+                throw TokenizerError("\(configFile): add_bos_token is true but no bos_token is named")
+            }
         }
-        // The post-processor's own prefix tokens are kept; BOS (if among them) leads.
+        // Only BOS may precede the text; other leading tokens are refused rather than silently dropped.
         let addBOS = prefix.first == bosID && bosID != nil
         let otherPrefix = Array(prefix.dropFirst(addBOS ? 1 : 0))
         guard otherPrefix.isEmpty else {

@@ -177,6 +177,18 @@ func ggufTokenizer(_ model: String) throws -> BPETokenizer {
         #expect(withBOS.encode("Hi") == [0] + tokenizer.encode("Hi"))
         #expect(withBOS.encode("Hi", addSpecial: false) == tokenizer.encode("Hi"))
 
+        // A Llama 3 style post-processor: BOS from the template, no tokenizer_config.
+        var json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.url("tiny-qwen2/tokenizer.json"))) as? [String: Any])
+        json["post_processor"] = ["type": "Sequence", "processors": [
+            ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": true],
+            ["type": "TemplateProcessing",
+             "single": [["SpecialToken": ["id": "<|im_start|>", "type_id": 0]], ["Sequence": ["id": "A", "type_id": 0]]],
+             "pair": [], "special_tokens": ["<|im_start|>": ["id": "<|im_start|>", "ids": [1], "tokens": ["<|im_start|>"]]]],
+        ]]
+        let templated = try BPETokenizer(tokenizerJSON: try writeTemporary(json, name: "tokenizer.json"), tokenizerConfig: nil)
+        #expect(templated.bosID == 1)
+        #expect(templated.encode("Hi") == [1] + tokenizer.encode("Hi"))
+
         let gguf = try ggufTokenizer("tiny-qwen2")
         #expect(gguf.bosID == 0 && gguf.eosID == 2)
         #expect(gguf.encode("Hi") == tokenizer.encode("Hi"))   // qwen2 pre: no BOS by default
