@@ -1,0 +1,60 @@
+/// Byte-level BPE from GGUF metadata (`tokenizer.ggml.model` = "gpt2"), given as plain values so that this target
+/// does not parse GGUF itself:
+///
+///     tokenizer.ggml.tokens          [string]  id → byte-level token text
+///     tokenizer.ggml.token_type      [int32]   1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
+///     tokenizer.ggml.merges          [string]  "a b", rank = index
+///     tokenizer.ggml.pre             string    pre-tokenizer name (llama.cpp `llama_vocab::impl::load`)
+///     tokenizer.ggml.bos_token_id / eos_token_id / eot_token_id    uint32
+///     tokenizer.ggml.add_bos_token   bool      absent → the pre-tokenizer's default, as in llama.cpp
+///
+/// Control (3), user-defined (4) and unknown (2) tokens are matched in raw text like HF added tokens; control and
+/// unknown ones only when parsing special tokens (llama.cpp `tokenizer_st_partition`).
+extension BPETokenizer {
+    /// llama.cpp's pre-tokenizers that Vane implements: name → (regex steps, Llama 3's ignore_merges, default
+    /// add_bos). Each step applies to the pieces of the one before.
+    static let ggufPreTokenizers: [String: (steps: [PreTokenizer.Pattern], ignoreMerges: Bool, addBOS: Bool)] = {
+        let gpt2 = PreTokenizer.Pattern.gpt2(finalWhitespace: false)
+        let llama3 = (steps: [PreTokenizer.Pattern.llama3(maxDigits: 3)], ignoreMerges: true, addBOS: true)
+        let qwen2 = (steps: [PreTokenizer.Pattern.llama3(maxDigits: 1)], ignoreMerges: false, addBOS: false)
+        return [
+            "default": ([.punctuationRuns, gpt2, .digits(individual: false), .asciiDigitTriples], false, false),
+            "gpt-2": ([gpt2], false, false),
+            "gpt2": ([gpt2], false, false),
+            "smollm": ([.digits(individual: true), gpt2], false, false),
+            "llama3": llama3, "llama-v3": llama3, "llama-bpe": llama3,
+            "qwen2": qwen2, "deepseek-r1-qwen": qwen2,
+        ]
+    }()
+
+    /// - Parameters:
+    ///   - pre: `tokenizer.ggml.pre`; pass "default" when the file lacks it (llama.cpp does the same).
+    ///   - addBOS: `tokenizer.ggml.add_bos_token`, or nil when absent.
+    ///   - eotID: `tokenizer.ggml.eot_token_id` when present; it joins endOfTurnIDs.
+    public convenience init(ggufTokens: [String], tokenTypes: [Int], merges: [String], pre: String, bosID: Int?,
+                            eosID: Int?, addBOS: Bool?, eotID: Int? = nil) throws {
+        let source = "GGUF tokenizer.ggml.*"
+        guard let preTokenizer = Self.ggufPreTokenizers[pre] else {
+            let known = Self.ggufPreTokenizers.keys.sorted().joined(separator: ", ")
+            throw TokenizerError("\(source): tokenizer.ggml.pre \"\(pre)\" is not supported (supported: \(known))")
+        }
+        guard tokenTypes.isEmpty || tokenTypes.count == ggufTokens.count else {
+            throw TokenizerError("\(source): token_type has \(tokenTypes.count) entries for \(ggufTokens.count) tokens")
+        }
+        var added: [AddedToken] = []
+        for (id, type) in tokenTypes.enumerated() where type == 2 || type == 3 || type == 4 {
+            added.append(AddedToken(content: ggufTokens[id], id: id, special: type != 4))
+        }
+        let pairs = try merges.enumerated().map { i, m in
+            guard let pair = Self.splitMerge(m) else {
+                throw TokenizerError("\(source): tokenizer.ggml.merges[\(i)] \(m.debugDescription) is not \"a b\"")
+            }
+            return pair
+        }
+        try self.init(pieces: ggufTokens, merges: pairs, added: added,
+                      preTokenizer: PreTokenizer(steps: preTokenizer.steps.map { .split($0, .isolated, invert: false) }),
+                      normalizeNFC: false, ignoreMerges: preTokenizer.ignoreMerges, bosID: bosID, eosID: eosID,
+                      addBOS: addBOS ?? preTokenizer.addBOS, extraEndOfTurnIDs: eotID.map { [$0] } ?? [],
+                      source: source)
+    }
+}

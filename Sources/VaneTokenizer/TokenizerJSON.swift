@@ -1,0 +1,257 @@
+import Foundation
+
+/// HF tokenizers' `tokenizer.json`, the parts byte-level BPE uses:
+///
+///     model          {type: "BPE", vocab: {token: id}, merges: ["a b", …] or [["a", "b"], …], ignore_merges,
+///                     byte_fallback, continuing_subword_prefix, end_of_word_suffix}
+///     added_tokens   [{id, content, special, lstrip, rstrip, …}]  — matched in raw text before pre-tokenization
+///     normalizer     null | NFC | Sequence of those
+///     pre_tokenizer  Sequence | Split {pattern: {Regex | String}, behavior, invert} | Digits {individual_digits}
+///                    | ByteLevel {add_prefix_space, use_regex}
+///     post_processor null | TemplateProcessing {single: [{SpecialToken: {id}} | {Sequence: …}], special_tokens}
+///                    | ByteLevel | RobertaProcessing / BertProcessing {cls, sep} | Sequence {processors}
+///     decoder        ByteLevel (or a Sequence of it)
+///
+/// `tokenizer_config.json` (optional) names the BOS/EOS tokens (`bos_token`, `eos_token`: a string or
+/// {content}) and may force BOS on or off (`add_bos_token`), which transformers applies over the post-processor.
+extension BPETokenizer {
+    public convenience init(tokenizerJSON: URL, tokenizerConfig: URL?) throws {
+        let file = tokenizerJSON.path
+        let root = try Self.readJSONObject(tokenizerJSON)
+        let config = try tokenizerConfig.map(Self.readJSONObject) ?? [:]
+        let configFile = tokenizerConfig?.path ?? ""
+
+        // model
+        guard let model = root["model"] as? [String: Any] else {
+            throw TokenizerError("\(file): no \"model\" object; is this an HF tokenizer.json?")
+        }
+        let modelType = model["type"] as? String ?? "BPE"
+        guard modelType == "BPE" else {
+            throw TokenizerError("\(file): model.type \"\(modelType)\" is not supported; Vane reads byte-level BPE tokenizers only")
+        }
+        if model["byte_fallback"] as? Bool == true {
+            throw TokenizerError("\(file): model.byte_fallback is true (SentencePiece-style BPE); Vane reads byte-level BPE tokenizers only")
+        }
+        for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
+            if let v = model[key] as? String, !v.isEmpty {
+                throw TokenizerError("\(file): model.\(key) \"\(v)\" is not supported by Vane's byte-level BPE")
+            }
+        }
+        guard let vocab = model["vocab"] as? [String: Int] else {
+            throw TokenizerError("\(file): model.vocab is missing or not an object of token → id")
+        }
+
+        let addedList = root["added_tokens"] as? [[String: Any]] ?? []
+        var added: [AddedToken] = []
+        for (i, t) in addedList.enumerated() {
+            guard let id = t["id"] as? Int, let content = t["content"] as? String else {
+                throw TokenizerError("\(file): added_tokens[\(i)] lacks an integer id or a string content")
+            }
+            added.append(AddedToken(content: content, id: id, special: t["special"] as? Bool ?? false,
+                                    lstrip: t["lstrip"] as? Bool ?? false, rstrip: t["rstrip"] as? Bool ?? false))
+        }
+
+        let size = max(vocab.values.max() ?? -1, added.map(\.id).max() ?? -1) + 1
+        var pieces = [String](repeating: "", count: size)
+        for (token, id) in vocab {
+            guard id >= 0 else { throw TokenizerError("\(file): model.vocab gives \(token.debugDescription) the negative id \(id)") }
+            pieces[id] = token
+        }
+        for a in added { pieces[a.id] = a.content }
+
+        let merges = try Self.parseMerges(model["merges"], file: file)
+        let normalizeNFC = try Self.parseNormalizer(root["normalizer"], file: file)
+        let preTokenizer = try Self.parsePreTokenizer(root["pre_tokenizer"], file: file)
+        try Self.checkDecoder(root["decoder"], file: file)
+
+        let idOf: (String) -> Int? = { name in added.first { $0.content == name }?.id ?? vocab[name] }
+        var (prefix, suffix) = try Self.parsePostProcessor(root["post_processor"], idOf: idOf, file: file)
+
+        func configToken(_ key: String) throws -> Int? {
+            let value = config[key]
+            let name = (value as? String) ?? ((value as? [String: Any])?["content"] as? String)
+            guard let name else { return nil }
+            guard let id = idOf(name) else {
+                throw TokenizerError("\(configFile): \(key) \(name.debugDescription) is not a token of \(file)")
+            }
+            return id
+        }
+        let bosID = try configToken("bos_token") ?? prefix.first
+        let eosID = try configToken("eos_token")
+        if let addBOS = config["add_bos_token"] as? Bool {
+            if let bosID {
+                prefix.removeAll { $0 == bosID }
+                if addBOS { prefix.insert(bosID, at: 0) }
+            } else if addBOS {
+                throw TokenizerError("\(configFile): add_bos_token is true but no bos_token is named")
+            }
+        }
+        // Only BOS may precede the text; other leading tokens are refused rather than silently dropped.
+        let addBOS = prefix.first == bosID && bosID != nil
+        let otherPrefix = Array(prefix.dropFirst(addBOS ? 1 : 0))
+        guard otherPrefix.isEmpty else {
+            throw TokenizerError("\(file): post_processor puts \(otherPrefix) before the text besides BOS; Vane adds only BOS there")
+        }
+
+        try self.init(pieces: pieces, merges: merges, added: added, preTokenizer: preTokenizer,
+                      normalizeNFC: normalizeNFC, ignoreMerges: model["ignore_merges"] as? Bool ?? false,
+                      bosID: bosID, eosID: eosID, addBOS: addBOS, suffixIDs: suffix, source: file)
+    }
+
+    private static func readJSONObject(_ url: URL) throws -> [String: Any] {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw TokenizerError("\(url.path): cannot read: \(error.localizedDescription)")
+        }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw TokenizerError("\(url.path): not valid JSON: \(error.localizedDescription)")
+        }
+        guard let dict = object as? [String: Any] else {
+            throw TokenizerError("\(url.path): expected a JSON object at the top level")
+        }
+        return dict
+    }
+
+    /// Merges as "a b" strings (split at the first space after the first character) or ["a", "b"] pairs.
+    static func parseMerges(_ value: Any?, file: String) throws -> [(String, String)] {
+        guard let list = value as? [Any] else {
+            throw TokenizerError("\(file): model.merges is missing or not a list")
+        }
+        return try list.enumerated().map { i, m in
+            if let pair = m as? [String], pair.count == 2 { return (pair[0], pair[1]) }
+            if let s = m as? String, let pair = splitMerge(s) { return pair }
+            throw TokenizerError("\(file): model.merges[\(i)] is neither \"a b\" nor [\"a\", \"b\"]: \(m)")
+        }
+    }
+
+    static func splitMerge(_ s: String) -> (String, String)? {
+        guard let first = s.first, let space = s[s.index(after: s.startIndex)...].firstIndex(of: " "), first != " " else {
+            return nil
+        }
+        return (String(s[..<space]), String(s[s.index(after: space)...]))
+    }
+
+    /// Returns whether text is NFC-normalized; other normalizers are refused.
+    private static func parseNormalizer(_ value: Any?, file: String) throws -> Bool {
+        guard let n = value as? [String: Any] else { return false }
+        let type = n["type"] as? String ?? "?"
+        switch type {
+        case "NFC": return true
+        case "Sequence":
+            let parts = n["normalizers"] as? [Any] ?? []
+            return try parts.reduce(false) { try $0 || parseNormalizer($1, file: file) }
+        default:
+            throw TokenizerError("\(file): normalizer type \"\(type)\" is not supported (supported: null, NFC)")
+        }
+    }
+
+    private static func parsePreTokenizer(_ value: Any?, file: String) throws -> PreTokenizer {
+        var steps: [PreTokenizer.Step] = []
+        var sawByteLevel = false
+        func add(_ value: Any?, path: String) throws {
+            guard let p = value as? [String: Any] else { return }
+            let type = p["type"] as? String ?? "?"
+            switch type {
+            case "Sequence":
+                for (i, inner) in (p["pretokenizers"] as? [Any] ?? []).enumerated() {
+                    try add(inner, path: "\(path).pretokenizers[\(i)]")
+                }
+            case "ByteLevel":
+                sawByteLevel = true
+                if p["add_prefix_space"] as? Bool == true { steps.append(.prefixSpace) }
+                if p["use_regex"] as? Bool ?? true {
+                    steps.append(.split(.gpt2(finalWhitespace: true), .isolated, invert: false))
+                }
+            case "Digits":
+                let individual = p["individual_digits"] as? Bool ?? false
+                steps.append(.split(.digits(individual: individual), .isolated, invert: false))
+            case "Split":
+                let pattern = p["pattern"] as? [String: Any] ?? [:]
+                let behaviorName = p["behavior"] as? String ?? "?"
+                guard let behavior = PreTokenizer.Behavior(rawValue: behaviorName) else {
+                    throw TokenizerError("\(file): \(path).behavior \"\(behaviorName)\" is not one of Isolated, Removed, MergedWithPrevious, MergedWithNext, Contiguous")
+                }
+                let invert = p["invert"] as? Bool ?? false
+                if let regex = pattern["Regex"] as? String {
+                    guard let known = PreTokenizer.knownRegexes[regex] else {
+                        throw TokenizerError("\(file): \(path).pattern.Regex \(regex.debugDescription) is not supported; Vane implements the GPT-2, Llama 3 and Qwen2 pre-tokenizer regexes")
+                    }
+                    steps.append(.split(known, behavior, invert: invert))
+                } else if let literal = pattern["String"] as? String {
+                    steps.append(.split(.literal(Array(literal.unicodeScalars)), behavior, invert: invert))
+                } else {
+                    throw TokenizerError("\(file): \(path).pattern is neither {\"Regex\": …} nor {\"String\": …}")
+                }
+            default:
+                throw TokenizerError("\(file): \(path).type \"\(type)\" is not supported (supported: Sequence, Split, Digits, ByteLevel)")
+            }
+        }
+        try add(value, path: "pre_tokenizer")
+        guard sawByteLevel else {
+            throw TokenizerError("\(file): pre_tokenizer has no ByteLevel step; Vane reads byte-level BPE tokenizers only")
+        }
+        return PreTokenizer(steps: steps)
+    }
+
+    private static func checkDecoder(_ value: Any?, file: String) throws {
+        guard let d = value as? [String: Any] else { return }
+        let type = d["type"] as? String ?? "?"
+        switch type {
+        case "ByteLevel": return
+        case "Sequence":
+            for inner in d["decoders"] as? [Any] ?? [] { try checkDecoder(inner, file: file) }
+        default:
+            throw TokenizerError("\(file): decoder type \"\(type)\" is not supported; Vane decodes byte-level BPE (decoder ByteLevel)")
+        }
+    }
+
+    /// The special tokens the post-processor puts before and after a single sequence.
+    private static func parsePostProcessor(_ value: Any?, idOf: (String) -> Int?, file: String) throws -> (prefix: [Int], suffix: [Int]) {
+        guard let p = value as? [String: Any] else { return ([], []) }
+        let type = p["type"] as? String ?? "?"
+        func lookup(_ name: String, _ what: String) throws -> Int {
+            guard let id = idOf(name) else {
+                throw TokenizerError("\(file): post_processor \(what) \(name.debugDescription) is not a token")
+            }
+            return id
+        }
+        switch type {
+        case "ByteLevel":
+            return ([], [])
+        case "Sequence":
+            var prefix: [Int] = [], suffix: [Int] = []
+            for inner in p["processors"] as? [Any] ?? [] {
+                let (a, b) = try parsePostProcessor(inner, idOf: idOf, file: file)
+                prefix += a
+                suffix = b + suffix
+            }
+            return (prefix, suffix)
+        case "TemplateProcessing":
+            let specials = p["special_tokens"] as? [String: Any] ?? [:]
+            var prefix: [Int] = [], suffix: [Int] = []
+            var sawSequence = false
+            for item in p["single"] as? [[String: Any]] ?? [] {
+                if item["Sequence"] != nil { sawSequence = true; continue }
+                guard let special = item["SpecialToken"] as? [String: Any], let name = special["id"] as? String else {
+                    throw TokenizerError("\(file): post_processor.single has an item that is neither SpecialToken nor Sequence")
+                }
+                let ids: [Int]
+                if let entry = specials[name] as? [String: Any], let listed = entry["ids"] as? [Int] {
+                    ids = listed
+                } else {
+                    ids = [try lookup(name, "special token")]
+                }
+                if sawSequence { suffix += ids } else { prefix += ids }
+            }
+            return (prefix, suffix)
+        case "RobertaProcessing", "BertProcessing":
+            guard let cls = p["cls"] as? [Any], let clsName = cls.first as? String,
+                  let sep = p["sep"] as? [Any], let sepName = sep.first as? String
+            else { throw TokenizerError("\(file): post_processor \(type) lacks cls/sep") }
+            return ([try lookup(clsName, "cls")], [try lookup(sepName, "sep")])
+        default:
+            throw TokenizerError("\(file): post_processor type \"\(type)\" is not supported (supported: TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence)")
+        }
+    }
+}
