@@ -52,7 +52,7 @@ public final class GGUFFile: Sendable {
         let version = try reader.read(UInt32.self, "the version")
         guard version == 2 || version == 3 else {
             let hint = version == 1 ? "GGUF v1 predates September 2023; convert the model again with a current llama.cpp"
-                : version.byteSwapped <= 3 ? "this looks like a big-endian GGUF, which Vane does not read"
+                : (1...3).contains(version.byteSwapped) ? "this looks like a big-endian GGUF, which Vane does not read"
                 : "Vane reads GGUF versions 2 and 3"
             throw ModelFileError(.unsupportedVersion, path: url.path, offset: 4, "GGUF version \(version): \(hint)")
         }
@@ -154,8 +154,8 @@ private func tensorByteCount(name: String, type: GGMLType, ne: [Int], path: Stri
         throw ModelFileError(.badTensor, path: path, offset: at,
                              "tensor '\(name)' (\(type)) has ne[0] = \(rowLength), not a multiple of \(type)'s block size \(type.blockSize)")
     }
-    var size = rowLength / type.blockSize * type.blockBytes
-    for n in ne.dropFirst() {
+    var size = 1
+    for n in [rowLength / type.blockSize, type.blockBytes] + ne.dropFirst() {
         let (product, overflow) = size.multipliedReportingOverflow(by: n)
         guard !overflow else {
             throw ModelFileError(.badTensor, path: path, offset: at, "tensor '\(name)' with ne \(ne) is impossibly large")

@@ -104,6 +104,10 @@ import VaneTestSupport
         try expectGGUFError(bytes, .unsupportedType, mentioning: [name, "type id 99", "supported: F32"])
 
         bytes = llama
+        putLE(UInt64(1) << 62, into: &bytes, at: at + 4)
+        try expectGGUFError(bytes, .badTensor, mentioning: [name, "impossibly large"])
+
+        bytes = llama
         putLE(UInt32(5), into: &bytes, at: at)
         try expectGGUFError(bytes, .badHeader, mentioning: [name, "n_dims 5"])
 
