@@ -65,7 +65,7 @@ public struct Generator {
             }
             tokens.append(next)
             onToken(next)
-            text += decoder.add(next)
+            text += decoder.append(next)
             if let cut = options.stopStrings.compactMap({ text.range(of: $0)?.lowerBound }).min() {
                 text = String(text[..<cut])
                 reason = .stopString

@@ -79,16 +79,16 @@ struct Linear {
         for t in 0..<rows {
             vane_quantize_activation(aType, x + t * inner, xq + t * aRowBytes, Int64(inner))
         }
-        let w = UnsafeRawPointer(tensor.bytes.baseAddress!)
+        let w = Unchecked(UnsafeRawPointer(tensor.bytes.baseAddress!))
+        let xqc = Unchecked(UnsafeRawPointer(xq))
+        let yp = Unchecked(y)
         let threads = Parallel.threads
         let per = (out + threads - 1) / threads
         let (outN, innerN, rb) = (out, inner, rowBytes)
-        let xqc = UnsafeRawPointer(xq)
-        let yp = SendablePointer(y)
         Parallel.run(threads) { i in
             let r0 = i * per, r1 = min(outN, r0 + per)
             guard r0 < r1 else { return }
-            vane_gemm_q(wType, w, rb, Int64(outN), Int64(innerN), xqc, aRowBytes, Int64(rows), yp.pointer,
+            vane_gemm_q(wType, w.value, rb, Int64(outN), Int64(innerN), xqc.value, aRowBytes, Int64(rows), yp.value,
                         Int64(r0), Int64(r1))
         }
     }
@@ -133,10 +133,10 @@ final class Scratch {
     }
 }
 
-/// A pointer handed to worker threads that write disjoint ranges of it.
-struct SendablePointer<T>: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<T>
-    init(_ p: UnsafeMutablePointer<T>) { pointer = p }
+/// A pointer handed to worker threads, which read it or write disjoint ranges of it.
+struct Unchecked<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// Splits work over the machine's cores.

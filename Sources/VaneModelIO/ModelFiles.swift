@@ -31,6 +31,12 @@ public final class ModelFiles: @unchecked Sendable {
         }
     }
 
+    /// Vane's provenance keys (`vane.*` GGUF metadata written by its editors and mergers), in file order.
+    public var provenance: [(key: String, value: String)] {
+        guard case .gguf(let f) = source else { return [] }
+        return f.metadataOrder.filter { $0.hasPrefix("vane.") }.map { ($0, f.metadata[$0].map { "\($0)" } ?? "") }
+    }
+
     /// Opens a `.gguf` file or an HF model folder.
     public init(url: URL) throws {
         var isDir: ObjCBool = false

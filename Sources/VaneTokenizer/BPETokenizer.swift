@@ -123,6 +123,9 @@ public final class BPETokenizer: Sendable {
 
     public var vocabSize: Int { pieces.count }
 
+    /// Whether `encode(_:addSpecial: true)` puts BOS before the text.
+    public var addsBOS: Bool { bosID.map { prefixIDs.contains($0) } ?? false }
+
     /// The token's string as the vocabulary holds it (byte-level encoded: "Ġthe"); "" for an id outside it.
     public func piece(_ id: Int) -> String { id >= 0 && id < pieces.count ? pieces[id] : "" }
 

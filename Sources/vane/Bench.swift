@@ -72,6 +72,6 @@ struct Bench: ParsableCommand {
 /// Peak resident set size of this process (getrusage reports KiB on Linux).
 func peakRSSBytes() -> Int {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return usage.ru_maxrss * 1024
 }

@@ -62,9 +62,9 @@ struct Generate: ParsableCommand {
         let m = try model.load()
         m.transformer.precision = sampling.exact ? .exact : .fast
         let ids = try prompt.tokens(m)
-        let result = try Generator(m).generate(promptTokens: ids, options: sampling.options) { text in
+        let result = try Generator(m).generate(promptTokens: ids, options: sampling.options, onText: { text in
             FileHandle.standardOutput.write(Data(text.utf8))
-        }
+        })
         print()
         note(String(format: "[%d prompt tokens, %.1f tok/s; %d generated, %.1f tok/s; stop: %@]",
                     ids.count, Double(ids.count) / max(result.promptSeconds, 1e-9), result.tokens.count,
