@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build -c release --product vane
 .build/release/vane fetch smollm2
-swift test -c release "$@"
+swift test -c release -Xswiftc -enable-testing "$@"

@@ -55,7 +55,7 @@ public final class Capture {
     /// Registers a reading hook on each point.
     public func attach(to hooks: Hooks, points: [HookPoint]) {
         for p in points {
-            hooks.add(p) { [unowned self] a in
+            hooks.add(p) { a in
                 if var t = self.tensors[p] {
                     t.data.append(contentsOf: a.values)
                     t.shape[0] += a.shape[0]

@@ -7,16 +7,17 @@ import VaneTestSupport
 
 /// The default model against a float64 forward pass over its gguf-py-dequantized weights (exact.safetensors) and
 /// llama.cpp's tokenizer. Skipped when the model has not been fetched (`vane fetch smollm2`).
-@Suite(.serialized, .enabled(if: Fixtures.smollm2 != nil, "SmolLM2 not in the cache: run `vane fetch smollm2`"))
+@Suite(.enabled(if: Fixtures.smollm2 != nil, "SmolLM2 not in the cache: run `vane fetch smollm2`"))
 struct SmolLM2Tests {
     struct Case: Decodable { var text: String; var ids: [Int] }
     struct TokenizeRef: Decodable { var cases: [Case] }
     struct Exact: Decodable { var ids: [Int]; var top5: [[Double]]; var greedy: [Int] }
 
-    static let model: LanguageModel? = Fixtures.smollm2.flatMap { try? LanguageModel(url: $0) }
+    /// Opening the model is cheap (the weights stay in the mmap), so each test opens its own.
+    func open() throws -> LanguageModel { try LanguageModel(url: try #require(Fixtures.smollm2)) }
 
     @Test func tokenizerMatchesLlamaCpp() throws {
-        let model = try #require(Self.model)
+        let model = try open()
         let ref = try JSONDecoder().decode(TokenizeRef.self, from: Data(contentsOf: Fixtures.url("smollm2/tokenize_ref.json")))
         #expect(ref.cases.count == 6)
         for c in ref.cases {
@@ -27,7 +28,7 @@ struct SmolLM2Tests {
     /// Logits within 1e-2 at every position, every block's resid_post within 1e-2 of that layer's max |value|,
     /// and the same top-1 token.
     @Test func forwardMatchesFloat64Reference() throws {
-        let model = try #require(Self.model)
+        let model = try open()
         let exact = try JSONDecoder().decode([Exact].self, from: Data(contentsOf: Fixtures.url("smollm2/exact.safetensors.json")))
         let ref = try loadReference(Fixtures.url("smollm2/exact.safetensors"))
         let layers = model.config.numHiddenLayers
@@ -55,7 +56,7 @@ struct SmolLM2Tests {
     }
 
     @Test func greedyTokensMatchReference() throws {
-        let model = try #require(Self.model)
+        let model = try open()
         let exact = try JSONDecoder().decode([Exact].self, from: Data(contentsOf: Fixtures.url("smollm2/exact.safetensors.json")))
         model.transformer.precision = .exact
         for e in exact {
@@ -68,7 +69,7 @@ struct SmolLM2Tests {
 
     /// The fast path (8-bit activations) keeps the top token of the exact path on these prompts.
     @Test func fastPrecisionKeepsTopToken() throws {
-        let model = try #require(Self.model)
+        let model = try open()
         let exact = try JSONDecoder().decode([Exact].self, from: Data(contentsOf: Fixtures.url("smollm2/exact.safetensors.json")))
         for e in exact {
             model.transformer.precision = .fast
