@@ -10,6 +10,6 @@ public enum Convert {
         out.convertCopies = options.dtype != nil
         let tensors = input.names.map { OutputTensor(name: $0, shape: input.stored($0)!.shape, source: .copy(input)) }
         try ModelWriter.write(tensors, template: input, to: out, provenance: ["command": "convert", "source": input.url.path],
-                              inputs: [input.url], progressLabel: "convert")
+                              inputs: [input.url], progressLabel: "convert", done: input.release)
     }
 }

@@ -29,6 +29,11 @@ public enum Encode {
         return wanted
     }
 
+    /// Emits `values` stored as `type` (F32 straight from the array, other types through one encoded copy).
+    public static func emit(_ values: [Float], as type: GGMLType, _ emit: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if type == .f32 { try values.withUnsafeBytes(emit) } else { try bytes(values, as: type).withUnsafeBytes(emit) }
+    }
+
     /// `values` stored as `type` (one of `ggufTypes`).
     public static func bytes(_ values: [Float], as type: GGMLType) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: type.byteCount(values.count))

@@ -61,7 +61,9 @@ public enum Merge {
         for (i, m) in config.models.enumerated() { provenance["model.\(i)"] = m.url.path }
         if let base = config.baseModel { provenance["base_model"] = base.path }
         try ModelWriter.write(tensors, template: template, tokenizer: config.tokenizerSource.flatMap { opened[$0] },
-                              to: out, provenance: provenance, inputs: config.inputs, progressLabel: "merge")
+                              to: out, provenance: provenance, inputs: config.inputs, progressLabel: "merge") { name in
+            for input in opened.values { input.release(name) }
+        }
     }
 
     static func mergeTensor(_ name: String, config: MergeConfig, inputs: [URL: ModelInput], position: Double,

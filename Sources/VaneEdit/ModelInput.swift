@@ -18,9 +18,9 @@ public final class ModelInput: @unchecked Sendable {
         do {
             files = try ModelFiles(url: url)
         } catch let error as ModelLoadError {
-            throw EditError("cannot open \(url.path): \(error.message)", hint: error.hint)
+            throw EditError(error.message, hint: error.hint)
         } catch {
-            throw EditError("cannot open \(url.path): \(error)")
+            throw EditError("\(error)")
         }
     }
 
@@ -32,14 +32,22 @@ public final class ModelInput: @unchecked Sendable {
         return QKLayout.heads(of: name, config: config)
     }
 
-    /// The tensor as F32 in HF layout (dequantized; llama Q/K rows of a GGUF file put back in HF order).
+    /// The tensor as F32 in HF layout (dequantized; llama Q/K rows of a GGUF file put back in HF order). The
+    /// mapped pages it was read from are released: the copy is what callers use.
     public func values(_ name: String) throws -> Tensor {
         guard let t = stored(name) else { throw EditError("\(url.path) has no tensor \(name)") }
         var tensor = dequantize(t)
+        releasePages(t.bytes)
         if let heads = permutedHeads(name) {
             tensor.data = try QKLayout.rows(tensor.data, rows: t.shape[0], heads: heads, to: .hf, name: name)
         }
         return tensor
+    }
+
+    /// Lets the kernel drop the pages of `name` that reading it brought in, so a pass over the model keeps one
+    /// tensor resident rather than the whole mapping.
+    public func release(_ name: String) {
+        if let t = stored(name) { releasePages(t.bytes) }
     }
 
     /// SHA-256 of the model's bytes: the GGUF file, or an HF folder's safetensors shards concatenated in name order.
@@ -51,15 +59,34 @@ public final class ModelInput: @unchecked Sendable {
             if shards.count == 1 { return SHA256.hex(ofMapped: shards[0].file.bytes) }
             var h = SHA256()
             for s in shards.sorted(by: { $0.url.lastPathComponent < $1.url.lastPathComponent }) { h.update(s.file.bytes) }
+            for s in shards { releasePages(s.file.bytes) }
             return h.finalize()
         }
     }
 }
 
+/// madvise(DONTNEED) over the whole pages spanning `bytes` of a read-only file mapping: resident pages are
+/// dropped and read from the file again if touched (pages shared with a neighbouring tensor included).
+func releasePages(_ bytes: UnsafeRawBufferPointer) {
+    guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    let start = Int(bitPattern: base) / page * page
+    let end = (Int(bitPattern: base) + bytes.count + page - 1) / page * page
+    _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, Int32(MADV_DONTNEED))
+}
+
 extension SHA256 {
+    /// Hashes a mapping, in chunks whose pages are dropped once hashed.
     static func hex(ofMapped bytes: UnsafeRawBufferPointer) -> String {
         var h = SHA256()
-        h.update(bytes)
+        let chunk = 64 << 20
+        var offset = 0
+        while offset < bytes.count {
+            let piece = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(offset + chunk, bytes.count)])
+            h.update(piece)
+            releasePages(piece)
+            offset += chunk
+        }
         return h.finalize()
     }
 }

@@ -71,22 +71,23 @@ public struct OutputTensor {
 public enum ModelWriter {
     /// Writes `tensors` to `options.url`. `template` gives the architecture, config and metadata; `tokenizer` (by
     /// default the template) the tokenizer and chat template. `provenance` becomes `vane.*` metadata. `inputs` are
-    /// every file the result was made from, which the output must not overwrite.
+    /// every file the result was made from, which the output must not overwrite. `done(name)` runs after each
+    /// tensor is written (callers release the input pages it read).
     public static func write(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput? = nil,
                              to options: OutputOptions, provenance: [String: String], inputs: [URL],
-                             progressLabel: String = "writing") throws {
+                             progressLabel: String = "writing", done: (String) -> Void = { _ in }) throws {
         try options.validate(inputs: inputs)
         let tokenizer = tokenizer ?? template
         switch options.format {
-        case .gguf: try writeGGUF(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance, label: progressLabel)
-        case .hfFolder: try writeFolder(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance, label: progressLabel)
+        case .gguf: try writeGGUF(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance, label: progressLabel, done: done)
+        case .hfFolder: try writeFolder(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance, label: progressLabel, done: done)
         }
     }
 
     // MARK: GGUF
 
     static func writeGGUF(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
-                          provenance: [String: String], label: String) throws {
+                          provenance: [String: String], label: String, done: (String) -> Void) throws {
         let config = template.config
         var entries: [GGUFWriter.Entry] = []
         var copies: [Bool] = []
@@ -127,16 +128,17 @@ public enum ModelWriter {
             } else {
                 var values = try tensorValues(t)
                 if let heads { values = try QKLayout.rows(values, rows: t.shape[0], heads: heads, to: .gguf, name: t.name) }
-                try Encode.bytes(values, as: e.type).withUnsafeBytes(emit)
+                try Encode.emit(values, as: e.type, emit)
             }
             progress.advance(bytes: e.byteCount, name: t.name)
+            done(t.name)
         }
     }
 
     // MARK: HF folder
 
     static func writeFolder(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
-                            provenance: [String: String], label: String) throws {
+                            provenance: [String: String], label: String, done: (String) -> Void) throws {
         var entries: [SafetensorsStream.Entry] = []
         var copies: [Bool] = []
         for t in tensors {
@@ -196,9 +198,10 @@ public enum ModelWriter {
                             try emit(stored.bytes)
                         }
                     } else {
-                        try Encode.bytes(try tensorValues(t), as: e.type).withUnsafeBytes(emit)
+                        try Encode.emit(try tensorValues(t), as: e.type, emit)
                     }
                     progress.advance(bytes: e.byteCount, name: e.name)
+                    done(t.name)
                 }
             }
             for (name, data) in files { try data.write(to: dir.appendingPathComponent(name)) }

@@ -56,7 +56,7 @@ public struct DiffReport: Codable, Sendable {
 
     public func json() throws -> Data {
         let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return try e.encode(self)
     }
@@ -142,6 +142,8 @@ public enum TaskVector {
             stats.append(TensorDiffStats(name: name, shape: ta.shape, a: ta.data, b: tb.data, delta: d))
             try d.withUnsafeBytes(emit)
             progress.advance(bytes: entries[i].byteCount, name: name)
+            a.release(name)
+            b.release(name)
         }
         report.tensors = stats
         return report
@@ -201,7 +203,10 @@ public enum TaskVector {
         for key in ["vane.a", "vane.b", "vane.a_sha256", "vane.b_sha256"] {
             if let v = tv.metadata[key] { provenance["task_vector_" + key.dropFirst(5)] = v }
         }
-        try ModelWriter.write(out, template: base, to: options, provenance: provenance, inputs: [base.url, url], progressLabel: "apply")
+        try ModelWriter.write(out, template: base, to: options, provenance: provenance, inputs: [base.url, url], progressLabel: "apply") { name in
+            base.release(name)
+            if let d = tv.tensors[name] { releasePages(d.bytes) }
+        }
     }
 
     /// The reasoning-vector recipe in one pass: OUT = TARGET + α·(GRPO − SFT) for the tensors `filter` accepts
@@ -232,7 +237,9 @@ public enum TaskVector {
         let provenance = ["command": "recipe reasoning-vector", "grpo": grpo.url.path, "grpo_sha256": report.aSHA256,
                           "sft": sft.url.path, "sft_sha256": report.bSHA256, "target": target.url.path, "scale": "\(scale)"]
         try ModelWriter.write(out, template: target, to: options, provenance: provenance,
-                              inputs: [grpo.url, sft.url, target.url], progressLabel: "reasoning-vector")
+                              inputs: [grpo.url, sft.url, target.url], progressLabel: "reasoning-vector") { name in
+            for m in [grpo, sft, target] { m.release(name) }
+        }
         report.tensors = stats
         return report
     }

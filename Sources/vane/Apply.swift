@@ -34,7 +34,7 @@ struct Apply: ParsableCommand {
 
     @Argument(help: "Base model (.gguf, HF folder, or `smollm2`).") var base: String
     @Argument(help: "Task vector (.safetensors) written by `vane diff`.") var taskVector: String
-    @Option(help: "Scale α (may be negative).") var scale: Float = 1
+    @Option(parsing: .unconditional, help: "Scale α (may be negative: --scale -1).") var scale: Float = 1
     @OptionGroup var out: ModelOutputOptions
 
     func run() throws {

@@ -15,7 +15,7 @@ struct Recipe: ParsableCommand {
         @Option(help: "The RL-trained model (θ_GRPO).") var grpo: String
         @Option(help: "The model it was trained from (θ_SFT).") var sft: String
         @Option(help: "The model the vector is added to (e.g. an instruct model).") var target: String
-        @Option(help: "Scale α (may be negative).") var scale: Float = 1
+        @Option(parsing: .unconditional, help: "Scale α (may be negative: --scale -1).") var scale: Float = 1
         @Option(parsing: .upToNextOption, help: "Only tensors matching these patterns.") var include: [String] = []
         @Option(parsing: .upToNextOption, help: "Leave tensors matching these patterns as in TARGET.") var exclude: [String] = []
         @Flag(help: "Print the report as JSON.") var json = false
