@@ -11,9 +11,11 @@ let package = Package(
         .library(name: "VaneTokenizer", targets: ["VaneTokenizer"]),
         .library(name: "VaneEngine", targets: ["VaneEngine"]),
         .library(name: "VaneStore", targets: ["VaneStore"]),
+        .library(name: "VaneEdit", targets: ["VaneEdit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
     ],
     targets: [
         // C shims: the only places that see C headers.
@@ -26,14 +28,17 @@ let package = Package(
         .target(name: "VaneTokenizer", dependencies: ["VaneModelIO"]),
         .target(name: "VaneEngine", dependencies: ["VaneTensor", "VaneModelIO", "VaneTokenizer"]),
         .target(name: "VaneStore", dependencies: ["CHDF5"]),
+        .target(name: "VaneEdit", dependencies: ["VaneModelIO", "VaneTensor", .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "vane", dependencies: [
             "VaneEngine",
+            "VaneEdit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Shared by the test targets: fixture paths and tolerance comparisons that print the first mismatches.
         .target(name: "VaneTestSupport", dependencies: ["VaneModelIO", "VaneTensor"], path: "Tests/VaneTestSupport"),
         .testTarget(name: "VaneEngineTests", dependencies: ["VaneEngine", "VaneTestSupport"]),
+        .testTarget(name: "VaneEditTests", dependencies: ["VaneEdit", "VaneTestSupport"]),
         .testTarget(name: "VaneTensorTests", dependencies: ["VaneTensor", "CKernels", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
         .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneTestSupport"]),

@@ -5,6 +5,7 @@ struct Vane: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vane",
         abstract: "Activation steering and weight editing for transformer language models.",
-        subcommands: [Inspect.self, Tokenize.self, Generate.self, Trace.self, Bench.self, Fetch.self]
+        subcommands: [Fetch.self, Inspect.self, Tokenize.self, Generate.self, Trace.self, Bench.self,
+                      Diff.self, Apply.self, Merge.self, Convert.self, Recipe.self]
     )
 }

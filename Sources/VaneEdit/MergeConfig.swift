@@ -1,0 +1,217 @@
+import Foundation
+import VaneTensor
+import Yams
+
+/// A merge described in mergekit's YAML schema:
+///
+///     merge_method: ties                 # linear, task_arithmetic, ties, dare_linear, dare_ties, slerp,
+///                                        # breadcrumbs, breadcrumbs_ties
+///     base_model: path/to/base           # required by every method except linear
+///     models:
+///       - model: path/to/a
+///         parameters: {weight: 1.0, density: 0.5}
+///     parameters: {normalize: true, lambda: 1.0, t: 0.5, …}   # defaults for every model's parameters
+///     dtype: bfloat16                    # output dtype (out_dtype wins when both are given)
+///     tokenizer_source: base             # or a model path; also `tokenizer: {source: …}`
+///
+/// A parameter is a number or bool; a list of numbers (a gradient, interpolated over the layers); or a list of
+/// {filter, value} entries, the first whose filter is a substring of the tensor's HF name (or that has no filter)
+/// giving the value. Model paths resolve against the YAML file's folder.
+public struct MergeConfig: Sendable {
+    public enum Method: String, CaseIterable, Sendable {
+        case linear, task_arithmetic, ties, dare_linear, dare_ties, slerp, breadcrumbs, breadcrumbs_ties
+
+        public var needsBase: Bool { self != .linear }
+    }
+
+    public indirect enum Parameter: Sendable, Equatable {
+        case number(Double)
+        case bool(Bool)
+        /// Values spread evenly over the layers, interpolated linearly in between.
+        case gradient([Double])
+        case filtered([Filtered])
+
+        public struct Filtered: Sendable, Equatable {
+            public var filter: String?
+            public var value: Parameter
+        }
+
+        /// The value for a tensor (HF name) at `position` ∈ [0, 1] through the layers; nil when no filter matches.
+        public func number(tensor: String, position: Double) -> Double? {
+            switch self {
+            case .number(let v): return v
+            case .bool(let b): return b ? 1 : 0
+            case .gradient(let values):
+                guard values.count > 1 else { return values.first }
+                let x = position * Double(values.count - 1)
+                let i = min(Int(x.rounded(.down)), values.count - 2)
+                let f = x - Double(i)
+                return (1 - f) * values[i] + f * values[i + 1]
+            case .filtered(let entries):
+                return entries.first { $0.filter.map { tensor.contains($0) } ?? true }?.value.number(tensor: tensor, position: position)
+            }
+        }
+
+        /// Every number the parameter can take (for range checks).
+        var allNumbers: [Double] {
+            switch self {
+            case .number(let v): [v]
+            case .bool: []
+            case .gradient(let values): values
+            case .filtered(let entries): entries.flatMap(\.value.allNumbers)
+            }
+        }
+    }
+
+    public struct Model: Sendable {
+        public var url: URL
+        public var parameters: [String: Parameter]
+    }
+
+    public var method: Method
+    public var models: [Model]
+    public var baseModel: URL?
+    public var parameters: [String: Parameter]
+    public var dtype: GGMLType?
+    /// The model whose tokenizer the output carries; nil = the base model (or the first model).
+    public var tokenizerSource: URL?
+
+    /// Reads and checks a YAML file.
+    public static func load(_ url: URL) throws -> MergeConfig {
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw EditError("cannot read the merge config \(url.path): \(error.localizedDescription)")
+        }
+        return try MergeConfig(yaml: text, directory: url.deletingLastPathComponent(), path: url.path)
+    }
+
+    public init(yaml: String, directory: URL, path: String = "<config>") throws {
+        func fail(_ message: String, hint: String? = nil) -> EditError { EditError("\(path): \(message)", hint: hint) }
+        let root: Any?
+        do { root = try Yams.load(yaml: yaml) } catch {
+            throw fail("not valid YAML: \(error)")
+        }
+        guard let doc = root as? [String: Any] else { throw fail("expected a mapping with merge_method and models") }
+        if doc["slices"] != nil {
+            throw fail("`slices` (layer ranges taken from different models) is not supported", hint: "list whole models under `models:`")
+        }
+        guard let methodName = doc["merge_method"] as? String else { throw fail("merge_method is missing") }
+        guard let method = Method(rawValue: methodName) else {
+            throw fail("unknown merge_method \"\(methodName)\"", hint: "Vane merges with " + Method.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        func resolve(_ any: Any?, _ what: String) throws -> URL? {
+            guard let any else { return nil }
+            let spec: String? = any as? String ?? ((any as? [String: Any])?["model"] as? String)
+            guard let spec, !spec.isEmpty else { throw fail("\(what) must be a model path") }
+            if spec.contains("+") && !FileManager.default.fileExists(atPath: spec) && spec.split(separator: "+").count == 2 {
+                throw fail("\(what) \"\(spec)\" names a LoRA (model+lora), which Vane does not merge")
+            }
+            return spec.hasPrefix("/") ? URL(fileURLWithPath: spec) : directory.appendingPathComponent(spec).standardizedFileURL
+        }
+        func parameters(_ any: Any?, _ what: String) throws -> [String: Parameter] {
+            guard let any else { return [:] }
+            guard let map = any as? [String: Any] else { throw fail("\(what) must be a mapping of names to values") }
+            var out: [String: Parameter] = [:]
+            for (k, v) in map { out[k] = try parameter(v, "\(what).\(k)") }
+            return out
+        }
+        func parameter(_ v: Any, _ what: String) throws -> Parameter {
+            if let b = v as? Bool { return .bool(b) }
+            if let i = v as? Int { return .number(Double(i)) }
+            if let d = v as? Double { return .number(d) }
+            if let list = v as? [Any] {
+                let numbers = list.compactMap { ($0 as? Int).map(Double.init) ?? ($0 as? Double) }
+                if numbers.count == list.count, !list.isEmpty, !list.contains(where: { $0 is Bool }) { return .gradient(numbers) }
+                var entries: [Parameter.Filtered] = []
+                for e in list {
+                    guard let m = e as? [String: Any], let value = m["value"] else {
+                        throw fail("\(what): expected numbers or {filter, value} entries")
+                    }
+                    entries.append(.init(filter: m["filter"] as? String, value: try parameter(value, what)))
+                }
+                return .filtered(entries)
+            }
+            throw fail("\(what) is \(v), expected a number, a bool, a list of numbers or of {filter, value}")
+        }
+
+        guard let list = doc["models"] as? [Any], !list.isEmpty else {
+            throw fail("`models` is missing or empty")
+        }
+        var models: [Model] = []
+        for (i, entry) in list.enumerated() {
+            guard let m = entry as? [String: Any], let url = try resolve(m["model"], "models[\(i)].model") else {
+                throw fail("models[\(i)] needs a `model:` path")
+            }
+            models.append(Model(url: url, parameters: try parameters(m["parameters"], "models[\(i)].parameters")))
+        }
+        let base = try resolve(doc["base_model"], "base_model")
+        let global = try parameters(doc["parameters"], "parameters")
+
+        var dtype: GGMLType?
+        for key in ["dtype", "out_dtype"] {
+            guard let name = doc[key] as? String else { continue }
+            guard let t = Encode.type(named: name), Encode.safetensorsTypes.contains(t) else {
+                throw fail("\(key) \"\(name)\" is not float32, float16 or bfloat16")
+            }
+            dtype = t
+        }
+        let tokenizerSpec = doc["tokenizer_source"] ?? (doc["tokenizer"] as? [String: Any])?["source"]
+        var tokenizer: URL?
+        if let spec = tokenizerSpec as? String {
+            switch spec {
+            case "base": tokenizer = nil
+            case "union": throw fail("tokenizer_source: union is not supported", hint: "name the model whose tokenizer to keep, or `base`")
+            default: tokenizer = try resolve(spec, "tokenizer_source")
+            }
+        } else if tokenizerSpec != nil {
+            throw fail("tokenizer_source must be `base` or a model path")
+        }
+
+        self.method = method
+        self.models = models
+        self.baseModel = base
+        self.parameters = global
+        self.dtype = dtype
+        self.tokenizerSource = tokenizer
+        try validate(fail)
+    }
+
+    func validate(_ fail: (String, String?) -> EditError) throws {
+        if method.needsBase && baseModel == nil {
+            throw fail("merge_method \(method.rawValue) needs a base_model", "add `base_model: <path>` (the model the task vectors are taken against)")
+        }
+        let tasks = models.filter { $0.url != baseModel }
+        switch method {
+        case .slerp:
+            guard models.count == 2, let baseModel, models.contains(where: { $0.url == baseModel }) else {
+                throw fail("slerp interpolates exactly two models, one of them the base_model", nil)
+            }
+            guard parameters["t"] != nil || models.contains(where: { $0.parameters["t"] != nil }) else {
+                throw fail("slerp needs the parameter t (0 = base_model, 1 = the other model)", nil)
+            }
+        case .linear:
+            for (i, m) in models.enumerated() where m.parameters["weight"] == nil && parameters["weight"] == nil {
+                throw fail("models[\(i)] (\(m.url.path)) has no weight; \(method.rawValue) needs one per model", nil)
+            }
+        default:
+            guard !tasks.isEmpty else { throw fail("\(method.rawValue) needs at least one model besides the base_model", nil) }
+            for m in tasks where m.parameters["weight"] == nil && parameters["weight"] == nil {
+                throw fail("\(m.url.path) has no weight; \(method.rawValue) needs one per model", nil)
+            }
+        }
+        for (owner, params) in [("parameters", parameters)] + models.map({ ($0.url.path, $0.parameters) }) {
+            for d in params["density"]?.allNumbers ?? [] where !(d > 0 && d <= 1) {
+                throw fail("density \(d) (\(owner)) is outside (0, 1]", "density is the fraction of each task vector kept")
+            }
+        }
+    }
+
+    /// Every model the merge reads, base first, each once.
+    public var inputs: [URL] {
+        var seen: [URL] = []
+        for u in [baseModel].compactMap({ $0 }) + models.map(\.url) + [tokenizerSource].compactMap({ $0 }) where !seen.contains(u) {
+            seen.append(u)
+        }
+        return seen
+    }
+}

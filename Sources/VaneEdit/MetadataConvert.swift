@@ -1,0 +1,145 @@
+import Foundation
+import VaneModelIO
+import VaneTensor
+
+/// Model metadata between the two formats: GGUF keys (`{arch}.embedding_length`, `tokenizer.ggml.*`, …, named as
+/// llama.cpp's convert_hf_to_gguf.py writes them) and an HF folder's config.json, tokenizer.json and
+/// tokenizer_config.json. Only byte-level BPE tokenizers (GGUF `tokenizer.ggml.model` = "gpt2") convert.
+public enum MetadataConvert {
+    /// Files of an HF folder that describe the tokenizer and chat template.
+    static let tokenizerFileNames: Set<String> = [
+        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
+        "vocab.json", "merges.txt", "added_tokens.json",
+    ]
+    /// Other files carried over from a source HF folder.
+    static let configFileNames = ["config.json", "generation_config.json"]
+
+    static func hfClass(_ arch: String) throws -> String {
+        switch arch {
+        case "llama": "LlamaForCausalLM"
+        case "qwen2": "Qwen2ForCausalLM"
+        default: throw EditError("architecture \(arch) cannot be converted (Vane converts llama and qwen2)")
+        }
+    }
+
+    // MARK: HF files of a model
+
+    /// config.json (and generation_config.json) of the output: copied from an HF source, written from the
+    /// metadata of a GGUF source.
+    static func hfConfigFiles(of input: ModelInput, dtype: GGMLType) throws -> [(name: String, data: Data)] {
+        switch input.files.source {
+        case .hfFolder(let dir, _):
+            return configFileNames.compactMap { name in
+                (try? Data(contentsOf: dir.appendingPathComponent(name))).map { (name, $0) }
+            }
+        case .gguf(let file):
+            return [("config.json", try configJSON(file, config: input.config, dtype: dtype))]
+        }
+    }
+
+    static func hfTokenizerFiles(of input: ModelInput) throws -> [(name: String, data: Data)] {
+        switch input.files.source {
+        case .hfFolder(let dir, _):
+            return tokenizerFileNames.sorted().compactMap { name in
+                (try? Data(contentsOf: dir.appendingPathComponent(name))).map { (name, $0) }
+            }
+        case .gguf(let file):
+            let (tokenizer, tokenizerConfig) = try tokenizerJSON(file)
+            return [("tokenizer.json", tokenizer), ("tokenizer_config.json", tokenizerConfig)]
+        }
+    }
+
+    static func json(_ object: Any) throws -> Data {
+        var data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        data.append(0x0A)
+        return data
+    }
+
+    /// A Float from GGUF as the shortest decimal that reads back as the same Float (1e-05, not 9.99999974e-06).
+    static func decimal(_ f: Float) -> Double { Double("\(f)") ?? Double(f) }
+
+    static func configJSON(_ file: GGUFFile, config c: ModelConfig, dtype: GGMLType) throws -> Data {
+        let m = file.metadata
+        var j: [String: Any] = [
+            "architectures": [try hfClass(c.architecture)],
+            "model_type": c.architecture,
+            "hidden_size": c.hiddenSize,
+            "intermediate_size": c.intermediateSize,
+            "num_hidden_layers": c.numHiddenLayers,
+            "num_attention_heads": c.numAttentionHeads,
+            "num_key_value_heads": c.numKeyValueHeads,
+            "head_dim": c.headDim,
+            "vocab_size": c.vocabSize,
+            "max_position_embeddings": c.maxPositionEmbeddings,
+            "rms_norm_eps": decimal(c.rmsNormEps),
+            "rope_theta": decimal(c.ropeTheta),
+            "rope_parameters": ["rope_theta": decimal(c.ropeTheta), "rope_type": "default"],
+            "tie_word_embeddings": c.tieWordEmbeddings,
+            "hidden_act": "silu",
+            "dtype": dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32",
+        ]
+        if c.architecture == "llama" {
+            j["attention_bias"] = c.attentionBias
+            j["mlp_bias"] = false
+        } else {
+            j["use_sliding_window"] = false
+        }
+        if let bos = m["tokenizer.ggml.bos_token_id"]?.int { j["bos_token_id"] = bos }
+        if let eos = m["tokenizer.ggml.eos_token_id"]?.int { j["eos_token_id"] = eos }
+        return try json(j)
+    }
+
+    // MARK: GGUF metadata of a model
+
+    /// The GGUF metadata of the output: a GGUF source's own, in file order; for an HF source, what llama.cpp's
+    /// converter writes from config.json and the tokenizer files.
+    static func ggufMetadata(of input: ModelInput) throws -> [(key: String, value: GGUFValue)] {
+        switch input.files.source {
+        case .gguf(let file):
+            return file.metadataOrder.compactMap { key in file.metadata[key].map { (key, $0) } }
+        case .hfFolder(let dir, _):
+            let c = input.config
+            _ = try hfClass(c.architecture)
+            let a = c.architecture
+            var kv: [(key: String, value: GGUFValue)] = [
+                ("general.architecture", .string(a)),
+                ("general.type", .string("model")),
+                ("general.name", .string(dir.lastPathComponent)),
+                ("\(a).block_count", .uint32(UInt32(c.numHiddenLayers))),
+                ("\(a).context_length", .uint32(UInt32(c.maxPositionEmbeddings))),
+                ("\(a).embedding_length", .uint32(UInt32(c.hiddenSize))),
+                ("\(a).feed_forward_length", .uint32(UInt32(c.intermediateSize))),
+                ("\(a).attention.head_count", .uint32(UInt32(c.numAttentionHeads))),
+                ("\(a).attention.head_count_kv", .uint32(UInt32(c.numKeyValueHeads))),
+                ("\(a).rope.freq_base", .float32(c.ropeTheta)),
+                ("\(a).attention.layer_norm_rms_epsilon", .float32(c.rmsNormEps)),
+            ]
+            if c.headDim != c.hiddenSize / c.numAttentionHeads || a == "llama" {
+                kv.append(("\(a).attention.key_length", .uint32(UInt32(c.headDim))))
+                kv.append(("\(a).attention.value_length", .uint32(UInt32(c.headDim))))
+            }
+            if a == "llama" {
+                kv.append(("\(a).vocab_size", .uint32(UInt32(c.vocabSize))))
+                kv.append(("\(a).rope.dimension_count", .uint32(UInt32(c.headDim))))
+            }
+            kv.append(("general.quantization_version", .uint32(2)))
+            kv += try TokenizerConvert.ggufTokenizer(hfFolder: dir, vocabSize: c.vocabSize)
+            return kv
+        }
+    }
+
+    /// llama.cpp's `general.file_type` (enum llama_ftype) for the most common type among the matrices.
+    static func fileType(_ types: [GGMLType]) -> UInt32? {
+        var counts: [GGMLType: Int] = [:]
+        for t in types { counts[t, default: 0] += 1 }
+        guard let top = counts.max(by: { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) })?.key else { return nil }
+        let ftypes: [GGMLType: UInt32] = [.f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9,
+                                          .q2_K: 10, .q4_K: 15, .q5_K: 17, .q6_K: 18, .bf16: 32]
+        return ftypes[top]
+    }
+
+    static func tokenizerJSON(_ file: GGUFFile) throws -> (Data, Data) {
+        let t = try TokenizerConvert.hfTokenizer(gguf: file)
+        return (try json(t.tokenizer), try json(t.config))
+    }
+}

@@ -1,0 +1,262 @@
+import Foundation
+import VaneModelIO
+import VaneTensor
+
+/// Where and how an edited model is written.
+public struct OutputOptions: Sendable {
+    public enum Format: Sendable { case gguf, hfFolder }
+
+    public var url: URL
+    public var format: Format
+    /// Type of the tensors Vane computes (merged, edited, converted); nil = F32. HF folders take F32, F16 or BF16;
+    /// GGUF also Q8_0, Q4_0 and Q4_1 (1-D tensors then stay F32).
+    public var dtype: GGMLType?
+    /// Re-encode unchanged tensors to `dtype` as well, instead of copying their stored bytes.
+    public var convertCopies: Bool
+    /// Largest safetensors shard in bytes (HF folders).
+    public var shardSize: Int
+
+    public static let defaultShardSize = 5_000_000_000
+
+    /// The format follows the path: `*.gguf` is a GGUF file, anything else an HF folder.
+    public init(url: URL, dtype: GGMLType? = nil, convertCopies: Bool = false, shardSize: Int = defaultShardSize) {
+        self.url = url
+        self.format = url.pathExtension.lowercased() == "gguf" ? .gguf : .hfFolder
+        self.dtype = dtype
+        self.convertCopies = convertCopies
+        self.shardSize = shardSize
+    }
+
+    func validate(inputs: [URL]) throws {
+        if let dtype {
+            let allowed = format == .gguf ? Encode.ggufTypes : Encode.safetensorsTypes
+            guard allowed.contains(dtype) else {
+                throw EditError("\(url.path): an \(format == .gguf ? "GGUF file" : "HF folder") cannot hold \(dtype) tensors",
+                                hint: "use one of " + allowed.map(\.description).joined(separator: ", "))
+            }
+        }
+        guard shardSize > 0 else { throw EditError("the shard size must be positive (got \(shardSize))") }
+        let out = url.standardizedFileURL.resolvingSymlinksInPath().path
+        for input in inputs {
+            let path = input.standardizedFileURL.resolvingSymlinksInPath().path
+            if out == path || path.hasPrefix(out + "/") || (format == .hfFolder && out.hasPrefix(path + "/")) {
+                throw EditError("the output \(url.path) would overwrite the input \(input.path)",
+                                hint: "write the result to another path")
+            }
+        }
+    }
+}
+
+/// One tensor of the output, under its GGUF name, with its shape in HF order.
+public struct OutputTensor {
+    public enum Source {
+        /// Unchanged from this input (its stored bytes are copied where the output format allows).
+        case copy(ModelInput)
+        /// Values in HF layout, computed when the writer reaches this tensor.
+        case computed(() throws -> Tensor)
+    }
+
+    public var name: String
+    public var shape: [Int]
+    public var source: Source
+
+    public init(name: String, shape: [Int], source: Source) {
+        self.name = name
+        self.shape = shape
+        self.source = source
+    }
+}
+
+/// Writes models tensor by tensor, so memory holds one output tensor (plus whatever its computation reads).
+public enum ModelWriter {
+    /// Writes `tensors` to `options.url`. `template` gives the architecture, config and metadata; `tokenizer` (by
+    /// default the template) the tokenizer and chat template. `provenance` becomes `vane.*` metadata. `inputs` are
+    /// every file the result was made from, which the output must not overwrite. `done(name)` runs after each
+    /// tensor is written (callers release the input pages it read).
+    public static func write(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput? = nil,
+                             to options: OutputOptions, provenance: [String: String], inputs: [URL],
+                             progressLabel: String = "writing", done: (String) -> Void = { _ in }) throws {
+        try options.validate(inputs: inputs)
+        let tokenizer = tokenizer ?? template
+        switch options.format {
+        case .gguf: try writeGGUF(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance, label: progressLabel, done: done)
+        case .hfFolder: try writeFolder(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance, label: progressLabel, done: done)
+        }
+    }
+
+    // MARK: GGUF
+
+    static func writeGGUF(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
+                          provenance: [String: String], label: String, done: (String) -> Void) throws {
+        let config = template.config
+        var entries: [GGUFWriter.Entry] = []
+        var copies: [Bool] = []
+        for t in tensors {
+            if case .copy(let input) = t.source, !options.convertCopies, let stored = input.stored(t.name),
+               input.isGGUF || Encode.safetensorsTypes.contains(stored.type) {
+                entries.append(.init(name: t.name, type: stored.type, shape: t.shape))
+                copies.append(true)
+            } else {
+                entries.append(.init(name: t.name, type: Encode.ggufType(options.dtype ?? .f32, shape: t.shape), shape: t.shape))
+                copies.append(false)
+            }
+        }
+        var metadata = try MetadataConvert.ggufMetadata(of: template)
+        if tokenizer !== template {
+            metadata.removeAll { $0.key.hasPrefix("tokenizer.") }
+            metadata += try MetadataConvert.ggufMetadata(of: tokenizer).filter { $0.key.hasPrefix("tokenizer.") }
+        }
+        metadata.removeAll { $0.key.hasPrefix("vane.") }
+        if let ftype = MetadataConvert.fileType(entries.filter { $0.shape.count >= 2 }.map(\.type)) {
+            metadata.removeAll { $0.key == "general.file_type" }
+            metadata.append(("general.file_type", .uint32(ftype)))
+        }
+        metadata += provenance.sorted { $0.key < $1.key }.map { ("vane.\($0.key)", GGUFValue.string($0.value)) }
+        let alignment: Int = if case .gguf(let f) = template.files.source { f.alignment } else { GGUFFile.defaultAlignment }
+
+        let progress = Progress(label, tensors: entries.count, bytes: entries.reduce(0) { $0 + $1.byteCount })
+        try GGUFWriter.write(to: options.url, metadata: metadata, entries: entries, alignment: alignment) { i, emit in
+            let t = tensors[i], e = entries[i]
+            let heads = QKLayout.heads(of: t.name, config: config)
+            if copies[i], case .copy(let input) = t.source, let stored = input.stored(t.name) {
+                try checkShape(stored.shape, t)
+                if let heads, !input.isGGUF {
+                    try QKLayout.rows(stored.bytes, rows: t.shape[0], heads: heads, to: .gguf, name: t.name).withUnsafeBytes(emit)
+                } else {
+                    try emit(stored.bytes)
+                }
+            } else {
+                var values = try tensorValues(t)
+                if let heads { values = try QKLayout.rows(values, rows: t.shape[0], heads: heads, to: .gguf, name: t.name) }
+                try Encode.emit(values, as: e.type, emit)
+            }
+            progress.advance(bytes: e.byteCount, name: t.name)
+            done(t.name)
+        }
+    }
+
+    // MARK: HF folder
+
+    static func writeFolder(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
+                            provenance: [String: String], label: String, done: (String) -> Void) throws {
+        var entries: [SafetensorsStream.Entry] = []
+        var copies: [Bool] = []
+        for t in tensors {
+            guard let hf = TensorNames.hf(fromGGUF: t.name) else {
+                throw EditError("tensor \(t.name) has no HF name, so it cannot be written to an HF folder")
+            }
+            if case .copy(let input) = t.source, !options.convertCopies, let stored = input.stored(t.name),
+               Encode.safetensorsTypes.contains(stored.type), options.dtype == nil || options.dtype == stored.type {
+                entries.append(.init(name: hf, type: stored.type, shape: t.shape))
+                copies.append(true)
+            } else {
+                entries.append(.init(name: hf, type: options.dtype ?? .f32, shape: t.shape))
+                copies.append(false)
+            }
+        }
+
+        // Shards in tensor order, each up to shardSize bytes (a larger tensor gets a shard of its own).
+        var shards: [Range<Int>] = []
+        var start = 0, size = 0
+        for (i, e) in entries.enumerated() {
+            if i > start && size + e.byteCount > options.shardSize {
+                shards.append(start..<i)
+                start = i
+                size = 0
+            }
+            size += e.byteCount
+        }
+        shards.append(start..<entries.count)
+        let shardNames = shards.count == 1 ? ["model.safetensors"]
+            : (1...shards.count).map { String(format: "model-%05d-of-%05d.safetensors", $0, shards.count) }
+
+        var files = try MetadataConvert.hfConfigFiles(of: template, dtype: options.dtype ?? .f32)
+        files.removeAll { MetadataConvert.tokenizerFileNames.contains($0.name) }
+        files += try MetadataConvert.hfTokenizerFiles(of: tokenizer)
+        if shards.count > 1 {
+            var weightMap: [String: String] = [:]
+            for (s, range) in shards.enumerated() { for i in range { weightMap[entries[i].name] = shardNames[s] } }
+            let total = entries.reduce(0) { $0 + $1.byteCount }
+            let index: [String: Any] = ["metadata": ["total_size": total], "weight_map": weightMap]
+            files.append(("model.safetensors.index.json", try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys])))
+        }
+
+        let progress = Progress(label, tensors: entries.count, bytes: entries.reduce(0) { $0 + $1.byteCount })
+        var metadata = ["format": "pt"]
+        for (k, v) in provenance { metadata["vane.\(k)"] = v }
+        try FolderSwap.write(options.url) { dir in
+            for (s, range) in shards.enumerated() {
+                let shardEntries = Array(entries[range])
+                try SafetensorsStream.write(to: dir.appendingPathComponent(shardNames[s]), entries: shardEntries, metadata: metadata) { j, emit in
+                    let i = range.lowerBound + j
+                    let t = tensors[i], e = entries[i]
+                    if copies[i], case .copy(let input) = t.source, let stored = input.stored(t.name) {
+                        try checkShape(stored.shape, t)
+                        if let heads = input.permutedHeads(t.name) {
+                            try QKLayout.rows(stored.bytes, rows: t.shape[0], heads: heads, to: .hf, name: t.name).withUnsafeBytes(emit)
+                        } else {
+                            try emit(stored.bytes)
+                        }
+                    } else {
+                        try Encode.emit(try tensorValues(t), as: e.type, emit)
+                    }
+                    progress.advance(bytes: e.byteCount, name: e.name)
+                    done(t.name)
+                }
+            }
+            for (name, data) in files { try data.write(to: dir.appendingPathComponent(name)) }
+        }
+    }
+
+    static func tensorValues(_ t: OutputTensor) throws -> [Float] {
+        let tensor: Tensor
+        switch t.source {
+        case .copy(let input): tensor = try input.values(t.name)
+        case .computed(let f): tensor = try f()
+        }
+        try checkShape(tensor.shape, t)
+        return tensor.data
+    }
+
+    static func checkShape(_ shape: [Int], _ t: OutputTensor) throws {
+        guard shape == t.shape else { throw EditError("tensor \(t.name) has shape \(shape), expected \(t.shape)") }
+    }
+}
+
+/// Writes a folder atomically: everything goes into a hidden sibling folder, which then takes the destination's
+/// place. An existing destination is replaced only when it is a model folder (has config.json) or empty.
+enum FolderSwap {
+    static func write(_ url: URL, _ body: (URL) throws -> Void) throws {
+        let fm = FileManager.default
+        let parent = url.deletingLastPathComponent()
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: parent.path, isDirectory: &isDir), isDir.boolValue else {
+            throw EditError("cannot write \(url.path): folder \(parent.path) does not exist")
+        }
+        if fm.fileExists(atPath: url.path, isDirectory: &isDir) {
+            let contents = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
+            guard isDir.boolValue, contents.isEmpty || contents.contains("config.json") else {
+                throw EditError("\(url.path) exists and is not a model folder; refusing to replace it",
+                                hint: "choose a new output path (a folder is created), or end it in .gguf for a GGUF file")
+            }
+        }
+        let tmp = parent.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).partial")
+        try? fm.removeItem(at: tmp)
+        do {
+            try fm.createDirectory(at: tmp, withIntermediateDirectories: false)
+            try body(tmp)
+            let old = parent.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).old")
+            let replacing = fm.fileExists(atPath: url.path)
+            if replacing { try fm.moveItem(at: url, to: old) }
+            guard rename(tmp.path, url.path) == 0 else {
+                let reason = String(cString: strerror(errno))
+                if replacing { try? fm.moveItem(at: old, to: url) }
+                throw EditError("cannot rename \(tmp.path) to \(url.path): \(reason)")
+            }
+            if replacing { try? fm.removeItem(at: old) }
+        } catch {
+            try? fm.removeItem(at: tmp)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import VaneModelIO
+import VaneTensor
+
+/// Writes one safetensors file (format described in VaneModelIO's Safetensors.swift) whose tensors stream in one
+/// at a time: the JSON header, computed from names, dtypes and shapes alone, goes first, padded with spaces to a
+/// multiple of 8 bytes, then the data in header order. Written atomically.
+public enum SafetensorsStream {
+    public struct Entry: Sendable {
+        public var name: String
+        /// F32, F16 or BF16.
+        public var type: GGMLType
+        public var shape: [Int]
+
+        public init(name: String, type: GGMLType, shape: [Int]) {
+            self.name = name
+            self.type = type
+            self.shape = shape
+        }
+
+        public var byteCount: Int { type.byteCount(shape.reduce(1, *)) }
+    }
+
+    static func dtypeName(_ t: GGMLType) -> String {
+        switch t {
+        case .f16: "F16"
+        case .bf16: "BF16"
+        default: "F32"
+        }
+    }
+
+    /// The header JSON (padded) of a file holding `entries` in order.
+    static func header(_ entries: [Entry], metadata: [String: String]) throws -> Data {
+        var header: [String: Any] = [:]
+        var offset = 0
+        for e in entries {
+            precondition(Encode.safetensorsTypes.contains(e.type), "safetensors holds F32, F16 and BF16 tensors")
+            header[e.name] = ["dtype": dtypeName(e.type), "shape": e.shape, "data_offsets": [offset, offset + e.byteCount]] as [String: Any]
+            offset += e.byteCount
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
+        return json
+    }
+
+    /// Writes `url`; `data(i, emit)` must emit exactly entry i's bytes.
+    public static func write(to url: URL, entries: [Entry], metadata: [String: String] = [:],
+                             data: (Int, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let json = try header(entries, metadata: metadata)
+        try AtomicFile.write(url) { handle in
+            var n = UInt64(json.count).littleEndian
+            try handle.write(contentsOf: Data(bytes: &n, count: 8))
+            try handle.write(contentsOf: json)
+            for (i, e) in entries.enumerated() {
+                var written = 0
+                try data(i) { piece in
+                    written += piece.count
+                    guard written <= e.byteCount else { return }
+                    try handle.write(contentsOf: piece)
+                }
+                guard written == e.byteCount else {
+                    throw EditError("writing \(url.path): tensor \(e.name) produced \(written) bytes, expected \(e.byteCount)")
+                }
+            }
+        }
+    }
+}

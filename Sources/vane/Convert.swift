@@ -1,0 +1,21 @@
+import ArgumentParser
+import Foundation
+import VaneEdit
+import VaneModelIO
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert GGUF ⇄ HF folder (config, tokenizer, chat template and llama Q/K layout included).")
+
+    @Argument(help: "Input: .gguf, HF folder, or `smollm2`.") var input: String
+    @Argument(help: "Output: a path ending in .gguf for GGUF, else an HF folder.") var output: String
+    @Option(help: "Re-encode every tensor: f32, f16, bf16 (and q8_0, q4_0, q4_1 for GGUF). Default: keep stored types where the output allows, else f32.")
+    var dtype: String?
+    @Option(help: "Largest safetensors shard, e.g. 5GB (HF folders).") var shardSize: String = "5GB"
+
+    func run() throws {
+        let model = try ModelInput(url: DefaultModel.resolve(input))
+        let options = try ModelOutputOptions.parse(["-o", output, "--shard-size", shardSize] + (dtype.map { ["--dtype", $0] } ?? []))
+        try VaneEdit.Convert.run(model, to: options.options())
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+import VaneEdit
+import VaneTestSupport
+
+/// Vane's merges against what mergekit 0.1.5 wrote for the same YAML files (Tests/Fixtures/merge, float32).
+/// Tolerance: 1e-6 absolute (ties 1e-5), as the fixtures' README states.
+@Suite struct MergeParityTests {
+    @Test(arguments: [("linear", Float(1e-6)), ("task_arithmetic", 1e-6), ("ties", 1e-5), ("slerp", 1e-6), ("reasoning_vector", 1e-6)])
+    func matchesMergekit(_ name: String, _ atol: Float) throws {
+        let config = try MergeConfig.load(Fixtures.url("merge/\(name).yaml"))
+        let out = try scratch("merge-\(name)").appendingPathComponent("out")
+        try Merge.run(config, to: OutputOptions(url: out))
+        let actual = try folderTensors(out)
+        let expected = try folderTensors(Fixtures.url("merge/merged-\(name)/model.safetensors"))
+        let problem = compareTensors(actual, expected, atol: atol)
+        #expect(problem == nil, "\(name): \(problem ?? "")")
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("config.json").path))
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("tokenizer.json").path))
+    }
+
+    /// The recipe computes the same thing as reasoning_vector.yaml: ft_b + (ft_a − base).
+    @Test func recipeMatchesReasoningVectorMerge() throws {
+        let out = try scratch("recipe").appendingPathComponent("out")
+        let report = try TaskVector.reasoningVector(
+            grpo: ModelInput(url: Fixtures.url("merge/ft_a")), sft: ModelInput(url: Fixtures.url("merge/base")),
+            target: ModelInput(url: Fixtures.url("merge/ft_b")), scale: 1, to: OutputOptions(url: out))
+        let problem = compareTensors(try folderTensors(out), try folderTensors(Fixtures.url("merge/merged-reasoning_vector/model.safetensors")), atol: 1e-6)
+        #expect(problem == nil, "\(problem ?? "")")
+        #expect(report.tensors.count == 30)
+    }
+}
