@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "VaneEditTests", dependencies: ["VaneEdit", "VaneTestSupport"]),
         .testTarget(name: "VaneTensorTests", dependencies: ["VaneTensor", "CKernels", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
-        .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneTestSupport"]),
+        .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneModelIOTests", dependencies: ["VaneModelIO", "VaneTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
