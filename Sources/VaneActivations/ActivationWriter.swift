@@ -79,7 +79,13 @@ public final class ActivationWriter {
     /// Opens an interrupted store to continue it: its settings must equal `provenance`'s (model, hooks,
     /// positions, span, input, batch, compression), and rows past `n_examples` are dropped.
     public static func resume(at url: URL, provenance: StoreProvenance) throws -> ActivationWriter {
-        let file = try HDF5File.open(at: url, mode: .readWrite)
+        let file: HDF5File
+        do {
+            file = try HDF5File.open(at: url, mode: .readWrite)
+        } catch let error as HDF5Error where error.message.contains("lock") {
+            throw StoreError("cannot resume \(url.path): another process has it open (\(error.message)); close it "
+                + "(h5py, another vane) and retry")
+        }
         let stored = try StoreProvenance(reading: file.attributes, file: url.path)
         try stored.checkResumable(as: provenance, url: url)
         let n = Int(try file.attributes.get("n_examples", as: Int64.self))
