@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Extraction speed against a plain forward pass (BENCHMARKS.md, "Activation extraction").
 #
-# Generates 512 prompts of about 64 tokens (deterministic: a fixed seed), then over SmolLM2 runs, alternating for
+# Generates 512 prompts of about 64 tokens (60 words) (deterministic: a fixed seed), then over SmolLM2 runs, alternating for
 # ROUNDS rounds (default 2) and keeping each one's best:
 #   forward   `vane extract --forward-only`: the same forward calls, no hooks, no file
 #   extract   all 30 blocks.*.hook_resid_post at mean positions, batch 32, to HDF5
@@ -29,9 +29,9 @@ tails = ["before the storm arrived", "while everyone else was sleeping", "with g
 with open(sys.argv[1], "w") as out:
     for i in range(512):
         words = []
-        while len(words) < 50:
+        while len(words) < 60:
             words += f"{random.choice(subjects)} {random.choice(verbs)} {random.choice(objects)} {random.choice(tails)}.".split()
-        out.write(json.dumps({"prompt": " ".join(words[:50]), "label": i % 2}) + "\n")
+        out.write(json.dumps({"prompt": " ".join(words[:60]), "label": i % 2}) + "\n")
 PY
 
 extra=()
@@ -40,9 +40,13 @@ rate() { sed -n 's/.*: \([0-9.]*\) tok\/s.*/\1/p'; }
 best_forward=0
 best_extract=0
 for round in $(seq "$rounds"); do
-    f=$($vane extract smollm2 "$work/prompts.jsonl" --forward-only "${extra[@]}" | tee /dev/stderr | rate)
-    e=$($vane extract smollm2 "$work/prompts.jsonl" --hooks 'blocks.*.hook_resid_post' --positions mean \
-        --batch 32 "${extra[@]}" -o "$work/acts.h5" | tee /dev/stderr | rate)
+    out=$($vane extract smollm2 "$work/prompts.jsonl" --forward-only "${extra[@]}")
+    echo "$out" >&2
+    f=$(echo "$out" | rate)
+    out=$($vane extract smollm2 "$work/prompts.jsonl" --hooks 'blocks.*.hook_resid_post' --positions mean \
+        --batch 32 "${extra[@]}" -o "$work/acts.h5")
+    echo "$out" >&2
+    e=$(echo "$out" | rate)
     best_forward=$(python3 -c "print(max($best_forward, $f))")
     best_extract=$(python3 -c "print(max($best_extract, $e))")
     [ "$round" = "$rounds" ] || rm -f "$work/acts.h5"

@@ -44,7 +44,7 @@ struct Extract: ParsableCommand {
         try threads.apply()
         let m = try model.load()
         let rule = spanStart.map { SpanRule.markers(start: $0, end: spanEnd ?? "") } ?? SpanRule(span) ?? .auto
-        let options = ExtractionOptions(hooks: forwardOnly && hooks.isEmpty ? ["hook_embed"] : hooks,
+        let options = ExtractionOptions(hooks: hooks,
                                         positions: PositionMode(positions) ?? .last, span: rule, batch: batch,
                                         deflate: compress ? 4 : 0, skipBad: skipBad, commandLine: commandLineText())
         let extraction = try Extraction(model: m, data: URL(fileURLWithPath: data), options: options)
