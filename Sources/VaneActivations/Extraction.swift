@@ -58,10 +58,13 @@ public struct ExtractionSummary: Sendable {
     public var resumedAt: Int
     public var tokens: Int
     public var seconds: Double
-    /// Size of the finished file (0 for a forward-only run).
     public var fileBytes: Int
+    /// With `compareForward`: seconds spent in the plain forward calls, which `seconds` excludes.
+    public var forwardSeconds: Double?
 
     public var tokensPerSecond: Double { Double(tokens) / max(seconds, 1e-9) }
+    /// With `compareForward`: tokens/s of the plain forward calls over the same examples.
+    public var forwardTokensPerSecond: Double? { forwardSeconds.map { Double(tokens) / max($0, 1e-9) } }
 }
 
 /// Runs a JSONL dataset through a model and stores chosen hook points at chosen positions (StoreLayout.swift).
@@ -104,7 +107,9 @@ public final class Extraction {
 
     /// Extracts into `output`. With `resume`, continues OUTPUT.partial (refusing other settings), or reports a
     /// finished OUTPUT with the same settings as done; without it, an existing OUTPUT.partial is an error.
-    public func run(output: URL, resume: Bool,
+    /// With `compareForward`, each example also runs once as a plain forward call (no hooks, no file) just before
+    /// its extraction, timed apart: the two speeds are then measured under the same machine load.
+    public func run(output: URL, resume: Bool, compareForward: Bool = false,
                     progress: (ExtractionProgress) -> Void = { _ in }) throws -> ExtractionSummary {
         try checkWritable(output)
         let partial = Self.partialURL(for: output)
@@ -137,7 +142,15 @@ public final class Extraction {
         let hooks = collector.hooks()
         let cache = model.transformer.makeCache(capacity: input.examples.map { $0.span.upperBound }.max())
         var batch: [ExtractedExample] = []
+        var forwardSeconds = 0.0
         for (index, example) in input.examples.enumerated().dropFirst(resumedAt) {
+            if compareForward {
+                let forwardStart = Date()
+                cache.truncate(to: 0)
+                _ = try model.transformer.forward(Array(example.tokens[..<example.span.upperBound]), cache: cache,
+                                                  logits: .none)
+                forwardSeconds += Date().timeIntervalSince(forwardStart)
+            }
             let rows = try collector.run(example, model: model, cache: cache, hooks: hooks)
             tokens += example.span.upperBound
             batch.append(ExtractedExample(text: example.text, label: example.label, pair: example.pair,
@@ -149,29 +162,13 @@ public final class Extraction {
             }
             progress(ExtractionProgress(examples: index + 1, total: input.examples.count, tokens: tokens,
                                         examplesThisRun: index + 1 - resumedAt,
-                                        seconds: Date().timeIntervalSince(start)))
+                                        seconds: Date().timeIntervalSince(start) - forwardSeconds))
         }
         try writer.close()
         try replace(output, with: partial)
         return ExtractionSummary(examples: input.examples.count, resumedAt: resumedAt, tokens: tokens,
-                                 seconds: Date().timeIntervalSince(start), fileBytes: fileSize(output))
-    }
-
-    /// The same forward calls with no hooks and no file: the speed extraction is measured against.
-    public func runForwardOnly(progress: (ExtractionProgress) -> Void = { _ in }) throws -> ExtractionSummary {
-        let start = Date()
-        var tokens = 0
-        let cache = model.transformer.makeCache(capacity: input.examples.map { $0.span.upperBound }.max())
-        for (index, example) in input.examples.enumerated() {
-            cache.truncate(to: 0)
-            _ = try model.transformer.forward(Array(example.tokens[..<example.span.upperBound]), cache: cache,
-                                              logits: .none)
-            tokens += example.span.upperBound
-            progress(ExtractionProgress(examples: index + 1, total: input.examples.count, tokens: tokens,
-                                        examplesThisRun: index + 1, seconds: Date().timeIntervalSince(start)))
-        }
-        return ExtractionSummary(examples: input.examples.count, resumedAt: 0, tokens: tokens,
-                                 seconds: Date().timeIntervalSince(start), fileBytes: 0)
+                                 seconds: Date().timeIntervalSince(start) - forwardSeconds,
+                                 fileBytes: fileSize(output), forwardSeconds: compareForward ? forwardSeconds : nil)
     }
 }
 

@@ -26,14 +26,13 @@ struct Extract: ParsableCommand {
     @Flag(help: "Deflate-compress the datasets (level 4).") var compress = false
     @Flag(help: "Continue OUTPUT.partial from its last complete batch (same model and settings).") var resume = false
     @Flag(help: "Skip lines that do not parse, with a warning, instead of stopping.") var skipBad = false
-    @Flag(help: "Run the same forward passes without hooks or file and report the speed (benchmark baseline).")
-    var forwardOnly = false
+    @Flag(help: "Also time a plain forward call of each example (no hooks, no file), interleaved, and report both speeds.")
+    var compareForward = false
     @OptionGroup var threads: ThreadOptions
-    @Option(name: .shortAndLong, help: "Output .h5 file.") var output: String?
+    @Option(name: .shortAndLong, help: "Output .h5 file.") var output: String
 
     func validate() throws {
-        guard !hooks.isEmpty || forwardOnly else { throw ValidationError("give --hooks, e.g. 'blocks.*.hook_resid_post'") }
-        guard output != nil || forwardOnly else { throw ValidationError("give -o OUTPUT.h5") }
+        guard !hooks.isEmpty else { throw ValidationError("give --hooks, e.g. 'blocks.*.hook_resid_post'") }
         guard PositionMode(positions) != nil else { throw ValidationError("--positions: last, mean, all or index:K") }
         guard (spanStart == nil) == (spanEnd == nil) else { throw ValidationError("give --span-start and --span-end together") }
         guard SpanRule(span) != nil else { throw ValidationError("--span: auto, input, prompt or completion") }
@@ -51,14 +50,16 @@ struct Extract: ParsableCommand {
         for skipped in extraction.input.skipped.prefix(5) { note("warning: skipped \(skipped)") }
         if !extraction.input.skipped.isEmpty { note("warning: skipped \(extraction.input.skipped.count) bad lines") }
         let bar = ProgressLine()
-        let summary = forwardOnly
-            ? try extraction.runForwardOnly(progress: bar.show)
-            : try extraction.run(output: URL(fileURLWithPath: output ?? ""), resume: resume, progress: bar.show)
+        let summary = try extraction.run(output: URL(fileURLWithPath: output), resume: resume,
+                                         compareForward: compareForward, progress: bar.show)
         bar.finish()
         let resumed = summary.resumedAt > 0 ? " (resumed after \(summary.resumedAt))" : ""
-        print(String(format: "%d examples%@, %d tokens in %.2f s: %.1f tok/s", summary.examples, resumed,
-                     summary.tokens, summary.seconds, summary.tokensPerSecond)
-              + (forwardOnly ? " (forward only)" : String(format: " → %@ (%.2f MB)", output ?? "", Double(summary.fileBytes) / 1e6)))
+        print(String(format: "%d examples%@, %d tokens in %.2f s: %.1f tok/s → %@ (%.2f MB)", summary.examples, resumed,
+                     summary.tokens, summary.seconds, summary.tokensPerSecond, output, Double(summary.fileBytes) / 1e6))
+        if let forward = summary.forwardTokensPerSecond, let seconds = summary.forwardSeconds {
+            print(String(format: "plain forward over the same examples: %.2f s: %.1f tok/s; extraction/forward %.3f",
+                         seconds, forward, summary.tokensPerSecond / forward))
+        }
     }
 }
 
