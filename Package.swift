@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "VaneEngine", targets: ["VaneEngine"]),
         .library(name: "VaneStore", targets: ["VaneStore"]),
         .library(name: "VaneEdit", targets: ["VaneEdit"]),
+        .library(name: "VaneActivations", targets: ["VaneActivations"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -28,10 +29,12 @@ let package = Package(
         .target(name: "VaneTokenizer", dependencies: ["VaneModelIO"]),
         .target(name: "VaneEngine", dependencies: ["VaneTensor", "VaneModelIO", "VaneTokenizer"]),
         .target(name: "VaneStore", dependencies: ["CHDF5"]),
+        .target(name: "VaneActivations", dependencies: ["VaneStore", "VaneEngine"]),
         .target(name: "VaneEdit", dependencies: ["VaneModelIO", "VaneTensor", .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "vane", dependencies: [
             "VaneEngine",
             "VaneEdit",
+            "VaneActivations",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -40,6 +43,7 @@ let package = Package(
         .testTarget(name: "VaneEngineTests", dependencies: ["VaneEngine", "VaneTestSupport"]),
         .testTarget(name: "VaneEditTests", dependencies: ["VaneEdit", "VaneTestSupport"]),
         .testTarget(name: "VaneTensorTests", dependencies: ["VaneTensor", "CKernels", "VaneModelIO", "VaneTestSupport"]),
+        .testTarget(name: "VaneActivationsTests", dependencies: ["VaneActivations", "VaneTestSupport"]),
         .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
         .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneModelIOTests", dependencies: ["VaneModelIO", "VaneTestSupport"]),
