@@ -14,7 +14,7 @@ struct Tokenize: ParsableCommand {
     func run() throws {
         let m = try model.load()
         let ids = chat ? try m.encodeChat([ChatMessage(role: "user", content: text)]) : m.encode(text)
-        let pieces = ids.map { m.tokenizer.decode([$0]) }
+        let pieces = ids.map { piece(m.tokenizer.bytes(of: $0)) }
         if json {
             let data = try JSONSerialization.data(withJSONObject: ["ids": ids, "pieces": pieces], options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -26,4 +26,10 @@ struct Tokenize: ParsableCommand {
             note("\(ids.count) tokens")
         }
     }
+}
+
+/// A token's text, or its bytes as <0xNN> where they are not whole UTF-8 (one piece of a multi-byte character).
+func piece(_ bytes: [UInt8]) -> String {
+    if let text = String(validating: bytes, as: UTF8.self) { return text }
+    return bytes.map { String(format: "<0x%02X>", $0) }.joined()
 }
