@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "VaneEngine", targets: ["VaneEngine"]),
         .library(name: "VaneStore", targets: ["VaneStore"]),
         .library(name: "VaneEdit", targets: ["VaneEdit"]),
+        .library(name: "VaneSteer", targets: ["VaneSteer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -29,7 +30,9 @@ let package = Package(
         .target(name: "VaneEngine", dependencies: ["VaneTensor", "VaneModelIO", "VaneTokenizer"]),
         .target(name: "VaneStore", dependencies: ["CHDF5"]),
         .target(name: "VaneEdit", dependencies: ["VaneModelIO", "VaneTensor", .product(name: "Yams", package: "Yams")]),
+        .target(name: "VaneSteer", dependencies: ["VaneEngine", "VaneStore", "VaneEdit"]),
         .executableTarget(name: "vane", dependencies: [
+            "VaneSteer",
             "VaneEngine",
             "VaneEdit",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -42,6 +45,7 @@ let package = Package(
         .testTarget(name: "VaneTensorTests", dependencies: ["VaneTensor", "CKernels", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
         .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneTestSupport"]),
+        .testTarget(name: "VaneSteerTests", dependencies: ["VaneSteer", "VaneTestSupport"]),
         .testTarget(name: "VaneModelIOTests", dependencies: ["VaneModelIO", "VaneTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
