@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "VaneEngine", targets: ["VaneEngine"]),
         .library(name: "VaneStore", targets: ["VaneStore"]),
         .library(name: "VaneEdit", targets: ["VaneEdit"]),
+        .library(name: "VaneActivations", targets: ["VaneActivations"]),
         .library(name: "VaneSteer", targets: ["VaneSteer"]),
     ],
     dependencies: [
@@ -29,12 +30,14 @@ let package = Package(
         .target(name: "VaneTokenizer", dependencies: ["VaneModelIO"]),
         .target(name: "VaneEngine", dependencies: ["VaneTensor", "VaneModelIO", "VaneTokenizer"]),
         .target(name: "VaneStore", dependencies: ["CHDF5"]),
+        .target(name: "VaneActivations", dependencies: ["VaneStore", "VaneEngine"]),
         .target(name: "VaneEdit", dependencies: ["VaneModelIO", "VaneTensor", .product(name: "Yams", package: "Yams")]),
         .target(name: "VaneSteer", dependencies: ["VaneEngine", "VaneStore", "VaneEdit"]),
         .executableTarget(name: "vane", dependencies: [
             "VaneSteer",
             "VaneEngine",
             "VaneEdit",
+            "VaneActivations",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -43,6 +46,7 @@ let package = Package(
         .testTarget(name: "VaneEngineTests", dependencies: ["VaneEngine", "VaneTestSupport"]),
         .testTarget(name: "VaneEditTests", dependencies: ["VaneEdit", "VaneTestSupport"]),
         .testTarget(name: "VaneTensorTests", dependencies: ["VaneTensor", "CKernels", "VaneModelIO", "VaneTestSupport"]),
+        .testTarget(name: "VaneActivationsTests", dependencies: ["VaneActivations", "VaneTestSupport"]),
         .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
         .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneTestSupport"]),
         .testTarget(name: "VaneSteerTests", dependencies: ["VaneSteer", "VaneTestSupport"]),

@@ -150,6 +150,18 @@ public final class HDF5Dataset {
         }
     }
 
+    /// Shrinks axis 0 to `rows`, dropping the rows after it (to discard an unfinished batch before resuming).
+    public func truncate(rows: Int) throws {
+        var shape = try self.shape
+        guard let current = shape.first, (0...current).contains(rows) else {
+            throw HDF5Error(operation: "truncate", location: handle.location,
+                            message: "cannot truncate shape \(shape) to \(rows) rows")
+        }
+        shape[0] = rows
+        let dims = try hdf5Dims(shape, "truncate", handle.location)
+        try check("H5Dset_extent", handle.location) { H5Dset_extent(handle.id, dims) }
+    }
+
     private func write(count: Int, memoryType: hid_t, _ buffer: UnsafeRawPointer?) throws {
         let shape = try self.shape
         let expected = shape.reduce(1, *)

@@ -164,6 +164,10 @@ public final class BPETokenizer: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The bytes a token stands for in text (what `decode` concatenates); empty for an id outside the vocabulary.
+    /// Summing them over a sequence maps each token to its byte range in the decoded text.
+    public func bytes(of id: Int) -> [UInt8] { id >= 0 && id < pieceBytes.count ? pieceBytes[id] : [] }
+
     func appendBytes(of id: Int, skipSpecial: Bool, to bytes: inout [UInt8]) {
         guard id >= 0 && id < pieceBytes.count, !(skipSpecial && specialIDs.contains(id)) else { return }
         bytes.append(contentsOf: pieceBytes[id])

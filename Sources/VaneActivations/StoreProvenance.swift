@@ -1,0 +1,125 @@
+import Foundation
+import VaneStore
+
+/// The root attributes of a store (see StoreLayout.swift): how it was made, and the settings `--resume` checks.
+public struct StoreProvenance: Equatable, Sendable {
+    /// The version of Vane writing stores now.
+    public static let currentVaneVersion = "0.1.0"
+
+    public var tool: String
+    public var modelPath: String
+    public var modelSHA256: String
+    public var architecture: String
+    /// [hidden_size, layers, heads, kv_heads, head_dim, vocab_size]
+    public var dims: [Int]
+    public var tokenizer: String
+    /// The chat template text used to render `messages` examples; "" when none was used.
+    public var chatTemplate: String
+    public var hooks: [String]
+    public var positions: PositionMode
+    public var span: SpanRule
+    public var inputPath: String
+    public var inputSHA256: String
+    public var batch: Int
+    /// Deflate level, 0 for none.
+    public var deflate: Int
+    public var commandLine: String
+    public var vaneVersion: String
+    public var created: String
+
+    public init(tool: String, modelPath: String, modelSHA256: String, architecture: String, dims: [Int],
+                tokenizer: String, chatTemplate: String, hooks: [String], positions: PositionMode, span: SpanRule,
+                inputPath: String, inputSHA256: String, batch: Int, deflate: Int, commandLine: String,
+                vaneVersion: String = StoreProvenance.currentVaneVersion, created: String = ISO8601DateFormatter().string(from: Date())) {
+        self.tool = tool
+        self.modelPath = modelPath
+        self.modelSHA256 = modelSHA256
+        self.architecture = architecture
+        self.dims = dims
+        self.tokenizer = tokenizer
+        self.chatTemplate = chatTemplate
+        self.hooks = hooks
+        self.positions = positions
+        self.span = span
+        self.inputPath = inputPath
+        self.inputSHA256 = inputSHA256
+        self.batch = batch
+        self.deflate = deflate
+        self.commandLine = commandLine
+        self.vaneVersion = vaneVersion
+        self.created = created
+    }
+
+    /// Settings that must match for `--resume` to continue a run, as (name, value) pairs; a difference names the
+    /// setting.
+    var resumeSettings: [(String, String)] {
+        [("model_sha256", modelSHA256), ("hooks", hooks.joined(separator: ",")), ("positions", "\(positions)"),
+         ("span", spanDescription), ("input_sha256", inputSHA256), ("batch", "\(batch)"), ("deflate", "\(deflate)"),
+         ("chat_template", chatTemplate), ("tokenizer", tokenizer)]
+    }
+
+    var spanDescription: String {
+        if case .markers(let start, let end) = span { return "markers \(start) … \(end)" }
+        return "\(span)"
+    }
+
+    func write(to attributes: HDF5Attributes) throws {
+        try attributes.set("format", StoreLayout.format)
+        try attributes.set("format_version", StoreLayout.formatVersion)
+        try attributes.set("tool", tool)
+        try attributes.set("model_path", modelPath)
+        try attributes.set("model_sha256", modelSHA256)
+        try attributes.set("architecture", architecture)
+        try attributes.set("dims", dims.map(Int64.init))
+        try attributes.set("tokenizer", tokenizer)
+        try attributes.set("chat_template", chatTemplate)
+        try attributes.set("hooks", hooks)
+        try attributes.set("positions", "\(positions)")
+        try attributes.set("span", "\(span)")
+        if case .markers(let start, let end) = span {
+            try attributes.set("span_markers", [start, end])
+        } else {
+            try attributes.set("span_markers", [String]())
+        }
+        try attributes.set("input_path", inputPath)
+        try attributes.set("input_sha256", inputSHA256)
+        try attributes.set("batch", Int64(batch))
+        try attributes.set("deflate", Int64(deflate))
+        try attributes.set("command_line", commandLine)
+        try attributes.set("vane_version", vaneVersion)
+        try attributes.set("created", created)
+    }
+
+    init(reading attributes: HDF5Attributes, file: String) throws {
+        func bad(_ what: String) -> StoreError {
+            StoreError("\(file): \(what); not an activation store written by `vane extract` or `vane trace -o X.h5`")
+        }
+        guard try attributes.contains("format"), try attributes.get("format", as: String.self) == StoreLayout.format
+        else { throw bad("no root attribute format = \"\(StoreLayout.format)\"") }
+        let version = try attributes.get("format_version", as: Int64.self)
+        guard version == StoreLayout.formatVersion else {
+            throw StoreError("\(file): store format version \(version); this Vane reads version "
+                + "\(StoreLayout.formatVersion) — use the Vane that wrote it, or extract again")
+        }
+        func string(_ name: String) throws -> String { try attributes.get(name, as: String.self) }
+        func int(_ name: String) throws -> Int { Int(try attributes.get(name, as: Int64.self)) }
+        guard let positions = PositionMode(try string("positions")) else { throw bad("unknown positions mode") }
+        let markers = try attributes.get("span_markers", as: [String].self)
+        let span: SpanRule
+        if try string("span") == "markers", markers.count == 2 {
+            span = .markers(start: markers[0], end: markers[1])
+        } else if let rule = SpanRule(try string("span")) {
+            span = rule
+        } else {
+            throw bad("unknown span rule")
+        }
+        self.init(tool: try string("tool"), modelPath: try string("model_path"), modelSHA256: try string("model_sha256"),
+                  architecture: try string("architecture"),
+                  dims: try attributes.get("dims", as: [Int64].self).map { Int($0) },
+                  tokenizer: try string("tokenizer"), chatTemplate: try string("chat_template"),
+                  hooks: try attributes.get("hooks", as: [String].self), positions: positions, span: span,
+                  inputPath: try string("input_path"), inputSHA256: try string("input_sha256"),
+                  batch: try int("batch"), deflate: try int("deflate"), commandLine: try string("command_line"),
+                  vaneVersion: try string("vane_version"), created: try string("created"))
+    }
+}
