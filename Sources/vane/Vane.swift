@@ -6,6 +6,7 @@ struct Vane: ParsableCommand {
         commandName: "vane",
         abstract: "Activation steering and weight editing for transformer language models.",
         subcommands: [Fetch.self, Inspect.self, Tokenize.self, Generate.self, Trace.self, Bench.self,
-                      Diff.self, Apply.self, Merge.self, Convert.self, Recipe.self]
+                      Diff.self, Apply.self, Merge.self, Convert.self, Recipe.self,
+                      Vector.self, SteerEvalCommand.self]
     )
 }
