@@ -45,7 +45,12 @@ public final class ActivationWriter {
     /// ([d], [H, d] or [H, hd]).
     public static func create(at url: URL, provenance: StoreProvenance, rowShapes: [[Int]]) throws
         -> ActivationWriter {
-        let file = try HDF5File.create(at: url, mode: .truncate)
+        let file: HDF5File
+        do {
+            file = try HDF5File.create(at: url, mode: .truncate)
+        } catch let error as HDF5Error {
+            throw StoreError("cannot create \(url.path): \(error.message); check that its folder is writable")
+        }
         try provenance.write(to: file.attributes)
         try file.attributes.set("n_examples", Int64(0))
         let deflate = provenance.deflate > 0 ? provenance.deflate : nil
@@ -76,11 +81,7 @@ public final class ActivationWriter {
     public static func resume(at url: URL, provenance: StoreProvenance) throws -> ActivationWriter {
         let file = try HDF5File.open(at: url, mode: .readWrite)
         let stored = try StoreProvenance(reading: file.attributes, file: url.path)
-        for ((name, old), (_, new)) in zip(stored.resumeSettings, provenance.resumeSettings) where old != new {
-            let shown = { (s: String) in s.count > 80 ? String(s.prefix(77)) + "…" : s }
-            throw StoreError("cannot resume \(url.path): it was made with \(name) \(shown(old)), this run has "
-                + "\(shown(new)); rerun with the original settings, or delete the file to start over")
-        }
+        try stored.checkResumable(as: provenance, url: url)
         let n = Int(try file.attributes.get("n_examples", as: Int64.self))
         let writer = try ActivationWriter(file: file, url: url, provenance: stored, count: n)
         try writer.truncateToCount()

@@ -58,6 +58,15 @@ public struct StoreProvenance: Equatable, Sendable {
          ("chat_template", chatTemplate), ("tokenizer", tokenizer)]
     }
 
+    /// Throws unless a run with `other`'s settings may continue this store, naming the first setting that differs.
+    public func checkResumable(as other: StoreProvenance, url: URL) throws {
+        for ((name, old), (_, new)) in zip(resumeSettings, other.resumeSettings) where old != new {
+            let shown = { (s: String) in s.count > 80 ? String(s.prefix(77)) + "…" : s }
+            throw StoreError("cannot resume \(url.path): it was made with \(name) \(shown(old)), this run has "
+                + "\(shown(new)); rerun with the original settings, or delete the file to start over")
+        }
+    }
+
     var spanDescription: String {
         if case .markers(let start, let end) = span { return "markers \(start) … \(end)" }
         return "\(span)"

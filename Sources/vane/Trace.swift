@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VaneActivations
 import VaneEngine
 import VaneModelIO
 import VaneTensor
@@ -8,14 +9,15 @@ struct Trace: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one forward pass and save the logits and chosen hook points.",
         discussion: "Writes `logits` [T, V] and each hook as a tensor named by its hook name, e.g. "
-            + "blocks.3.hook_resid_post [T, d] or blocks.3.attn.hook_result [T, H, d].")
+            + "blocks.3.hook_resid_post [T, d] or blocks.3.attn.hook_result [T, H, d]: to safetensors, or, when "
+            + "OUT ends in .h5 or .hdf5, to an activation store with one example at all positions.")
 
     @OptionGroup var model: ModelOptions
     @Option(help: "Plain text, encoded as the tokenizer does without a chat template.") var prompt: String?
     @Option(help: "Comma-separated token ids, e.g. 1,2,3.") var ids: String?
     @Option(parsing: .upToNextOption, help: "Hook names; `*` matches any layer (blocks.*.hook_resid_post).")
     var hooks: [String] = []
-    @Option(name: .shortAndLong, help: "Output .safetensors file.") var output: String
+    @Option(name: .shortAndLong, help: "Output .safetensors, or .h5 / .hdf5 for an activation store.") var output: String
 
     func validate() throws {
         guard (prompt == nil) != (ids == nil) else { throw ValidationError("give exactly one of --prompt and --ids") }
@@ -42,8 +44,14 @@ struct Trace: ParsableCommand {
         let logits = try m.transformer.forward(tokens, cache: cache, hooks: registry, logits: .all)
         var tensors: [(name: String, tensor: Tensor)] = [("logits", logits)]
         for p in points { tensors.append((p.description, capture.tensors[p]!)) }
-        let ids = tokens.map(String.init).joined(separator: ",")
-        try SafetensorsWriter.write(tensors, metadata: ["token_ids": ids, "model": m.files.url.path], to: URL(fileURLWithPath: output))
+        let url = URL(fileURLWithPath: output)
+        if ["h5", "hdf5"].contains(url.pathExtension.lowercased()) {
+            try writeTrace(model: m, text: prompt ?? m.tokenizer.decode(tokens), tokens: tokens, points: points,
+                           activations: capture.tensors, logits: logits, to: url, commandLine: commandLineText())
+        } else {
+            let ids = tokens.map(String.init).joined(separator: ",")
+            try SafetensorsWriter.write(tensors, metadata: ["token_ids": ids, "model": m.files.url.path], to: url)
+        }
         print("\(tokens.count) tokens → \(output)")
         for (name, t) in tensors {
             let norms = (0..<t.rows).map { r in t.row(r).reduce(0) { $0 + $1 * $1 }.squareRoot() }

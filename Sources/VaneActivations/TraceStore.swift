@@ -1,0 +1,33 @@
+import Foundation
+import VaneEngine
+import VaneTensor
+
+/// A trace (one forward pass) as an activation store: one example, all positions, each hook [T, …] as captured,
+/// plus /logits [T, V]. Written to a temporary name and renamed, so OUTPUT appears only when complete.
+public func writeTrace(model: LanguageModel, text: String, tokens: [Int], points: [HookPoint],
+                       activations: [HookPoint: Tensor], logits: Tensor, to output: URL, commandLine: String) throws {
+    try checkWritable(output)
+    let provenance = StoreProvenance(
+        tool: "trace", modelPath: model.files.url.path, modelSHA256: try modelSHA256(model.files),
+        architecture: model.config.architecture, dims: modelDims(model.config), tokenizer: tokenizerDescription(model),
+        chatTemplate: "", hooks: points.map(\.description), positions: .all, span: .input, inputPath: "",
+        inputSHA256: "", batch: 1, deflate: 0, commandLine: commandLine)
+    let temporary = output.deletingLastPathComponent()
+        .appendingPathComponent(".\(output.lastPathComponent).\(UUID().uuidString).tmp")
+    do {
+        let writer = try ActivationWriter.create(at: temporary, provenance: provenance,
+                                                 rowShapes: points.map { rowShape($0, model.config) })
+        let rows = try points.map { point in
+            guard let tensor = activations[point] else { throw StoreError("no activation captured for \(point)") }
+            return tensor.data
+        }
+        try writer.append([ExtractedExample(text: text, label: -1, pair: -1, line: 0, tokens: tokens,
+                                            promptTokens: tokens.count, span: 0..<tokens.count, activations: rows)])
+        try writer.writeLogits(logits)
+        try writer.close()
+        try replace(output, with: temporary)
+    } catch {
+        try? FileManager.default.removeItem(at: temporary)
+        throw error
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import VaneActivations
+
+struct Extract: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a JSONL dataset through the model and store hook activations in HDF5.",
+        discussion: """
+            DATA.jsonl holds one example per line: {"prompt": …}, {"messages": [...]} (chat template), \
+            {"prompt"|"messages": …, "completion": …} (teacher forcing), or {"positive": …, "negative": …} \
+            (a contrastive pair), each with an optional integer "label". The store is written to OUTPUT.partial \
+            and renamed to OUTPUT when complete; a killed run keeps every flushed batch there, and --resume \
+            continues it. Layout: README, "Activation store".
+            """)
+
+    @OptionGroup var model: ModelOptions
+    @Argument(help: "JSONL input, one example per line.") var data: String
+    @Option(parsing: .upToNextOption, help: "Hook names; `*` matches any layer (blocks.*.hook_resid_post).")
+    var hooks: [String] = []
+    @Option(help: "last, mean, all, or index:K (K-th token of the span; negative from its end).")
+    var positions = "last"
+    @Option(help: "auto (the completion if any, else the input), input, prompt, completion.") var span = "auto"
+    @Option(help: "Start marker: take the tokens after it (with --span-end), e.g. '<think>'.") var spanStart: String?
+    @Option(help: "End marker, e.g. '</think>'.") var spanEnd: String?
+    @Option(help: "Examples per flush to disk.") var batch = 32
+    @Flag(help: "Deflate-compress the datasets (level 4).") var compress = false
+    @Flag(help: "Continue OUTPUT.partial from its last complete batch (same model and settings).") var resume = false
+    @Flag(help: "Skip lines that do not parse, with a warning, instead of stopping.") var skipBad = false
+    @Flag(help: "Run the same forward passes without hooks or file and report the speed (benchmark baseline).")
+    var forwardOnly = false
+    @OptionGroup var threads: ThreadOptions
+    @Option(name: .shortAndLong, help: "Output .h5 file.") var output: String?
+
+    func validate() throws {
+        guard !hooks.isEmpty || forwardOnly else { throw ValidationError("give --hooks, e.g. 'blocks.*.hook_resid_post'") }
+        guard output != nil || forwardOnly else { throw ValidationError("give -o OUTPUT.h5") }
+        guard PositionMode(positions) != nil else { throw ValidationError("--positions: last, mean, all or index:K") }
+        guard (spanStart == nil) == (spanEnd == nil) else { throw ValidationError("give --span-start and --span-end together") }
+        guard SpanRule(span) != nil else { throw ValidationError("--span: auto, input, prompt or completion") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+    }
+
+    func run() throws {
+        try threads.apply()
+        let m = try model.load()
+        let rule = spanStart.map { SpanRule.markers(start: $0, end: spanEnd ?? "") } ?? SpanRule(span) ?? .auto
+        let options = ExtractionOptions(hooks: forwardOnly && hooks.isEmpty ? ["hook_embed"] : hooks,
+                                        positions: PositionMode(positions) ?? .last, span: rule, batch: batch,
+                                        deflate: compress ? 4 : 0, skipBad: skipBad, commandLine: commandLineText())
+        let extraction = try Extraction(model: m, data: URL(fileURLWithPath: data), options: options)
+        for skipped in extraction.input.skipped.prefix(5) { note("warning: skipped \(skipped)") }
+        if !extraction.input.skipped.isEmpty { note("warning: skipped \(extraction.input.skipped.count) bad lines") }
+        let bar = ProgressLine()
+        let summary = forwardOnly
+            ? try extraction.runForwardOnly(progress: bar.show)
+            : try extraction.run(output: URL(fileURLWithPath: output ?? ""), resume: resume, progress: bar.show)
+        bar.finish()
+        let resumed = summary.resumedAt > 0 ? " (resumed after \(summary.resumedAt))" : ""
+        print(String(format: "%d examples%@, %d tokens in %.2f s: %.1f tok/s", summary.examples, resumed,
+                     summary.tokens, summary.seconds, summary.tokensPerSecond)
+              + (forwardOnly ? " (forward only)" : String(format: " → %@ (%.2f MB)", output ?? "", Double(summary.fileBytes) / 1e6)))
+    }
+}
+
+/// The process's arguments as one shell-quoted line, for provenance.
+func commandLineText() -> String {
+    CommandLine.arguments.map { arg in
+        arg.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,*".contains($0) } && !arg.isEmpty
+            ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }.joined(separator: " ")
+}
+
+/// A progress line on stderr, redrawn in place at most ten times a second, only when stderr is a terminal.
+final class ProgressLine {
+    private let enabled = isatty(2) == 1
+    private var last = Date.distantPast
+    private var drawn = false
+
+    func show(_ progress: ExtractionProgress) {
+        guard enabled, Date().timeIntervalSince(last) > 0.1 || progress.examples == progress.total else { return }
+        last = Date()
+        drawn = true
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(progress)".utf8))
+    }
+
+    func finish() {
+        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
