@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes Vane's verifiable questions: arithmetic and short word problems with exact integer answers, generated
-from a fixed seed (not taken from any benchmark), split into a direction set and a held-out set.
+from a fixed seed (not taken from any benchmark), split into a direction set (the first 60 generated) and a held-out set (the last 40 of 120; the 20 between
+are unused).
 
     python3 scripts/make_questions.py      # writes vectors/data/questions-direction.jsonl, questions-heldout.jsonl
 
@@ -54,7 +55,7 @@ while len(items) < 120:
     seen.add(q)
     items.append({"question": q, "answer": a})
 
-for name, part in [("direction", items[:80]), ("heldout", items[80:])]:
+for name, part in [("direction", items[:60]), ("heldout", items[80:])]:
     with open(f"vectors/data/questions-{name}.jsonl", "w") as f:
         for it in part:
             f.write(json.dumps(it) + "\n")

@@ -24,7 +24,7 @@ import VaneTensor
 //     vane.hook             string    resid_post | resid_mid | attn_out | mlp_out (where the directions are added)
 //     vane.method           string    how the directions were computed (mean-diff, pca-diff, …, combine)
 //     vane.model            string    the model's file or folder name, for messages
-//     vane.model_sha256     string    sha256 of the model file (of the sorted safetensors' hashes for a folder)
+//     vane.model_sha256     string    sha256 of the model file (for a folder: as `vane extract` records it)
 //     vane.command          string    the command line that made the file
 //     vane.layers           i32[]     layers with scores, and per layer:
 //     vane.layer_norms      f32[]     ‖direction‖
@@ -246,16 +246,17 @@ public struct ModelIdentity: Sendable {
                   hiddenSize: files.config.hiddenSize, layers: files.config.numHiddenLayers)
     }
 
-    /// sha256 of a model file; of a folder, sha256 over "name sha256\n" lines of its sorted *.safetensors files.
+    /// sha256 of a model file; of a folder, of the newline-joined sha256 digests of config.json and each
+    /// *.safetensors shard in name order — the value `vane extract` records as the store's model_sha256.
     public func sha256() throws -> String {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
             throw SteerError("model \(url.path) does not exist")
         }
         guard isDir.boolValue else { return try SHA256.hex(ofFile: url) }
-        let names = try FileManager.default.contentsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".safetensors") }.sorted()
-        let lines = try names.map { "\($0) \(try SHA256.hex(ofFile: url.appendingPathComponent($0)))\n" }.joined()
-        return SHA256.hex(of: Data(lines.utf8))
+        let shards = try FileManager.default.contentsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".safetensors") }.sorted()
+        let digests = try (["config.json"] + shards).map { try SHA256.hex(ofFile: url.appendingPathComponent($0)) }
+        return SHA256.hex(of: Data(digests.joined(separator: "\n").utf8))
     }
 }
 

@@ -7,7 +7,7 @@ import VaneModelIO
 /// Models"): the model's own short correct answers against its own long correct answers.
 ///
 /// For each question with a numeric answer: sample `samples` responses from the model (chat template, the given
-/// temperature, seeds derived from `seed`), keep those whose last number equals the answer, and — when at least
+/// temperature with llama.cpp's default filters top-k 40, top-p 0.95, min-p 0.05, seeds derived from `seed`), keep those whose last number equals the answer, and — when at least
 /// two correct responses differ in length — pair the shortest (label 1) with the longest (label 0). Each kept
 /// response is teacher-forced after its prompt and the activation at every chosen `hook` point is averaged over
 /// the response's tokens. The pairs go to an activation store (positions "mean", span "completion"), and the
@@ -64,7 +64,7 @@ public struct EfficiencyRecipe {
             var correct: [GenerationResult] = []
             for s in 0..<samples {
                 let options = GenerationOptions(maxTokens: maxTokens, sampling: SamplingOptions(
-                    temperature: temperature, seed: seed &+ UInt64(q * samples + s)))
+                    temperature: temperature, topK: 40, topP: 0.95, minP: 0.05, seed: seed &+ UInt64(q * samples + s)))
                 let r = try Generator(model).generate(promptTokens: ids, options: options)
                 if r.stopReason == .endOfTurn, AnswerChecker.isCorrect(r.text, answer: item.answer!) { correct.append(r) }
                 progress.advance(note: "\(correctCount + correct.count) correct")
@@ -72,7 +72,10 @@ public struct EfficiencyRecipe {
             correctCount += correct.count
             guard let short = correct.min(by: { $0.tokens.count < $1.tokens.count }),
                   let long = correct.max(by: { $0.tokens.count < $1.tokens.count }),
-                  short.tokens.count < long.tokens.count else { continue }
+                  short.tokens.count < long.tokens.count else {
+                log("question \(q + 1): \(correct.count)/\(samples) correct, no pair")
+                continue
+            }
             let rendered = model.tokenizer.decode(ids)
             var batch: [ExtractedExample] = []
             for (label, r) in [(1, short), (0, long)] {

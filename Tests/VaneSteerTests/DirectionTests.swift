@@ -4,8 +4,9 @@ import VaneSteer
 import VaneTestSupport
 
 /// Synthetic pairs with a planted direction u: h⁻ᵢ = xᵢ + ε, h⁺ᵢ = xᵢ + aᵢ·u + ε′, where the shared xᵢ ~ N(0, I)
-/// vary strongly along another direction w ⊥ u (so uncentred statistics of the raw activations would find w), aᵢ ∈ [1, 7]
-/// (so the centred differences vary along u too), ε noise of sd 0.1.
+/// vary strongly along another direction w ⊥ u (so uncentred statistics of the raw activations would find w),
+/// aᵢ ∈ [1, 3] (so the centred differences vary along u too, and the classes overlap: a separable set would let
+/// the probe tilt towards noise), ε noise of sd 0.1.
 func plantedPairs(d: Int = 48, pairs n: Int = 40, seed: UInt64 = 7) -> (rows: [Float], examples: ContrastiveExamples, u: [Double]) {
     var rng = TestRandom(seed: seed)
     let u = rng.unitVector(d), r = rng.unitVector(d)
@@ -14,7 +15,7 @@ func plantedPairs(d: Int = 48, pairs n: Int = 40, seed: UInt64 = 7) -> (rows: [F
     let w = wr.map { $0 / wn }
     var rows: [Float] = [], labels: [Int] = [], pairIDs: [Int] = []
     for i in 0..<n {
-        let g = 5 * rng.normal(), a = 1 + 6 * rng.uniform()
+        let g = 5 * rng.normal(), a = 1 + 2 * rng.uniform()
         let x = (0..<d).map { g * w[$0] + rng.normal() }
         rows += (0..<d).map { Float(x[$0] + a * u[$0] + 0.1 * rng.normal()) }
         rows += (0..<d).map { Float(x[$0] + 0.1 * rng.normal()) }
@@ -27,12 +28,12 @@ func plantedPairs(d: Int = 48, pairs n: Int = 40, seed: UInt64 = 7) -> (rows: [F
 @Suite struct DirectionTests {
     @Test(arguments: DirectionMethod.allCases)
     func recoversPlantedDirection(_ method: DirectionMethod) throws {
-        // Enough pairs that no other direction separates the classes by chance (which the probe would pick up).
-        let (rows, examples, u) = plantedPairs(pairs: 400)
-        let (v, score) = try Directions.compute(method, rows: rows, width: 48, examples: examples, layer: 3)
+        // Enough pairs, in few enough dimensions, that the probe's sampling error stays below 1 − 0.99.
+        let (rows, examples, u) = plantedPairs(d: 16, pairs: 2000)
+        let (v, score) = try Directions.compute(method, rows: rows, width: 16, examples: examples, layer: 3)
         let c = cosine(v, u)
         #expect(c >= 0.99, "\(method): cosine with the planted direction \(c), tolerance ≥ 0.99")
-        #expect(score.auroc > 0.9, "\(method): AUROC \(score.auroc)")
+        #expect(score.auroc > 0.8, "\(method): AUROC \(score.auroc)")
         #expect(score.layer == 3)
     }
 

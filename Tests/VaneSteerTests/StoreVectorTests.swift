@@ -7,18 +7,18 @@ import VaneTestSupport
 
 /// Vectors from activation stores, the files Vane writes as other tools read them, and vector arithmetic.
 @Suite struct StoreVectorTests {
-    /// A pooled store of the planted pairs at blocks.{1,2}.hook_resid_post (layer 2 holds the rows negated).
+    /// A pooled store of the planted pairs (d = 16) at blocks.{1,2}.hook_resid_post (layer 2 holds the rows negated).
     func plantedStore(labelled: Bool = true) throws -> (URL, [Float], ContrastiveExamples, [Double]) {
-        let (rows, examples, u) = plantedPairs(pairs: 400)
+        let (rows, examples, u) = plantedPairs(d: 16, pairs: 2000)
         let url = try temporaryDirectory().appendingPathComponent("acts.h5")
         let hooks = ["blocks.1.hook_resid_post", "blocks.2.hook_resid_post"]
         let provenance = StoreProvenance(tool: "test", modelPath: "/models/m.gguf", modelSHA256: String(repeating: "c", count: 64),
-                                         architecture: "llama", dims: [48, 3, 4, 2, 12, 100], tokenizer: "", chatTemplate: "",
+                                         architecture: "llama", dims: [16, 3, 4, 2, 4, 100], tokenizer: "", chatTemplate: "",
                                          hooks: hooks, positions: .last, span: .input, inputPath: "", inputSHA256: "",
                                          batch: 8, deflate: 0, commandLine: "test")
-        let w = try ActivationWriter.create(at: url, provenance: provenance, rowShapes: [[48], [48]])
+        let w = try ActivationWriter.create(at: url, provenance: provenance, rowShapes: [[16], [16]])
         try w.append((0..<examples.labels.count).map { i in
-            let row = Array(rows[(i * 48)..<((i + 1) * 48)])
+            let row = Array(rows[(i * 16)..<((i + 1) * 16)])
             return ExtractedExample(text: "e\(i)", label: labelled ? examples.labels[i] : -1, pair: labelled ? examples.pairs![i] : -1,
                                     line: i + 1, tokens: [1], promptTokens: 1, span: 0..<1, activations: [row, row.map { -$0 }])
         })
@@ -30,9 +30,9 @@ import VaneTestSupport
     func computeFromStore(_ method: DirectionMethod) throws {
         let (url, rows, examples, u) = try plantedStore()
         let v = try VectorBuilder(store: ActivationStore(url: url)).compute(method, progress: false)
-        #expect(v.layers == [1, 2] && v.hook == .residPost && v.width == 48)
+        #expect(v.layers == [1, 2] && v.hook == .residPost && v.width == 16)
         #expect(v.modelSHA256 == String(repeating: "c", count: 64) && v.modelName == "m.gguf" && v.method == method.rawValue)
-        let (direct, score) = try Directions.compute(method, rows: rows, width: 48, examples: examples, layer: 1)
+        let (direct, score) = try Directions.compute(method, rows: rows, width: 16, examples: examples, layer: 1)
         #expect(v.directions[1] == direct && v.scores[0] == score)
         #expect(cosine(v.directions[1]!, u) >= 0.99 && cosine(v.directions[2]!, u.map { -$0 }) >= 0.99)
     }
@@ -74,7 +74,7 @@ import VaneTestSupport
         #expect(Set(tensors.keys) == ["direction.1", "direction.2"])
         for l in [1, 2] {
             let t = try #require(tensors["direction.\(l)"])
-            #expect(t["type"] as? String == "F32" && t["shape"] as? [Int] == [48])
+            #expect(t["type"] as? String == "F32" && t["shape"] as? [Int] == [16])
             let data = try #require(t["data"] as? [Double]).map(Float.init)
             #expect(compare(data, v.directions[l]!, atol: 0, label: "direction.\(l)") == nil)
         }
