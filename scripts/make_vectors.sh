@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 vane=.build/release/vane
 python3 scripts/make_questions.py
+python3 scripts/make_pairs.py
 
 # Efficiency direction: the model's own shortest vs longest correct answers (store: vectors/efficiency-smollm2.h5),
 # mean-diff over response tokens; the recipe writes layers 1-29, the shipped vector keeps the middle layers 6-18.

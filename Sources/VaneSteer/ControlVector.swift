@@ -271,11 +271,10 @@ public struct ScaledVectorPath: Sendable, Equatable {
     }
 
     public init(parsing text: String) throws {
-        if FileManager.default.fileExists(atPath: text) || !text.contains(":") {
+        guard !FileManager.default.fileExists(atPath: text), let cut = text.lastIndex(of: ":") else {
             self.init(path: text, scale: 1)
             return
         }
-        let cut = text.lastIndex(of: ":")!
         let scaleText = String(text[text.index(after: cut)...])
         guard let scale = Float(scaleText), scale.isFinite else {
             throw SteerError("\"\(text)\": scale \"\(scaleText)\" is not a number", hint: "write VECTOR.gguf:SCALE, e.g. vec.gguf:-2.5")

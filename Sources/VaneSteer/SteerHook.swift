@@ -49,7 +49,7 @@ public enum LayerList {
         var out: [Int] = []
         for part in text.split(separator: ",") {
             let ends = part.split(separator: "-", omittingEmptySubsequences: false)
-            guard (1...2).contains(ends.count), let lo = Int(ends[0]), let hi = Int(ends.last!), lo >= 0, lo <= hi else {
+            guard (1...2).contains(ends.count), let lo = Int(ends[0]), let hi = Int(ends[ends.count - 1]), lo >= 0, lo <= hi else {
                 throw SteerError("layers \"\(text)\": \"\(part)\" is not a layer or a range lo-hi",
                                  hint: "write layers like 8-20 or 3,5,7")
             }

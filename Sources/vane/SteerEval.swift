@@ -38,7 +38,8 @@ struct SteerEvalCommand: ParsableCommand {
         let m = try model.load()
         m.transformer.precision = .fast
         let set = try PromptSet(contentsOf: URL(fileURLWithPath: prompts))
-        let eval = SteerEval(model: m, steering: try steer.steering(for: m)!, maxTokens: maxTokens, plain: plain)
+        guard let steering = try steer.steering(for: m) else { throw ValidationError("give a vector with --steer VECTOR.gguf") }
+        let eval = SteerEval(model: m, steering: steering, maxTokens: maxTokens, plain: plain)
         var lines: [String] = []
         let start = Date()
         let rows = try eval.run(set, scales: try scales()) { i, outs in
