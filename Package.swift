@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "VaneStore", targets: ["VaneStore"]),
         .library(name: "VaneEdit", targets: ["VaneEdit"]),
         .library(name: "VaneActivations", targets: ["VaneActivations"]),
+        .library(name: "VaneSteer", targets: ["VaneSteer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -31,7 +32,9 @@ let package = Package(
         .target(name: "VaneStore", dependencies: ["CHDF5"]),
         .target(name: "VaneActivations", dependencies: ["VaneStore", "VaneEngine"]),
         .target(name: "VaneEdit", dependencies: ["VaneModelIO", "VaneTensor", .product(name: "Yams", package: "Yams")]),
+        .target(name: "VaneSteer", dependencies: ["VaneEngine", "VaneStore", "VaneActivations", "VaneEdit"]),
         .executableTarget(name: "vane", dependencies: [
+            "VaneSteer",
             "VaneEngine",
             "VaneEdit",
             "VaneActivations",
@@ -46,6 +49,7 @@ let package = Package(
         .testTarget(name: "VaneActivationsTests", dependencies: ["VaneActivations", "VaneTestSupport"]),
         .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
         .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneModelIO", "VaneTestSupport"]),
+        .testTarget(name: "VaneSteerTests", dependencies: ["VaneSteer", "VaneTestSupport"], exclude: ["reference.py"]),
         .testTarget(name: "VaneModelIOTests", dependencies: ["VaneModelIO", "VaneTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

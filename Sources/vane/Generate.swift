@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VaneEngine
+import VaneSteer
 import VaneTokenizer
 
 /// How a command gets its prompt: plain text, or a chat turn rendered with the model's template.
@@ -55,6 +56,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @OptionGroup var prompt: PromptOptions
     @OptionGroup var sampling: SamplingArguments
+    @OptionGroup var steer: SteerOptions
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -62,7 +64,9 @@ struct Generate: ParsableCommand {
         let m = try model.load()
         m.transformer.precision = sampling.exact ? .exact : .fast
         let ids = try prompt.tokens(m)
-        let result = try Generator(m).generate(promptTokens: ids, options: sampling.options, onText: { text in
+        let hooks = Hooks()
+        try steer.steering(for: m)?.install(on: hooks, promptLength: ids.count, modelLayers: m.config.numHiddenLayers)
+        let result = try Generator(m).generate(promptTokens: ids, options: sampling.options, hooks: hooks, onText: { text in
             FileHandle.standardOutput.write(Data(text.utf8))
         })
         print()

@@ -2,10 +2,11 @@ import ArgumentParser
 import Foundation
 import VaneEdit
 import VaneModelIO
+import VaneSteer
 
 struct Recipe: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Ready-made edits.", subcommands: [ReasoningVector.self])
+        abstract: "Ready-made edits.", subcommands: [ReasoningVector.self, Efficiency.self])
 
     struct ReasoningVector: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -26,6 +27,39 @@ struct Recipe: ParsableCommand {
             let report = try TaskVector.reasoningVector(grpo: open(grpo), sft: open(sft), target: open(target), scale: scale,
                                                         filter: TensorFilter(include: include, exclude: exclude), to: out.options())
             print(json ? String(decoding: try report.json(), as: UTF8.self) : report.table())
+        }
+    }
+
+    struct Efficiency: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The efficiency direction: the model's shortest vs longest correct answers, mean-diff per layer.")
+
+        @OptionGroup var model: ModelOptions
+        @Argument(help: "JSON Lines questions with numeric answers: {\"question\": …, \"answer\": N}.") var questions: String
+        @Option(name: .shortAndLong, help: "The vector to write (.gguf); the store goes beside it as .h5.") var output: String
+        @Option(help: "Responses sampled per question.") var samples = 6
+        @Option(help: "Sampling temperature.") var temperature: Float = 0.8
+        @Option(help: "Tokens per response at most.") var maxTokens = 192
+        @Option(help: "Layers (default: 1 to the last).") var layers: String?
+        @Option(help: "Random seed.") var seed: UInt64 = 0
+        @OptionGroup var threads: ThreadOptions
+
+        func run() throws {
+            try threads.apply()
+            let m = try model.load()
+            m.transformer.precision = .fast
+            var recipe = EfficiencyRecipe(model: m)
+            (recipe.samples, recipe.temperature, recipe.maxTokens, recipe.seed) = (samples, temperature, maxTokens, seed)
+            if let layers { recipe.layers = try LayerList.parse(layers) }
+            let out = URL(fileURLWithPath: output)
+            let store = out.deletingPathExtension().appendingPathExtension("h5")
+            let (vector, r) = try recipe.run(try PromptSet(contentsOf: URL(fileURLWithPath: questions)), storeURL: store,
+                                             commandLine: commandLine, inputURL: URL(fileURLWithPath: questions), log: note)
+            try vector.write(to: out)
+            print(VectorBuilder.table(vector.scores), terminator: "")
+            note(String(format: "[%d questions, %d/%d samples correct, %d pairs (short %.1f vs long %.1f tokens), %.0f s → %@, %@]",
+                        r.questions, r.correctSamples, r.totalSamples, r.pairs, r.meanShortLength, r.meanLongLength,
+                        r.seconds, output, store.path))
         }
     }
 }

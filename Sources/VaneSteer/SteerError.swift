@@ -1,0 +1,12 @@
+/// A vector, direction or steering request that cannot go ahead: what is wrong, where, and what to do about it.
+public struct SteerError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var message: String
+    public var hint: String?
+
+    public init(_ message: String, hint: String? = nil) {
+        self.message = message
+        self.hint = hint
+    }
+
+    public var description: String { hint.map { "\(message)\n  hint: \($0)" } ?? message }
+}

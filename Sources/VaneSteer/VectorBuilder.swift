@@ -1,0 +1,138 @@
+import Foundation
+import VaneActivations
+import VaneEngine
+
+/// Control vectors from an activation store's labelled (or paired) examples, and their scores on a store.
+///
+/// Each example contributes one row per layer: the stored row when the store is pooled (last, mean, index:K),
+/// the mean of its span's rows when it holds all positions. Labels come from /examples/label (1 positive,
+/// 0 negative, −1 left out), pairs from /examples/pair. Layer 0 is left out unless asked for, since llama.cpp's
+/// vector files cannot hold it.
+public struct VectorBuilder {
+    public let store: ActivationStore
+
+    public init(store: ActivationStore) { self.store = store }
+
+    /// The steering hooks the store holds, with their layers.
+    public var available: [SteerHook: [Int]] {
+        var out: [SteerHook: [Int]] = [:]
+        for name in store.hooks { if let (h, l) = SteerHook.parse(point: name) { out[h, default: []].append(l) } }
+        return out.mapValues { $0.sorted() }
+    }
+
+    /// The hook to use: the one asked for, else resid_post when stored, else the only steering hook stored.
+    public func resolveHook(_ hook: SteerHook?) throws -> SteerHook {
+        let have = available
+        if let hook {
+            guard have[hook] != nil else {
+                throw SteerError("\(store.url.path) holds no blocks.*.hook_\(hook) activations; it holds \(store.hooks.prefix(4).joined(separator: ", "))\(store.hooks.count > 4 ? ", …" : "")")
+            }
+            return hook
+        }
+        if have[.residPost] != nil { return .residPost }
+        guard have.count == 1, let only = have.keys.first else {
+            throw SteerError("\(store.url.path) holds " + (have.isEmpty ? "no [T, d] block hooks (resid_post, resid_mid, attn_out, mlp_out)" : "several hooks (\(have.keys.map(\.rawValue).sorted().joined(separator: ", ")))"),
+                             hint: have.isEmpty ? "extract with --hooks 'blocks.*.hook_resid_post'" : "choose one with --hook")
+        }
+        return only
+    }
+
+    /// The layers to use: those asked for (each must be stored), else every stored layer but 0.
+    public func resolveLayers(_ layers: [Int]?, hook: SteerHook) throws -> [Int] {
+        let stored = available[hook] ?? []
+        guard let layers else {
+            let out = stored.filter { $0 > 0 }
+            guard !out.isEmpty else { throw SteerError("\(store.url.path) holds \(hook) only at layer 0, which a vector file cannot hold") }
+            return out
+        }
+        let modelLayers = store.provenance.dims.count > 1 ? store.provenance.dims[1] : Int.max
+        if let bad = layers.first(where: { $0 >= modelLayers }) {
+            throw SteerError("layer \(bad) is out of range: the store's model has layers 0…\(modelLayers - 1)")
+        }
+        if let missing = layers.first(where: { !stored.contains($0) }) {
+            throw SteerError("\(store.url.path) holds no blocks.\(missing).hook_\(hook); it holds layers \(stored.map(String.init).joined(separator: ","))")
+        }
+        return layers
+    }
+
+    public var examples: ContrastiveExamples {
+        let pairs = store.examples.pairs
+        return ContrastiveExamples(labels: store.examples.labels, pairs: pairs.contains { $0 >= 0 } ? pairs : nil)
+    }
+
+    /// One row per example [N, d] of a hook point.
+    public func rows(_ point: HookPoint) throws -> (rows: [Float], width: Int) {
+        let t = try store.read(point)
+        let d = t.cols
+        guard let offsets = store.tokenOffsets else { return (t.data, d) }
+        var out = [Float](repeating: 0, count: store.count * d)
+        for i in 0..<store.count {
+            let span = offsets[i]..<offsets[i + 1]
+            guard !span.isEmpty else { continue }
+            for r in span { for c in 0..<d { out[i * d + c] += t.data[r * d + c] } }
+            for c in 0..<d { out[i * d + c] /= Float(span.count) }
+        }
+        return (out, d)
+    }
+
+    public func compute(_ method: DirectionMethod, hook: SteerHook? = nil, layers: [Int]? = nil, normalize: Bool = false,
+                        commandLine: String? = nil, modelName: String? = nil, modelHint: String? = nil,
+                        progress: Bool = true) throws -> ControlVector {
+        let examples = self.examples
+        guard examples.labels.contains(1), examples.labels.contains(0) else {
+            throw SteerError("\(store.url.path) has no labelled examples (/examples/label is −1 throughout), and \(method) needs positives (1) and negatives (0)",
+                             hint: "extract from a JSONL whose examples carry \"label\" (or contrastive pairs)")
+        }
+        let hook = try resolveHook(hook)
+        let layers = try resolveLayers(layers, hook: hook)
+        let bar = TaskProgress("vector \(method)", total: layers.count, enabled: progress && isatty(2) == 1)
+        var directions: [Int: [Float]] = [:], scores: [LayerScore] = []
+        var width = 0
+        for l in layers {
+            let (rows, d) = try rows(hook.point(l))
+            width = d
+            let (v, s) = try Directions.compute(method, rows: rows, width: d, examples: examples, normalize: normalize, layer: l)
+            directions[l] = v
+            scores.append(s)
+            bar.advance(note: "layer \(l)")
+        }
+        let p = store.provenance
+        return ControlVector(directions: directions, width: width, hook: hook, modelHint: modelHint ?? p.architecture,
+                             method: method.rawValue + (normalize ? " (normalized)" : ""),
+                             modelName: modelName ?? URL(fileURLWithPath: p.modelPath).lastPathComponent,
+                             modelSHA256: p.modelSHA256.isEmpty ? nil : p.modelSHA256, command: commandLine, scores: scores)
+    }
+
+    /// The vector's separation of this store's labelled examples, layer by layer, at the vector's hook.
+    public func score(_ vector: ControlVector) throws -> [LayerScore] {
+        let examples = self.examples
+        let pos = examples.positives, neg = examples.negatives
+        guard !pos.isEmpty, !neg.isEmpty else {
+            throw SteerError("\(store.url.path) needs positive (label 1) and negative (label 0) examples to score a vector; it has \(pos.count) and \(neg.count)")
+        }
+        let layers = try resolveLayers(vector.layers, hook: vector.hook)
+        return try layers.map { l in
+            let (rows, d) = try rows(vector.hook.point(l))
+            guard d == vector.width else {
+                throw SteerError("vector width \(vector.width) does not match the store's width \(d) at layer \(l)")
+            }
+            return Directions.score(vector.directions[l]!, rows: rows, width: d, positives: pos, negatives: neg, layer: l)
+        }
+    }
+
+    public static func table(_ scores: [LayerScore]) -> String {
+        var s = "layer      norm   auroc  cohens_d\n"
+        for x in scores { s += String(format: "%5d  %8.3f  %6.3f  %8.3f\n", x.layer, x.norm, x.auroc, x.cohensD) }
+        return s
+    }
+
+    public static func plot(_ scores: [LayerScore], title: String) -> SVGPlot {
+        let x = scores.map { Double($0.layer) }
+        return SVGPlot([
+            SVGPlot.Panel(title: "\(title): AUROC by layer", xLabel: "layer", yLabel: "AUROC", x: x,
+                          series: [.init("AUROC", scores.map { Double($0.auroc) })]),
+            SVGPlot.Panel(title: "\(title): Cohen's d by layer", xLabel: "layer", yLabel: "Cohen's d", x: x,
+                          series: [.init("Cohen's d", scores.map { Double($0.cohensD) })]),
+        ])
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import VaneEngine
+import VaneSteer
+
+/// Steering options shared by `generate` and `steer-eval`.
+struct SteerOptions: ParsableArguments {
+    @Option(name: .customLong("steer"), parsing: .unconditionalSingleValue,
+            help: "A control vector VECTOR.gguf[:SCALE] (repeatable; scale 1 when omitted).")
+    var steer: [String] = []
+    @Option(name: .customLong("layers"), help: "Steer only these layers, e.g. 8-20 or 3,5,7 (default: all the vector has).")
+    var layers: String?
+    @Option(help: "Where to steer: resid_post, resid_mid, attn_out or mlp_out (default: the vector's own hook).")
+    var steerHook: String?
+    @Option(help: "Which positions: all, prompt or generated.") var steerPositions = "all"
+    @Option(help: "add, ablate (project the direction out) or clamp:VALUE (set the projection to VALUE).")
+    var steerOp = "add"
+    @Flag(help: "Rescale each steered activation to its norm before steering (repeng's normalize).")
+    var normPreserve = false
+    @Flag(help: "Use vectors made for another model (same width) anyway.") var force = false
+
+    func validate() throws {
+        do {
+            _ = try parsed()
+        } catch let e as SteerError {
+            throw ValidationError(e.description)
+        }
+    }
+
+    private func parsed() throws -> (paths: [ScaledVectorPath], layers: [Int]?, hook: SteerHook?, positions: SteerPositions, op: SteerOp) {
+        guard let positions = SteerPositions(rawValue: steerPositions) else {
+            throw SteerError("--steer-positions \(steerPositions): use all, prompt or generated")
+        }
+        return (try steer.map(ScaledVectorPath.init(parsing:)), try layers.map(LayerList.parse),
+                try steerHook.map(SteerHook.init(parsing:)), positions, try SteerOp(parsing: steerOp))
+    }
+
+    /// The steering for `model`, each vector read and checked against it; nil without --steer.
+    func steering(for model: LanguageModel) throws -> Steering? {
+        let p = try parsed()
+        guard !p.paths.isEmpty else { return nil }
+        let identity = ModelIdentity(files: model.files)
+        let vectors = try p.paths.map { item -> (vector: ControlVector, scale: Float) in
+            let v = try ControlVector(contentsOf: URL(fileURLWithPath: item.path))
+            do { try v.check(against: identity, force: force) } catch let e as SteerError {
+                throw SteerError("\(item.path): \(e.message)", hint: e.hint)
+            }
+            return (v, item.scale)
+        }
+        return Steering(vectors: vectors, layers: p.layers, hook: p.hook, positions: p.positions, op: p.op,
+                        normPreserve: normPreserve)
+    }
+}
+
+/// The command line as typed, for provenance.
+var commandLine: String {
+    CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+}

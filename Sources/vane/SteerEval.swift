@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import VaneEngine
+import VaneSteer
+
+struct SteerEvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "steer-eval",
+        abstract: "Measure steering over a sweep of scales: length, KL from unsteered, entropy, accuracy.")
+
+    @OptionGroup var model: ModelOptions
+    @Argument(help: "JSON Lines prompts: {\"question\"|\"prompt\": …, \"answer\"?: N, \"system\"?: …}.") var prompts: String
+    @OptionGroup var steer: SteerOptions
+    @Option(help: "Scales LO:HI:STEP multiplying every --steer scale.") var sweep = "-8:8:2"
+    @Option(help: "Tokens to generate at most per prompt.") var maxTokens = 128
+    @Flag(help: "Encode prompts as plain text instead of with the chat template.") var plain = false
+    @Flag(help: "Print the rows as JSON.") var json = false
+    @Option(help: "Write the plot of length and KL against scale here.") var plot = "steer-eval.svg"
+    @Option(help: "Write each prompt's steered texts (JSON Lines) here.") var texts: String?
+    @OptionGroup var threads: ThreadOptions
+
+    func validate() throws {
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+        guard !steer.steer.isEmpty else { throw ValidationError("give a vector with --steer VECTOR.gguf") }
+        _ = try scales()
+    }
+
+    func scales() throws -> [Float] {
+        let parts = sweep.split(separator: ":").map { Float($0) }
+        guard parts.count == 3, let lo = parts[0], let hi = parts[1], let step = parts[2], step > 0, lo <= hi else {
+            throw ValidationError("--sweep \(sweep): write LO:HI:STEP with numbers, LO ≤ HI and STEP > 0, e.g. -8:8:2")
+        }
+        return stride(from: lo, through: hi + step * 1e-4, by: step).map { ($0 / step).rounded() * step }
+    }
+
+    func run() throws {
+        try threads.apply()
+        let m = try model.load()
+        m.transformer.precision = .fast
+        let set = try PromptSet(contentsOf: URL(fileURLWithPath: prompts))
+        guard let steering = try steer.steering(for: m) else { throw ValidationError("give a vector with --steer VECTOR.gguf") }
+        let eval = SteerEval(model: m, steering: steering, maxTokens: maxTokens, plain: plain)
+        var lines: [String] = []
+        let start = Date()
+        let rows = try eval.run(set, scales: try scales()) { i, outs in
+            let obj: [String: Any] = ["prompt": set.items[i].text, "texts": outs]
+            if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) { lines.append(String(decoding: data, as: UTF8.self)) }
+        }
+        if let texts { try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: texts), options: .atomic) }
+        try SteerEval.plot(rows, title: URL(fileURLWithPath: steer.steer[0]).lastPathComponent).write(to: URL(fileURLWithPath: plot))
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted]
+            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+        } else {
+            print(SteerEval.table(rows), terminator: "")
+        }
+        note(String(format: "[%d prompts × %d scales in %.0f s; Spearman(scale, mean length) = %.3f; plot: %@]",
+                    set.items.count, rows.count, Date().timeIntervalSince(start), SteerEval.lengthSpearman(rows), plot))
+    }
+}

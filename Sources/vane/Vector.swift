@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import VaneActivations
+import VaneSteer
+
+struct Vector: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Control vectors: compute from a store, score, export, combine.",
+        subcommands: [Compute.self, Score.self, Export.self, Combine.self])
+
+    struct Compute: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compute a control vector from an activation store's labelled or paired examples.")
+
+        @Argument(help: "An activation store (vane extract).") var store: String
+        @Option(help: "mean-diff, pca-diff, pca-center, pca-uncentered or probe.") var method: String
+        @Option(help: "Layers, e.g. 8-20 (default: every stored layer but 0).") var layers: String?
+        @Option(help: "resid_post, resid_mid, attn_out or mlp_out (default: resid_post when stored).") var hook: String?
+        @Flag(help: "Make every direction a unit vector.") var normalize = false
+        @Option(name: .shortAndLong, help: "The vector file to write (.gguf).") var output: String
+
+        func run() throws {
+            guard let method = DirectionMethod(rawValue: method) else {
+                throw ValidationError("--method \(method): use one of " + DirectionMethod.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            let builder = VectorBuilder(store: try ActivationStore(url: URL(fileURLWithPath: store)))
+            let vector = try builder.compute(method, hook: try hook.map(SteerHook.init(parsing:)),
+                                             layers: try layers.map(LayerList.parse), normalize: normalize,
+                                             commandLine: commandLine)
+            try vector.write(to: URL(fileURLWithPath: output))
+            print(VectorBuilder.table(vector.scores), terminator: "")
+            note("[\(method) over \(builder.store.count) examples at \(vector.hook), \(vector.layers.count) layers → \(output)]")
+        }
+    }
+
+    struct Score: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score a vector on a store's labelled examples: per-layer norm, AUROC, Cohen's d, and an SVG plot.")
+
+        @Argument(help: "An activation store.") var store: String
+        @Argument(help: "A control vector (.gguf).") var vector: String
+        @Option(help: "Where to write the plot (default: VECTOR with .scores.svg).") var plot: String?
+
+        func run() throws {
+            let v = try ControlVector(contentsOf: URL(fileURLWithPath: vector))
+            let scores = try VectorBuilder(store: try ActivationStore(url: URL(fileURLWithPath: store))).score(v)
+            print(VectorBuilder.table(scores), terminator: "")
+            let out = plot ?? (vector.hasSuffix(".gguf") ? String(vector.dropLast(5)) : vector) + ".scores.svg"
+            try VectorBuilder.plot(scores, title: URL(fileURLWithPath: vector).lastPathComponent).write(to: URL(fileURLWithPath: out))
+            note("[plot: \(out)]")
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a vector as safetensors, HDF5 or a folder of .npy files.")
+
+        @Argument(help: "A control vector (.gguf).") var vector: String
+        @Option(help: "safetensors, h5 or npy-dir.") var format: String
+        @Option(name: .shortAndLong, help: "The file (or folder, for npy-dir) to write.") var output: String
+
+        func run() throws {
+            guard let f = VectorExportFormat(rawValue: format) else {
+                throw ValidationError("--format \(format): use safetensors, h5 or npy-dir")
+            }
+            try ControlVector(contentsOf: URL(fileURLWithPath: vector)).export(to: URL(fileURLWithPath: output), format: f)
+        }
+    }
+
+    struct Combine: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Σ scale·vector, layer by layer: a.gguf:0.5 b.gguf:-1 -o c.gguf.")
+
+        @Argument(parsing: .allUnrecognized, help: "Vectors with scales, VECTOR.gguf[:SCALE].") var terms: [String] = []
+        @Option(name: .shortAndLong, help: "The vector file to write.") var output: String
+        @Flag(help: "Combine vectors made for different models.") var force = false
+
+        func run() throws {
+            guard !terms.isEmpty else { throw ValidationError("give at least one VECTOR.gguf[:SCALE]") }
+            let parsed = try terms.map(ScaledVectorPath.init(parsing:))
+            var v = try ControlVector.combine(parsed.map { (try ControlVector(contentsOf: URL(fileURLWithPath: $0.path)), $0.scale) },
+                                              force: force)
+            v.command = commandLine
+            try v.write(to: URL(fileURLWithPath: output))
+            note("[\(parsed.count) vectors → \(output): \(v.layers.count) layers]")
+        }
+    }
+}

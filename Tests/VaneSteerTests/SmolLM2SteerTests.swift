@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+import VaneEngine
+import VaneSteer
+import VaneTestSupport
+
+/// The shipped vectors on the default model. Both need SmolLM2 in the cache; the sweep also needs
+/// VANE_LONG_TESTS=1, since it generates for minutes (the full held-out measurement is in each vector's manifest).
+@Suite struct SmolLM2SteerTests {
+    static let vectors = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("vectors")
+    static let long = ProcessInfo.processInfo.environment["VANE_LONG_TESTS"] == "1"
+
+    /// llama.cpp's vector for this model loads and passes the model check (no sha256: checked by model_hint).
+    @Test(.enabled(if: Fixtures.smollm2 != nil))
+    func llamaCppVectorFitsSmolLM2() throws {
+        let model = try LanguageModel(url: Fixtures.smollm2!)
+        let v = try ControlVector(contentsOf: Fixtures.url("smollm2/llamacpp-control-vector-mean.gguf"))
+        try v.check(against: ModelIdentity(files: model.files))
+        let hooks = Hooks()
+        try Steering(vectors: [(v, 0)]).install(on: hooks, promptLength: 1, modelLayers: model.config.numHiddenLayers)
+        #expect(hooks.isEmpty)
+    }
+
+    /// Mean generated length over the first 10 held-out questions falls monotonically as the shipped vectors'
+    /// scale rises: Spearman ρ(scale, mean length) ≤ −0.9 over 5 scales.
+    @Test(.enabled(if: Fixtures.smollm2 != nil && long), arguments: [("efficiency-smollm2.gguf", Float(0.12)), ("concise-smollm2.gguf", 0.3)])
+    func lengthFallsWithScale(_ file: String, _ top: Float) throws {
+        let model = try LanguageModel(url: Fixtures.smollm2!)
+        model.transformer.precision = .fast
+        let v = try ControlVector(contentsOf: Self.vectors.appendingPathComponent(file))
+        try v.check(against: ModelIdentity(files: model.files))
+        var prompts = try PromptSet(contentsOf: Self.vectors.appendingPathComponent("data/questions-heldout.jsonl"))
+        prompts.items = Array(prompts.items.prefix(10))
+        let scales = stride(from: -top, through: top * 1.001, by: top / 2).map { $0 }
+        let rows = try SteerEval(model: model, steering: Steering(vectors: [(v, 1)]), maxTokens: 96).run(prompts, scales: scales)
+        let rho = SteerEval.lengthSpearman(rows)
+        #expect(rho <= -0.9, "\(file): Spearman(scale, mean length) = \(rho) over \(rows.map { ($0.scale, $0.meanLength) })")
+        #expect(rows[2].firstTokenKL == 0 && rows[2].meanKL == 0, "scale 0 must leave the distributions unchanged")
+    }
+}
