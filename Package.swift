@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "VaneTensorTests", dependencies: ["VaneTensor", "CKernels", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneActivationsTests", dependencies: ["VaneActivations", "VaneTestSupport"]),
         .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
-        .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneTestSupport"]),
+        .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneSteerTests", dependencies: ["VaneSteer", "VaneTestSupport"], exclude: ["reference.py"]),
         .testTarget(name: "VaneModelIOTests", dependencies: ["VaneModelIO", "VaneTestSupport"]),
     ],

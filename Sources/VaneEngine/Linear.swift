@@ -150,7 +150,20 @@ public enum Parallel {
         openblas_set_num_threads(Int32(n))
     }
 
-    static func run(_ n: Int, _ body: @Sendable (Int) -> Void) {
-        if n == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: n, execute: body) }
+    /// Runs body(0 … n−1) on the worker pool and returns when all are done.
+    static func run(_ n: Int, _ body: (Int) -> Void) {
+        if n == 1 { return body(0) }
+        withoutActuallyEscaping(body) { body in
+            var task = Task(body: body)
+            withUnsafeMutablePointer(to: &task) { ctx in
+                vane_parallel_for(Int32(n), { ctx, ith, _ in
+                    ctx!.assumingMemoryBound(to: Task.self).pointee.body(Int(ith))
+                }, ctx)
+            }
+        }
+    }
+
+    private struct Task {
+        let body: (Int) -> Void
     }
 }

@@ -29,6 +29,7 @@ public struct Sampler {
         rng = SplitMix64(seed: options.seed)
     }
 
+    @inlinable
     public static func argmax(_ logits: some Collection<Float>) -> Int {
         var best = 0, bestValue = -Float.infinity, i = 0
         for v in logits {

@@ -1,6 +1,7 @@
 import CKernels
 import Foundation
 import Testing
+import VaneModelIO
 import VaneTestSupport
 
 typealias QDot = @convention(c) (Int64, UnsafeRawPointer?, UnsafeRawPointer?) -> Float
@@ -154,8 +155,10 @@ typealias Quantize = @convention(c) (UnsafePointer<Float>?, UnsafeMutableRawPoin
     /// dequantization of each (README: exact). This pins QuantReference's reading of every layout to an independent
     /// one, then checks the kernels' dots on these realistic blocks.
     @Test func quantZooDots() throws {
-        let tensors = try readGGUFTensors(Fixtures.url("quant-zoo.gguf"))
-        let expected = try readSafetensorsF32(Fixtures.url("quant-zoo.reference.safetensors"))
+        let zoo = try GGUFFile(url: Fixtures.url("quant-zoo.gguf"))
+        var tensors: [String: (type: UInt32, bytes: [UInt8])] = [:]
+        for t in zoo.tensors { tensors[t.name] = (t.type.rawValue, Array(t.bytes)) }
+        let expected = try loadReference(Fixtures.url("quant-zoo.reference.safetensors")).mapValues(\.data)
         var rng = SplitMix64(state: 42)
         let x = randomActivations(512, &rng)
         for (name, (type, bytes)) in tensors.sorted(by: { $0.key < $1.key }) {

@@ -68,3 +68,12 @@ int vane_gemv_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t
 /// weight row is read once for all vectors, while it is hot in cache. Returns as vane_gemv_q.
 int vane_gemm_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
                 size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
+
+// --- Threads -------------------------------------------------------------------------------------------------------
+
+typedef void (*vane_task_fn)(void *ctx, int ith, int nth);
+
+/// Runs fn(ctx, ith, nth) for ith = 0 … nth−1 on persistent workers (ith 0 on the calling thread) and returns when
+/// all have finished. Workers spin briefly between jobs, then sleep. A call made while another thread's call is
+/// running runs all its parts on its own thread.
+void vane_parallel_for(int nth, vane_task_fn fn, void *ctx);
