@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
         .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneSteerTests", dependencies: ["VaneSteer", "VaneTestSupport"], exclude: ["reference.py"]),
-        .testTarget(name: "VaneBakeTests", dependencies: ["VaneBake", "VaneTestSupport"]),
+        .testTarget(name: "VaneBakeTests", dependencies: ["VaneBake", "VaneTestSupport"], exclude: ["check_edit.py"]),
         .testTarget(name: "VaneModelIOTests", dependencies: ["VaneModelIO", "VaneTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

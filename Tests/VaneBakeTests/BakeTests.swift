@@ -350,3 +350,40 @@ extension URL {
         return self
     }
 }
+
+@Suite("gguf-py reads the edit") struct GGUFPyCheck {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("check_edit.py")
+
+    static var available: Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import numpy, gguf"]
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        if p.terminationStatus != 0 { FileHandle.standardError.write(Data("skipping: python3 with numpy and gguf not available (pip install numpy gguf)\n".utf8)) }
+        return p.terminationStatus == 0
+    }
+
+    @Test("untouched tensors byte-identical and the head edit equal to numpy's (≤ 1e-5)", .enabled(if: available))
+    func ggufPy() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for model in [Fixtures.url("tiny-llama.q8_0.gguf"), Fixtures.url("tiny-qwen2.f32.gguf")] + (Fixtures.smollm2.map { [$0] } ?? []) {
+            let input = try ModelInput(url: model)
+            let (_, url) = try randomVector(width: input.config.hiddenSize, layers: [1, 2], in: dir, seed: 5)
+            let out = dir.appendingPathComponent("e.gguf"), report = dir.appendingPathComponent("r.json")
+            let heads = "1.0,1.2,2.3"
+            try DirectionEdits.heads(input, direction: try .init(contentsOf: url), heads: try DirectionEdits.parseHeads(heads),
+                                     to: OutputOptions(url: out), command: "test")
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", Self.script.path, model.path, out.path, url.path, heads, report.path]
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+            let r = try JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any] ?? [:]
+            #expect(r["ok"] as? Bool == true, "\(model.lastPathComponent): \(r["problems"] ?? "no report")")
+        }
+    }
+}
