@@ -23,7 +23,19 @@ public struct ReasoningSample: Sendable {
     public var tagged: Bool
     public var stop: String
     public var correct: Bool?
-    public var label = -1
+    public var label: Int
+
+    public init(item: PromptSet.Item, response: String, responseTokens: Int, reasoningTokens: Int, tagged: Bool,
+                stop: String, correct: Bool?, label: Int = -1) {
+        self.item = item
+        self.response = response
+        self.responseTokens = responseTokens
+        self.reasoningTokens = reasoningTokens
+        self.tagged = tagged
+        self.stop = stop
+        self.correct = correct
+        self.label = label
+    }
 }
 
 /// ThinkEdit ("ThinkEdit: Interpretable Weight Editing to Mitigate Overly Short Thinking in Reasoning Models"), on

@@ -7,6 +7,7 @@ import VaneModelIO
 import VaneSteer
 import VaneTensor
 import VaneTestSupport
+import VaneTokenizer
 
 // Baked equals hooked: each edited model, run plainly, must give the logits of the original model run with the
 // hook that the edit stands for (an independent path through the forward pass: hooks on live activations rather
@@ -385,5 +386,41 @@ extension URL {
             let r = try JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any] ?? [:]
             #expect(r["ok"] as? Bool == true, "\(model.lastPathComponent): \(r["problems"] ?? "no report")")
         }
+    }
+}
+
+@Suite("ThinkEdit steps") struct ThinkEditSteps {
+    @Test("responses file → store → d_L = mean(long) − mean(short) over the reasoning tokens, and head scores")
+    func pipeline() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let m = try LanguageModel(url: Fixtures.url("tiny-llama.f32.gguf"))
+        let texts = ["a b c d e f g h i j", "one two three four five six", "x y z w v u t s", "ok", "no", "hi"]
+        let samples = texts.enumerated().map { i, t in
+            ReasoningSample(item: PromptSet.Item(text: "question \(i)"), response: t, responseTokens: 0,
+                            reasoningTokens: 0, tagged: false, stop: "endOfTurn", correct: nil, label: i < 3 ? 1 : 0)
+        }
+        let responses = dir.appendingPathComponent("r.jsonl"), store = dir.appendingPathComponent("s.h5")
+        try ThinkEdit.writeResponses(samples, tagged: false, to: responses)
+        let recipe = ThinkEdit(model: m)
+        try recipe.extract(responses: responses, tagged: false, store: store, commandLine: "test")
+        let (vector, scores) = try recipe.direction(store: store, commandLine: "test")
+        #expect(vector.layers == [1, 2] && vector.hook == .residMid)
+        #expect(scores.count == 2 * m.config.numAttentionHeads)
+
+        // Independently: capture hook_resid_mid at every position and average over each completion.
+        var sums = [[Double]](repeating: [Double](repeating: 0, count: m.config.hiddenSize), count: 2)
+        for (i, s) in samples.enumerated() {
+            let prompt = try m.encodeChat([ChatMessage(role: "user", content: s.item.text)])
+            let tokens = prompt + m.tokenizer.encode(s.response, addSpecial: false)
+            let hooks = Hooks(), capture = Capture()
+            capture.attach(to: hooks, points: [.residMid(2)])
+            _ = try m.transformer.forward(tokens, cache: m.transformer.makeCache(capacity: tokens.count), hooks: hooks, logits: .none)
+            let x = capture.tensors[.residMid(2)]!, d = x.cols
+            let n = Double(tokens.count - prompt.count)
+            for t in prompt.count..<tokens.count { for c in 0..<d { sums[i < 3 ? 0 : 1][c] += Double(x.data[t * d + c]) / n / 3 } }
+        }
+        let expected = zip(sums[0], sums[1]).map { Float($0 - $1) }
+        check(vector.directions[2]!, expected, atol: 1e-4, "d_2")
     }
 }
