@@ -34,7 +34,7 @@ run() {
 }
 run "edit heads" edit heads smollm2 --direction "$vector" --heads 10.1,12.4,20.7 -o "$work/heads.gguf"
 run "edit ablate" edit ablate smollm2 --direction "$vector" --layers 8-20 -o "$work/ablate.gguf"
-run "edit add" edit add smollm2 --vector "$vector:-2" --layers 10-14 -o "$work/add.gguf"
+run "edit add" edit add smollm2 --vector "$vector:-0.5" --layers 10-14 -o "$work/add.gguf"
 
 llama=${LLAMA_CLI:-$(command -v llama-simple || command -v llama-cli || true)}
 for f in heads ablate add; do
