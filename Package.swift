@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "VaneEdit", targets: ["VaneEdit"]),
         .library(name: "VaneActivations", targets: ["VaneActivations"]),
         .library(name: "VaneSteer", targets: ["VaneSteer"]),
+        .library(name: "VaneBake", targets: ["VaneBake"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -33,7 +34,10 @@ let package = Package(
         .target(name: "VaneActivations", dependencies: ["VaneStore", "VaneEngine"]),
         .target(name: "VaneEdit", dependencies: ["VaneModelIO", "VaneTensor", .product(name: "Yams", package: "Yams")]),
         .target(name: "VaneSteer", dependencies: ["VaneEngine", "VaneStore", "VaneActivations", "VaneEdit"]),
+        // Baked directions driven by vectors, stores and generation: above VaneSteer, which already uses VaneEdit.
+        .target(name: "VaneBake", dependencies: ["VaneEdit", "VaneSteer", "VaneActivations", "VaneEngine"]),
         .executableTarget(name: "vane", dependencies: [
+            "VaneBake",
             "VaneSteer",
             "VaneEngine",
             "VaneEdit",
@@ -50,6 +54,7 @@ let package = Package(
         .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
         .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneSteerTests", dependencies: ["VaneSteer", "VaneTestSupport"], exclude: ["reference.py"]),
+        .testTarget(name: "VaneBakeTests", dependencies: ["VaneBake", "VaneTestSupport"], exclude: ["check_edit.py"]),
         .testTarget(name: "VaneModelIOTests", dependencies: ["VaneModelIO", "VaneTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -31,10 +31,16 @@ public final class ModelFiles: @unchecked Sendable {
         }
     }
 
-    /// Vane's provenance keys (`vane.*` GGUF metadata written by its editors and mergers), in file order.
+    /// Vane's provenance keys (`vane.*` GGUF metadata written by its editors and mergers), in file order; for an
+    /// HF folder, the `vane.*` keys of the first shard's safetensors `__metadata__`, sorted.
     public var provenance: [(key: String, value: String)] {
-        guard case .gguf(let f) = source else { return [] }
-        return f.metadataOrder.filter { $0.hasPrefix("vane.") }.map { ($0, f.metadata[$0].map { "\($0)" } ?? "") }
+        switch source {
+        case .gguf(let f):
+            return f.metadataOrder.filter { $0.hasPrefix("vane.") }.map { ($0, f.metadata[$0].map { $0.string ?? "\($0)" } ?? "") }
+        case .hfFolder(_, let shards):
+            let metadata = shards.min { $0.url.lastPathComponent < $1.url.lastPathComponent }?.metadata ?? [:]
+            return metadata.filter { $0.key.hasPrefix("vane.") }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        }
     }
 
     /// Opens a `.gguf` file or an HF model folder.

@@ -31,7 +31,7 @@ struct Inspect: ParsableCommand {
         } else {
             print("chat template  none")
         }
-        for (key, value) in f.provenance { print("\(key.padding(toLength: 14, withPad: " ", startingAt: 0)) \(value)") }
+        for (key, value) in f.provenance { print("\(key.padding(toLength: max(14, key.count), withPad: " ", startingAt: 0)) \(value)") }
     }
 }
 

@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import VaneBake
 import VaneEdit
 import VaneModelIO
 import VaneSteer
 
 struct Recipe: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Ready-made edits.", subcommands: [ReasoningVector.self, Efficiency.self])
+        abstract: "Ready-made edits.", subcommands: [ReasoningVector.self, Efficiency.self, ThinkEditRecipe.self, ReasoningLengths.self])
 
     struct ReasoningVector: ParsableCommand {
         static let configuration = CommandConfiguration(

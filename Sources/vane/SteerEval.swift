@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VaneBake
 import VaneEngine
 import VaneSteer
 
@@ -17,11 +18,13 @@ struct SteerEvalCommand: ParsableCommand {
     @Flag(help: "Print the rows as JSON.") var json = false
     @Option(help: "Write the plot of length and KL against scale here.") var plot = "steer-eval.svg"
     @Option(help: "Write each prompt's steered texts (JSON Lines) here.") var texts: String?
+    @Option(help: "An edited model to compare with MODEL instead of steering (reasoning length, accuracy).") var edited: String?
+    @Option(help: "With --edited: short = reasoning below this many tokens or percentile of MODEL's lengths.") var shortBelow = "30%"
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
-        guard !steer.steer.isEmpty else { throw ValidationError("give a vector with --steer VECTOR.gguf") }
+        guard !steer.steer.isEmpty || edited != nil else { throw ValidationError("give a vector with --steer VECTOR.gguf, or --edited MODEL") }
         _ = try scales()
     }
 
@@ -38,7 +41,8 @@ struct SteerEvalCommand: ParsableCommand {
         let m = try model.load()
         m.transformer.precision = .fast
         let set = try PromptSet(contentsOf: URL(fileURLWithPath: prompts))
-        guard let steering = try steer.steering(for: m) else { throw ValidationError("give a vector with --steer VECTOR.gguf") }
+        if let edited { return try compareEdited(m, edited, set) }
+        guard let steering = try steer.steering(for: m) else { throw ValidationError("give a vector with --steer VECTOR.gguf, or --edited MODEL") }
         let eval = SteerEval(model: m, steering: steering, maxTokens: maxTokens, plain: plain)
         var lines: [String] = []
         let start = Date()
@@ -57,5 +61,18 @@ struct SteerEvalCommand: ParsableCommand {
         }
         note(String(format: "[%d prompts × %d scales in %.0f s; Spearman(scale, mean length) = %.3f; plot: %@]",
                     set.items.count, rows.count, Date().timeIntervalSince(start), SteerEval.lengthSpearman(rows), plot))
+    }
+
+    /// The edited model against MODEL: reasoning-length distribution, accuracy overall and on originally short cases.
+    func compareEdited(_ m: LanguageModel, _ path: String, _ set: PromptSet) throws {
+        let e = try LanguageModel(path)
+        e.transformer.precision = .fast
+        let report = try EditComparison(original: m, edited: e, maxTokens: maxTokens, plain: plain)
+            .run(set, shortBelow: try LengthThreshold(parsing: shortBelow))
+        try EditComparison.plot(report, title: URL(fileURLWithPath: path).lastPathComponent).write(to: URL(fileURLWithPath: plot))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(json ? String(decoding: try encoder.encode(report), as: UTF8.self) : EditComparison.table(report), terminator: json ? "\n" : "")
+        note("[plot: \(plot)]")
     }
 }

@@ -7,6 +7,7 @@ struct Vane: ParsableCommand {
         abstract: "Activation steering and weight editing for transformer language models.",
         subcommands: [Fetch.self, Inspect.self, Tokenize.self, Generate.self, Trace.self, Bench.self,
                       Diff.self, Apply.self, Merge.self, Convert.self, Recipe.self,
-                      Extract.self, Store.self, Vector.self, SteerEvalCommand.self]
+                      Extract.self, Store.self, Vector.self, SteerEvalCommand.self,
+                      Heads.self, Edit.self]
     )
 }

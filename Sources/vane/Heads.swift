@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import VaneActivations
+import VaneBake
+import VaneSteer
+
+struct Heads: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Per-head attribution: score(L, h) = mean over span tokens of attn.hook_result[L, h] · (−d̂_L).",
+        discussion: """
+            DATA is an activation store (.h5) holding blocks.*.attn.hook_result (e.g. `vane extract --hooks \
+            'blocks.*.attn.hook_result' --positions mean`), or a JSONL file in the forms `vane extract` reads, \
+            run on the fly. Only examples with --label (0: the short side of a ThinkEdit split) are scored. \
+            Prints the ranked table, or JSON with --json, and writes an SVG heatmap of layers × heads.
+            """)
+
+    @OptionGroup var model: ModelOptions
+    @Argument(help: "An activation store (.h5) or a JSONL dataset.") var data: String
+    @Option(help: "The control vector whose per-layer directions d_L are scored against.") var direction: String
+    @Option(help: "Score the examples with this label.") var label = 0
+    @Option(help: "For JSONL data: auto, completion, input or prompt (the tokens averaged over).") var span = "completion"
+    @Option(help: "Print this many rows (default: all).") var limit: Int?
+    @Flag(help: "Print the ranked scores as JSON.") var json = false
+    @Option(help: "Where to write the heatmap (default: DIRECTION with .heads.svg).") var svg: String?
+    @OptionGroup var threads: ThreadOptions
+
+    func run() throws {
+        try threads.apply()
+        let vector = try ControlVector(contentsOf: URL(fileURLWithPath: direction))
+        let url = URL(fileURLWithPath: data)
+        let scores: [HeadScore]
+        if url.pathExtension == "h5" {
+            scores = try HeadAttribution.scores(store: try ActivationStore(url: url), directions: vector.directions, label: label)
+        } else {
+            guard let rule = SpanRule(span) else { throw ValidationError("--span: auto, input, prompt or completion") }
+            scores = try HeadAttribution.scores(model: try model.load(), data: url, span: rule,
+                                                directions: vector.directions, label: label)
+        }
+        print(json ? String(decoding: try HeadAttribution.json(scores), as: UTF8.self) : HeadAttribution.table(scores, limit: limit),
+              terminator: json ? "\n" : "")
+        let out = svg ?? (direction.hasSuffix(".gguf") ? String(direction.dropLast(5)) : direction) + ".heads.svg"
+        try HeadAttribution.heatmap(scores, title: "head scores along −d̂ (\(url.lastPathComponent))").write(to: URL(fileURLWithPath: out))
+        note("[\(scores.count) heads over \(Set(scores.map(\.layer)).count) layers; heatmap: \(out)]")
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import VaneBake
+import VaneEdit
+import VaneEngine
+import VaneSteer
+
+/// Options of the ThinkEdit generation step, shared by `recipe thinkedit` and `recipe reasoning-lengths`.
+struct ReasoningSplitOptions: ParsableArguments {
+    @Option(help: "Tokens per response at most.") var maxTokens = 256
+    @Option(help: "Long: reasoning above this many tokens, or above this percentile (e.g. 70%).") var longAbove = "70%"
+    @Option(help: "Short: reasoning below this many tokens, or below this percentile (e.g. 30%).") var shortBelow = "30%"
+    @Option(help: "Sampling temperature (default: the model's own settings; greedy when it has none).") var temperature: Float?
+    @Option(help: "Random seed (question i uses SEED + i).") var seed: UInt64 = 0
+
+    func validate() throws {
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+        _ = try LengthThreshold(parsing: longAbove)
+        _ = try LengthThreshold(parsing: shortBelow)
+    }
+
+    func configure(_ recipe: inout ThinkEdit) throws {
+        recipe.maxTokens = maxTokens
+        recipe.seed = seed
+        recipe.longAbove = try LengthThreshold(parsing: longAbove)
+        recipe.shortBelow = try LengthThreshold(parsing: shortBelow)
+        if let temperature {
+            recipe.sampling.temperature = temperature
+            recipe.samplingSource = "--temperature \(temperature)"
+        }
+    }
+}
+
+extension Recipe {
+    struct ThinkEditRecipe: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "thinkedit",
+            abstract: "ThinkEdit: find the heads that push toward short reasoning and project the length direction out of them.",
+            discussion: """
+                Steps (each also on its own): responses and the long/short split (`recipe reasoning-lengths`); \
+                `vane extract` of hook_resid_mid (--site mlp: hook_resid_post) and attn.hook_result averaged over \
+                the reasoning tokens; `vane vector compute --method mean-diff` (d_L = mean(long) − mean(short)); \
+                `vane heads`; `vane edit heads`. Beside OUT: STEM.responses.jsonl, STEM.h5, STEM.direction.gguf, \
+                STEM.heads.json, STEM.heads.svg, and with --eval STEM.eval.json and STEM.eval.svg.
+                """)
+
+        @OptionGroup var model: ModelOptions
+        @Argument(help: "JSON Lines questions: {\"question\": …, \"answer\"?: N}.") var questions: String
+        @OptionGroup var split: ReasoningSplitOptions
+        @Option(help: "attn (hook_resid_mid) or mlp (hook_resid_post): where the direction is measured.") var site = "attn"
+        @Option(help: "Heads to edit (default: 4% of the heads scored).") var topK: Int?
+        @Option(help: "Held-out questions: compare the edited model with the original on them (greedy).") var eval: String?
+        @OptionGroup var out: ModelOutputOptions
+        @OptionGroup var threads: ThreadOptions
+
+        func run() throws {
+            try threads.apply()
+            let m = try model.load()
+            m.transformer.precision = .fast
+            var recipe = ThinkEdit(model: m)
+            try split.configure(&recipe)
+            guard let s = ThinkEdit.Site(rawValue: site) else { throw ValidationError("--site: attn or mlp") }
+            (recipe.site, recipe.topK) = (s, topK)
+            note("[sampling: \(recipe.samplingSource)]")
+            let q = URL(fileURLWithPath: questions)
+            let r = try recipe.run(try PromptSet(contentsOf: q), questionsURL: q, output: try out.options(), commandLine: commandLine, log: note)
+            print(HeadAttribution.table(r.heads), terminator: "")
+            note(String(format: "[%d responses, long > %.1f, short < %.1f tokens; %d heads edited in %.0f s → %@]",
+                        r.samples.count, r.longCut, r.shortCut, r.heads.count, r.seconds, out.output))
+            guard let eval else { return }
+            let edited = try LanguageModel(url: URL(fileURLWithPath: out.output))
+            edited.transformer.precision = .fast
+            let report = try EditComparison(original: m, edited: edited, maxTokens: split.maxTokens)
+                .run(try PromptSet(contentsOf: URL(fileURLWithPath: eval)), shortBelow: .tokens(r.shortCut))
+            print(EditComparison.table(report), terminator: "")
+            let stem = URL(fileURLWithPath: out.output).deletingPathExtension().path
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report).write(to: URL(fileURLWithPath: stem + ".eval.json"), options: .atomic)
+            try EditComparison.plot(report, title: "ThinkEdit").write(to: URL(fileURLWithPath: stem + ".eval.svg"))
+        }
+    }
+
+    struct ReasoningLengths: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reasoning-lengths",
+            abstract: "Generate responses, measure reasoning length, label long (1) / short (0) / neither (−1) as JSONL.")
+
+        @OptionGroup var model: ModelOptions
+        @Argument(help: "JSON Lines questions: {\"question\": …, \"answer\"?: N}.") var questions: String
+        @OptionGroup var split: ReasoningSplitOptions
+        @Option(name: .shortAndLong, help: "The responses file to write (.jsonl), ready for `vane extract`.") var output: String
+        @OptionGroup var threads: ThreadOptions
+
+        func run() throws {
+            try threads.apply()
+            let m = try model.load()
+            m.transformer.precision = .fast
+            var recipe = ThinkEdit(model: m)
+            try split.configure(&recipe)
+            note("[sampling: \(recipe.samplingSource)]")
+            let r = try recipe.generate(try PromptSet(contentsOf: URL(fileURLWithPath: questions)), log: note)
+            try ThinkEdit.writeResponses(r.samples, tagged: r.tagged, to: URL(fileURLWithPath: output))
+            let span = r.tagged ? "--span-start '<think>' --span-end '</think>'" : "--span completion"
+            note("[→ \(output); next: vane extract MODEL \(output) --hooks 'blocks.*.hook_resid_mid' 'blocks.*.attn.hook_result' --positions mean \(span) -o STORE.h5]")
+        }
+    }
+}
