@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build -c release --product vane
 .build/release/vane fetch smollm2
-# h5py reads Vane's HDF5 stores in the activation tests (skipped, with a message, when it cannot be installed).
-python3 -c 'import h5py, numpy' 2>/dev/null || python3 -m pip install --quiet h5py numpy \
-    || python3 -m pip install --quiet --break-system-packages h5py numpy \
-    || echo "h5py unavailable: the h5py store checks will be skipped"
+# Independent references some tests call through Python: h5py reads Vane's HDF5 stores, gguf-py its GGUF files,
+# numpy and scikit-learn recompute the direction methods. Tests that need one skip with a message without it.
+pydeps=(h5py numpy gguf==0.19.0 scikit-learn)
+python3 -c 'import h5py, numpy, gguf, sklearn' 2>/dev/null || python3 -m pip install --quiet "${pydeps[@]}" \
+    || python3 -m pip install --quiet --break-system-packages "${pydeps[@]}" \
+    || echo "some Python references are unavailable: the tests that need them will be skipped"
 swift test -c release -Xswiftc -enable-testing "$@"
