@@ -44,11 +44,11 @@ public enum DirectionEdits {
         let out = try text.split(separator: ",").map { part -> (layer: Int, head: Int) in
             let bits = part.trimmingCharacters(in: .whitespaces).split(separator: ".")
             guard bits.count == 2, let l = Int(bits[0]), let h = Int(bits[1]), l >= 0, h >= 0 else {
-                throw SteerError("heads \"\(text)\": \"\(part)\" is not LAYER.HEAD", hint: "write heads like 12.3,14.0")
+                throw VaneError("heads \"\(text)\": \"\(part)\" is not LAYER.HEAD", hint: "write heads like 12.3,14.0")
             }
             return (l, h)
         }
-        guard !out.isEmpty else { throw SteerError("heads \"\(text)\" names no head", hint: "write heads like 12.3,14.0") }
+        guard !out.isEmpty else { throw VaneError("heads \"\(text)\" names no head", hint: "write heads like 12.3,14.0") }
         return out
     }
 
@@ -62,7 +62,7 @@ public enum DirectionEdits {
         for (l, h) in heads where !(byLayer[l]?.contains(h) ?? false) { byLayer[l, default: []].append(h) }
         let edits = try byLayer.keys.sorted().map { l -> Bake.HeadEdit in
             guard let d = v.directions[l] else {
-                throw SteerError("head \(l).\(byLayer[l]![0]): the vector has no direction at layer \(l); it has layers \(v.layers.map(String.init).joined(separator: ","))")
+                throw VaneError("head \(l).\(byLayer[l]![0]): the vector has no direction at layer \(l); it has layers \(v.layers.map(String.init).joined(separator: ","))")
             }
             return Bake.HeadEdit(layer: l, heads: byLayer[l]!.sorted(), direction: d.map { -$0 })
         }
@@ -84,7 +84,7 @@ public enum DirectionEdits {
         try LayerList.check(chosen, modelLayers: input.config.numHiddenLayers)
         func dir(_ l: Int) throws -> [Float] {
             guard let d = v.directions[l] else {
-                throw SteerError("the vector has no direction at layer \(l); it has layers \(v.layers.map(String.init).joined(separator: ","))",
+                throw VaneError("the vector has no direction at layer \(l); it has layers \(v.layers.map(String.init).joined(separator: ","))",
                                  hint: "choose --layers among those, or use one direction everywhere with --direction-layer")
             }
             return d
@@ -113,7 +113,7 @@ public enum DirectionEdits {
         var constants: [Int: [Float]] = [:]
         for l in chosen {
             guard let d = v.directions[l] else {
-                throw SteerError("the vector has no direction at layer \(l); it has layers \(v.layers.map(String.init).joined(separator: ","))")
+                throw VaneError("the vector has no direction at layer \(l); it has layers \(v.layers.map(String.init).joined(separator: ","))")
             }
             constants[l] = d.map { scale * $0 }
         }
@@ -126,7 +126,7 @@ public enum DirectionEdits {
 
     static func checkWidth(_ v: ControlVector, _ input: ModelInput) throws {
         guard v.width == input.config.hiddenSize else {
-            throw SteerError("direction width \(v.width) does not match \(input.url.lastPathComponent)'s hidden size \(input.config.hiddenSize)",
+            throw VaneError("direction width \(v.width) does not match \(input.url.lastPathComponent)'s hidden size \(input.config.hiddenSize)",
                              hint: "the vector was made for a different model")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import VaneEngine
 import VaneSteer
+import VaneModelIO
 
 /// An edited model against its original on one question set, greedy decoding for both (the same precision):
 /// per question, each model's reasoning length (ReasoningLength) and, where the question has an answer, whether
@@ -57,7 +58,7 @@ public struct EditComparison {
     public func run(_ questions: PromptSet, shortBelow: LengthThreshold,
                     onQuestion: (Int, String, String) -> Void = { _, _, _ in }) throws -> Report {
         guard original.config.hiddenSize == edited.config.hiddenSize, original.config.vocabSize == edited.config.vocabSize else {
-            throw BakeError("\(edited.files.url.lastPathComponent) is not an edit of \(original.files.url.lastPathComponent): their dimensions differ")
+            throw VaneError("\(edited.files.url.lastPathComponent) is not an edit of \(original.files.url.lastPathComponent): their dimensions differ")
         }
         let progress = TaskProgress("edit-eval", total: questions.items.count * 2)
         let options = GenerationOptions(maxTokens: maxTokens, sampling: .greedy)

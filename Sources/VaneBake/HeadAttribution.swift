@@ -2,6 +2,7 @@ import Foundation
 import VaneActivations
 import VaneEngine
 import VaneSteer
+import VaneModelIO
 
 /// How strongly one attention head pushes the residual stream along a direction.
 public struct HeadScore: Sendable, Codable, Equatable {
@@ -52,7 +53,7 @@ public enum HeadAttribution {
     public static func scores(store: ActivationStore, directions: [Int: [Float]], label: Int = 0) throws -> [HeadScore] {
         let chosen = store.examples.labels.indices.filter { store.examples.labels[$0] == label }
         guard !chosen.isEmpty else {
-            throw SteerError("\(store.url.path) has no examples with label \(label) (labels present: \(Set(store.examples.labels).sorted().map(String.init).joined(separator: ", ")))",
+            throw VaneError("\(store.url.path) has no examples with label \(label) (labels present: \(Set(store.examples.labels).sorted().map(String.init).joined(separator: ", ")))",
                              hint: "attribution runs on the label-0 (short) examples; pick others with --label")
         }
         var results: [Int: [Float]] = [:]
@@ -60,11 +61,11 @@ public enum HeadAttribution {
         for layer in directions.keys.sorted() {
             let point = HookPoint.attnResult(layer)
             guard store.hooks.contains(point.description) else {
-                throw SteerError("\(store.url.path) holds no \(point); attribution needs attn.hook_result at every layer of the direction",
+                throw VaneError("\(store.url.path) holds no \(point); attribution needs attn.hook_result at every layer of the direction",
                                  hint: "extract with --hooks 'blocks.*.attn.hook_result' --positions mean")
             }
             let t = try store.read(point)
-            guard t.shape.count == 3 else { throw SteerError("\(store.url.path): \(point) has shape \(t.shape), expected [N, H, d]") }
+            guard t.shape.count == 3 else { throw VaneError("\(store.url.path): \(point) has shape \(t.shape), expected [N, H, d]") }
             (heads, width) = (t.shape[1], t.shape[2])
             try checkWidth(directions[layer]!, width, layer: layer)
             let rowWidth = heads * width
@@ -91,7 +92,7 @@ public enum HeadAttribution {
         let input = try ExtractionInput(url: data, model: model, span: span, positions: .mean, skipBad: false)
         let chosen = input.examples.filter { $0.label == label }
         guard !chosen.isEmpty else {
-            throw SteerError("\(data.path) has no examples with label \(label)", hint: "attribution runs on the label-0 (short) examples; pick others with --label")
+            throw VaneError("\(data.path) has no examples with label \(label)", hint: "attribution runs on the label-0 (short) examples; pick others with --label")
         }
         let layers = directions.keys.sorted()
         let units = directions.mapValues(unit)
@@ -135,9 +136,9 @@ public enum HeadAttribution {
 
     /// The top `k` heads, refusing a k the model cannot supply.
     public static func top(_ k: Int, of scores: [HeadScore]) throws -> [HeadScore] {
-        guard k >= 1 else { throw SteerError("--top-k must be at least 1 (got \(k))") }
+        guard k >= 1 else { throw VaneError("--top-k must be at least 1 (got \(k))") }
         guard k <= scores.count else {
-            throw SteerError("--top-k \(k) is larger than the \(scores.count) heads scored",
+            throw VaneError("--top-k \(k) is larger than the \(scores.count) heads scored",
                              hint: "choose k ≤ \(scores.count) (layers scored × heads per layer)")
         }
         return Array(ranked(scores).prefix(k))
@@ -160,7 +161,7 @@ public enum HeadAttribution {
     /// Reads the JSON `json(_:)` writes.
     public static func read(json url: URL) throws -> [HeadScore] {
         do { return try JSONDecoder().decode([HeadScore].self, from: Data(contentsOf: url)) } catch {
-            throw SteerError("\(url.path): not a head-score list as `vane heads --json` writes it (\(error.localizedDescription))")
+            throw VaneError("\(url.path): not a head-score list as `vane heads --json` writes it (\(error.localizedDescription))")
         }
     }
 
@@ -181,7 +182,7 @@ public enum HeadAttribution {
 
     static func checkWidth(_ v: [Float], _ d: Int, layer: Int) throws {
         guard v.count == d else {
-            throw SteerError("the direction at layer \(layer) has width \(v.count) but the model's hidden size is \(d)",
+            throw VaneError("the direction at layer \(layer) has width \(v.count) but the model's hidden size is \(d)",
                              hint: "the vector was made for a different model")
         }
     }

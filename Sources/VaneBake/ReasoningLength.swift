@@ -39,12 +39,12 @@ public enum LengthThreshold: Sendable, Equatable, CustomStringConvertible {
         let t = text.trimmingCharacters(in: .whitespaces)
         if t.hasSuffix("%") {
             guard let p = Double(t.dropLast()), (0...100).contains(p) else {
-                throw BakeError("length threshold \"\(text)\": a percentile is a number from 0% to 100%")
+                throw VaneError("length threshold \"\(text)\": a percentile is a number from 0% to 100%")
             }
             self = .percentile(p)
         } else {
             guard let n = Double(t), n >= 0, n.isFinite else {
-                throw BakeError("length threshold \"\(text)\" is neither a token count (120) nor a percentile (25%)")
+                throw VaneError("length threshold \"\(text)\" is neither a token count (120) nor a percentile (25%)")
             }
             self = .tokens(n)
         }
@@ -97,17 +97,4 @@ public enum ModelSampling {
         }
         return (.greedy, "none in the model (greedy)")
     }
-}
-
-/// A request the baking recipes cannot carry out: what is wrong and what to do.
-public struct BakeError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var message: String
-    public var hint: String?
-
-    public init(_ message: String, hint: String? = nil) {
-        self.message = message
-        self.hint = hint
-    }
-
-    public var description: String { hint.map { "\(message)\n  hint: \($0)" } ?? message }
 }

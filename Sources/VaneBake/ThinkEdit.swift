@@ -101,7 +101,7 @@ public struct ThinkEdit {
         let lengths = samples.filter { $0.tagged == tagged }.map(\.reasoningTokens)
         let longCut = longAbove.tokens(over: lengths), shortCut = shortBelow.tokens(over: lengths)
         guard shortCut <= longCut else {
-            throw BakeError("the short cut (\(shortBelow) = \(shortCut) tokens) lies above the long cut (\(longAbove) = \(longCut) tokens)",
+            throw VaneError("the short cut (\(shortBelow) = \(shortCut) tokens) lies above the long cut (\(longAbove) = \(longCut) tokens)",
                             hint: "give --short-below at most --long-above")
         }
         for i in samples.indices where samples[i].tagged == tagged {
@@ -112,7 +112,7 @@ public struct ThinkEdit {
         log(String(format: "%d responses (%@), long > %.1f tokens: %d, short < %.1f tokens: %d",
                    samples.count, tagged ? "think blocks" : "whole responses", longCut, long, shortCut, short))
         guard long >= 1, short >= 1 else {
-            throw BakeError("the split left \(long) long and \(short) short responses; the direction needs both",
+            throw VaneError("the split left \(long) long and \(short) short responses; the direction needs both",
                             hint: "move --long-above / --short-below, or use more questions")
         }
         return (samples, longCut, shortCut, tagged)
@@ -211,11 +211,11 @@ extension OutputOptions {
     func validateEarly(inputs: [URL]) throws {
         let out = url.standardizedFileURL.resolvingSymlinksInPath().path
         for input in inputs where input.standardizedFileURL.resolvingSymlinksInPath().path == out {
-            throw BakeError("the output \(url.path) would overwrite the input \(input.path)", hint: "write the edited model to another path")
+            throw VaneError("the output \(url.path) would overwrite the input \(input.path)", hint: "write the edited model to another path")
         }
         let parent = url.deletingLastPathComponent().path
         guard FileManager.default.fileExists(atPath: parent) else {
-            throw BakeError("cannot write \(url.path): folder \(parent) does not exist")
+            throw VaneError("cannot write \(url.path): folder \(parent) does not exist")
         }
     }
 }

@@ -48,11 +48,11 @@ public enum Bake {
                 default: nil
                 }
                 guard let w else {
-                    throw EditError("target \"\(part)\" is not a residual-stream writer", hint: "use o_proj, down_proj or embed")
+                    throw VaneError("target \"\(part)\" is not a residual-stream writer", hint: "use o_proj, down_proj or embed")
                 }
                 if !out.contains(w) { out.append(w) }
             }
-            guard !out.isEmpty else { throw EditError("no targets given", hint: "use o_proj, down_proj or embed") }
+            guard !out.isEmpty else { throw VaneError("no targets given", hint: "use o_proj, down_proj or embed") }
             return out
         }
     }
@@ -82,10 +82,10 @@ public enum Bake {
             try checkLayer(e.layer, c)
             let unit = try unitDirection(e.direction, c, what: "the direction at layer \(e.layer)")
             if let bad = e.heads.first(where: { !(0..<H).contains($0) }) {
-                throw EditError("head \(bad) at layer \(e.layer) is out of range: \(input.url.lastPathComponent) has heads 0…\(H - 1) per layer")
+                throw VaneError("head \(bad) at layer \(e.layer) is out of range: \(input.url.lastPathComponent) has heads 0…\(H - 1) per layer")
             }
             let name = Writer.attnOutput.names(layer: e.layer).weight
-            guard changes[name] == nil else { throw EditError("layer \(e.layer) is listed twice; give all its heads in one edit") }
+            guard changes[name] == nil else { throw VaneError("layer \(e.layer) is listed twice; give all its heads in one edit") }
             let columns = e.heads.flatMap { h in (h * hd)..<((h + 1) * hd) }
             changes[name] = { w in projectColumns(w, columns: columns, unit: unit) }
         }
@@ -109,11 +109,11 @@ public enum Bake {
             }
         }
         if targets.contains(.embed) {
-            guard let embedDirection else { throw EditError("the embed target needs a direction for the embedding") }
+            guard let embedDirection else { throw VaneError("the embed target needs a direction for the embedding") }
             let unit = try unitDirection(embedDirection, c, what: "the embedding's direction")
             changes["token_embd.weight"] = { projectRows($0, unit: unit, normPreserve: normPreserve) }
         }
-        guard !changes.isEmpty else { throw EditError("nothing to ablate: no layers or targets") }
+        guard !changes.isEmpty else { throw VaneError("nothing to ablate: no layers or targets") }
         try write(input, changes: changes, added: [:], to: options, provenance: provenance)
     }
 
@@ -123,10 +123,10 @@ public enum Bake {
     public static func add(_ input: ModelInput, constants: [Int: [Float]], writer: Writer = .ffnDown,
                            to options: OutputOptions, provenance: [String: String]) throws {
         guard options.format == .gguf else {
-            throw EditError("\(options.url.path): an additive edit is written as a bias, which an HF folder cannot carry for transformers' llama",
+            throw VaneError("\(options.url.path): an additive edit is written as a bias, which an HF folder cannot carry for transformers' llama",
                             hint: "write a .gguf (llama.cpp and Vane read blk.L.ffn_down.bias), then convert if needed")
         }
-        guard writer != .embed else { throw EditError("an additive edit goes to o_proj or down_proj, not the embedding") }
+        guard writer != .embed else { throw VaneError("an additive edit goes to o_proj or down_proj, not the embedding") }
         let c = input.config
         var changes: [String: (Tensor) -> Tensor] = [:]
         var added: [String: (after: String, values: [Float])] = [:]
@@ -141,7 +141,7 @@ public enum Bake {
                 added[bias] = (names.weight, v)
             }
         }
-        guard !constants.isEmpty else { throw EditError("nothing to add: no layers") }
+        guard !constants.isEmpty else { throw VaneError("nothing to add: no layers") }
         try write(input, changes: changes, added: added, to: options, provenance: provenance)
     }
 
@@ -204,22 +204,22 @@ public enum Bake {
 
     static func checkLayer(_ layer: Int, _ c: ModelConfig) throws {
         guard (0..<c.numHiddenLayers).contains(layer) else {
-            throw EditError("layer \(layer) is out of range: the model has layers 0…\(c.numHiddenLayers - 1)")
+            throw VaneError("layer \(layer) is out of range: the model has layers 0…\(c.numHiddenLayers - 1)")
         }
     }
 
     static func checkWidth(_ v: [Float], _ c: ModelConfig, what: String) throws {
         guard v.count == c.hiddenSize else {
-            throw EditError("\(what) has width \(v.count) but the model's hidden size is \(c.hiddenSize)",
+            throw VaneError("\(what) has width \(v.count) but the model's hidden size is \(c.hiddenSize)",
                             hint: "the direction was made for a different model")
         }
-        guard v.allSatisfy(\.isFinite) else { throw EditError("\(what) holds a non-finite value") }
+        guard v.allSatisfy(\.isFinite) else { throw VaneError("\(what) holds a non-finite value") }
     }
 
     static func unitDirection(_ v: [Float], _ c: ModelConfig, what: String) throws -> [Float] {
         try checkWidth(v, c, what: what)
         let norm = v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-        guard norm > 0 else { throw EditError("\(what) is zero, so it has no direction to remove") }
+        guard norm > 0 else { throw VaneError("\(what) is zero, so it has no direction to remove") }
         return v.map { Float(Double($0) / norm) }
     }
 
@@ -229,10 +229,10 @@ public enum Bake {
                       added: [String: (after: String, values: [Float])], to options: OutputOptions,
                       provenance: [String: String]) throws {
         for name in changes.keys where input.stored(name) == nil {
-            throw EditError("\(input.url.path) has no tensor \(name)")
+            throw VaneError("\(input.url.path) has no tensor \(name)")
         }
         for (name, a) in added where input.stored(a.after) == nil {
-            throw EditError("\(input.url.path) has no tensor \(a.after) to put \(name) beside")
+            throw VaneError("\(input.url.path) has no tensor \(a.after) to put \(name) beside")
         }
         var tensors: [OutputTensor] = []
         for name in input.names {

@@ -69,7 +69,7 @@ public enum GGUFWriter {
                     try handle.write(contentsOf: piece)
                 }
                 guard written == e.byteCount else {
-                    throw EditError("writing \(url.path): tensor \(e.name) (\(e.type) \(e.shape)) produced \(written) bytes, expected \(e.byteCount)")
+                    throw VaneError("writing \(url.path): tensor \(e.name) (\(e.type) \(e.shape)) produced \(written) bytes, expected \(e.byteCount)")
                 }
                 let end = i + 1 < entries.count ? offsets[i + 1] : padded(offsets[i] + written, alignment)
                 try handle.write(contentsOf: zeros[0..<(end - offsets[i] - written)])
@@ -114,7 +114,7 @@ struct ByteWriter {
             // An empty array keeps no element type in memory; string is what GGUF writers use for empty lists.
             let type = elements.first?.type ?? .string
             guard elements.allSatisfy({ $0.type == type }) else {
-                throw EditError("metadata \(key): an array mixes element types, which GGUF cannot store")
+                throw VaneError("metadata \(key): an array mixes element types, which GGUF cannot store")
             }
             int(type.rawValue)
             int(UInt64(elements.count))

@@ -45,7 +45,7 @@ public enum Merge {
             let other = opened[url]!
             _ = try TaskVector.matchTensors(template, other)
             if other.config.architecture != template.config.architecture {
-                throw EditError("\(url.path) is \(other.config.architecture), the base is \(template.config.architecture)")
+                throw VaneError("\(url.path) is \(other.config.architecture), the base is \(template.config.architecture)")
             }
         }
         var out = options
@@ -75,7 +75,7 @@ public enum Merge {
         func flag(_ key: String, _ fallback: Bool) -> Bool { number(key, nil).map { $0 != 0 } ?? fallback }
         func need(_ key: String, _ model: MergeConfig.Model?) throws -> Double {
             guard let v = number(key, model) else {
-                throw EditError("no \(key) applies to tensor \(hf)\(model.map { " of \($0.url.path)" } ?? "") (a filter list without a default entry?)")
+                throw VaneError("no \(key) applies to tensor \(hf)\(model.map { " of \($0.url.path)" } ?? "") (a filter list without a default entry?)")
             }
             return v
         }

@@ -1,6 +1,7 @@
 import Foundation
 import VaneTensor
 import Yams
+import VaneModelIO
 
 /// A merge described in mergekit's YAML schema:
 ///
@@ -80,13 +81,13 @@ public struct MergeConfig: Sendable {
     public static func load(_ url: URL) throws -> MergeConfig {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-            throw EditError("cannot read the merge config \(url.path): \(error.localizedDescription)")
+            throw VaneError("cannot read the merge config \(url.path): \(error.localizedDescription)")
         }
         return try MergeConfig(yaml: text, directory: url.deletingLastPathComponent(), path: url.path)
     }
 
     public init(yaml: String, directory: URL, path: String = "<config>") throws {
-        func fail(_ message: String, hint: String? = nil) -> EditError { EditError("\(path): \(message)", hint: hint) }
+        func fail(_ message: String, hint: String? = nil) -> VaneError { VaneError("\(path): \(message)", hint: hint) }
         let root: Any?
         do { root = try Yams.load(yaml: yaml) } catch {
             throw fail("not valid YAML: \(error)")
@@ -176,7 +177,7 @@ public struct MergeConfig: Sendable {
         try validate(fail)
     }
 
-    func validate(_ fail: (String, String?) -> EditError) throws {
+    func validate(_ fail: (String, String?) -> VaneError) throws {
         if method.needsBase && baseModel == nil {
             throw fail("merge_method \(method.rawValue) needs a base_model", "add `base_model: <path>` (the model the task vectors are taken against)")
         }

@@ -1,4 +1,6 @@
 import Foundation
+import VaneModelIO
+import VaneTensor
 
 /// The per-tensor arithmetic of each merge method, on flat F32 arrays (docs/merge-methods.md gives the formulas).
 /// Computation is in F32 as mergekit does for float32 models; norms and dot products accumulate in F64.
@@ -112,7 +114,7 @@ public enum MergeMath {
         case .magnitude:
             let k = Int(density * Double(n))
             guard k > 0 else {
-                throw EditError("density \(density) keeps none of the \(n) values of \(name)", hint: "raise the density or exclude the tensor")
+                throw VaneError("density \(density) keeps none of the \(n) values of \(name)", hint: "raise the density or exclude the tensor")
             }
             // The k-th largest magnitude; entries equal to it are kept in index order until k are kept.
             var mags = d.map { abs($0) }
@@ -160,29 +162,4 @@ public enum MergeMath {
         }
         return a[target]
     }
-}
-
-/// A small seeded generator (SplitMix64), so a DARE merge is reproducible from its seed and tensor names.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    /// A generator for one tensor of one model: the seed mixed with an FNV-1a hash of the name and the index.
-    public init(seed: UInt64, name: String, index: Int) {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in name.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        state = seed ^ h ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15)
-    }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 53 random bits.
-    mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1p-53 }
 }

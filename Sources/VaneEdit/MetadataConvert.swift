@@ -18,7 +18,7 @@ public enum MetadataConvert {
         switch arch {
         case "llama": "LlamaForCausalLM"
         case "qwen2": "Qwen2ForCausalLM"
-        default: throw EditError("architecture \(arch) cannot be converted (Vane converts llama and qwen2)")
+        default: throw VaneError("architecture \(arch) cannot be converted (Vane converts llama and qwen2)")
         }
     }
 

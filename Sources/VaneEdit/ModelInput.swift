@@ -17,10 +17,10 @@ public final class ModelInput: @unchecked Sendable {
     public init(url: URL) throws {
         do {
             files = try ModelFiles(url: url)
-        } catch let error as ModelLoadError {
-            throw EditError(error.message, hint: error.hint)
+        } catch let error as VaneError {
+            throw VaneError(error.message, hint: error.hint)
         } catch {
-            throw EditError("\(error)")
+            throw VaneError("\(error)")
         }
     }
 
@@ -35,7 +35,7 @@ public final class ModelInput: @unchecked Sendable {
     /// The tensor as F32 in HF layout (dequantized; llama Q/K rows of a GGUF file put back in HF order). The
     /// mapped pages it was read from are released: the copy is what callers use.
     public func values(_ name: String) throws -> Tensor {
-        guard let t = stored(name) else { throw EditError("\(url.path) has no tensor \(name)") }
+        guard let t = stored(name) else { throw VaneError("\(url.path) has no tensor \(name)") }
         var tensor = dequantize(t)
         releasePages(t.bytes)
         if let heads = permutedHeads(name) {
@@ -123,7 +123,7 @@ public enum QKLayout {
 
     static func check(rows: Int, heads: Int, name: String) throws {
         guard heads > 0, rows % (2 * heads) == 0 else {
-            throw EditError("\(name): \(rows) rows do not split into \(heads) heads of even size, so its Q/K rows cannot be reordered")
+            throw VaneError("\(name): \(rows) rows do not split into \(heads) heads of even size, so its Q/K rows cannot be reordered")
         }
     }
 

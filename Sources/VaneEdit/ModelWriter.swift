@@ -31,16 +31,16 @@ public struct OutputOptions: Sendable {
         if let dtype {
             let allowed = format == .gguf ? Encode.ggufTypes : Encode.safetensorsTypes
             guard allowed.contains(dtype) else {
-                throw EditError("\(url.path): an \(format == .gguf ? "GGUF file" : "HF folder") cannot hold \(dtype) tensors",
+                throw VaneError("\(url.path): an \(format == .gguf ? "GGUF file" : "HF folder") cannot hold \(dtype) tensors",
                                 hint: "use one of " + allowed.map(\.description).joined(separator: ", "))
             }
         }
-        guard shardSize > 0 else { throw EditError("the shard size must be positive (got \(shardSize))") }
+        guard shardSize > 0 else { throw VaneError("the shard size must be positive (got \(shardSize))") }
         let out = url.standardizedFileURL.resolvingSymlinksInPath().path
         for input in inputs {
             let path = input.standardizedFileURL.resolvingSymlinksInPath().path
             if out == path || path.hasPrefix(out + "/") || (format == .hfFolder && out.hasPrefix(path + "/")) {
-                throw EditError("the output \(url.path) would overwrite the input \(input.path)",
+                throw VaneError("the output \(url.path) would overwrite the input \(input.path)",
                                 hint: "write the result to another path")
             }
         }
@@ -143,7 +143,7 @@ public enum ModelWriter {
         var copies: [Bool] = []
         for t in tensors {
             guard let hf = TensorNames.hf(fromGGUF: t.name) else {
-                throw EditError("tensor \(t.name) has no HF name, so it cannot be written to an HF folder")
+                throw VaneError("tensor \(t.name) has no HF name, so it cannot be written to an HF folder")
             }
             if case .copy(let input) = t.source, !options.convertCopies, let stored = input.stored(t.name),
                Encode.safetensorsTypes.contains(stored.type), options.dtype == nil || options.dtype == stored.type {
@@ -219,7 +219,7 @@ public enum ModelWriter {
     }
 
     static func checkShape(_ shape: [Int], _ t: OutputTensor) throws {
-        guard shape == t.shape else { throw EditError("tensor \(t.name) has shape \(shape), expected \(t.shape)") }
+        guard shape == t.shape else { throw VaneError("tensor \(t.name) has shape \(shape), expected \(t.shape)") }
     }
 }
 
@@ -231,12 +231,12 @@ enum FolderSwap {
         let parent = url.deletingLastPathComponent()
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: parent.path, isDirectory: &isDir), isDir.boolValue else {
-            throw EditError("cannot write \(url.path): folder \(parent.path) does not exist")
+            throw VaneError("cannot write \(url.path): folder \(parent.path) does not exist")
         }
         if fm.fileExists(atPath: url.path, isDirectory: &isDir) {
             let contents = (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
             guard isDir.boolValue, contents.isEmpty || contents.contains("config.json") else {
-                throw EditError("\(url.path) exists and is not a model folder; refusing to replace it",
+                throw VaneError("\(url.path) exists and is not a model folder; refusing to replace it",
                                 hint: "choose a new output path (a folder is created), or end it in .gguf for a GGUF file")
             }
         }
@@ -251,7 +251,7 @@ enum FolderSwap {
             guard rename(tmp.path, url.path) == 0 else {
                 let reason = String(cString: strerror(errno))
                 if replacing { try? fm.moveItem(at: old, to: url) }
-                throw EditError("cannot rename \(tmp.path) to \(url.path): \(reason)")
+                throw VaneError("cannot rename \(tmp.path) to \(url.path): \(reason)")
             }
             if replacing { try? fm.removeItem(at: old) }
         } catch {

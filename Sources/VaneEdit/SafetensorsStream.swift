@@ -60,7 +60,7 @@ public enum SafetensorsStream {
                     try handle.write(contentsOf: piece)
                 }
                 guard written == e.byteCount else {
-                    throw EditError("writing \(url.path): tensor \(e.name) produced \(written) bytes, expected \(e.byteCount)")
+                    throw VaneError("writing \(url.path): tensor \(e.name) produced \(written) bytes, expected \(e.byteCount)")
                 }
             }
         }

@@ -86,25 +86,25 @@ public enum TaskVector {
     /// architecture, names or shapes. With `allowMissing`, names only one model has are returned as `missing`.
     public static func matchTensors(_ a: ModelInput, _ b: ModelInput, allowMissing: Bool = false) throws -> (common: [String], missing: [String]) {
         guard a.config.architecture == b.config.architecture else {
-            throw EditError("architectures differ: \(a.url.path) is \(a.config.architecture), \(b.url.path) is \(b.config.architecture)")
+            throw VaneError("architectures differ: \(a.url.path) is \(a.config.architecture), \(b.url.path) is \(b.config.architecture)")
         }
         let aNames = Set(a.names)
         var common: [String] = [], missing: [String] = []
         for name in a.names {
             guard let tb = b.stored(name) else {
                 if allowMissing { missing.append(name); continue }
-                throw EditError("tensor \(name) is in \(a.url.path) but not in \(b.url.path)",
+                throw VaneError("tensor \(name) is in \(a.url.path) but not in \(b.url.path)",
                                 hint: "--allow-missing diffs only the tensors both models have")
             }
             let ta = a.stored(name)!
             guard ta.shape == tb.shape else {
-                throw EditError("tensor \(name) has shape \(ta.shape) in \(a.url.path) but \(tb.shape) in \(b.url.path)")
+                throw VaneError("tensor \(name) has shape \(ta.shape) in \(a.url.path) but \(tb.shape) in \(b.url.path)")
             }
             common.append(name)
         }
         for name in b.names where !aNames.contains(name) {
             if allowMissing { missing.append(name); continue }
-            throw EditError("tensor \(name) is in \(b.url.path) but not in \(a.url.path)",
+            throw VaneError("tensor \(name) is in \(b.url.path) but not in \(a.url.path)",
                             hint: "--allow-missing diffs only the tensors both models have")
         }
         return (common, missing)
@@ -123,12 +123,12 @@ public enum TaskVector {
         let (common, missing) = try matchTensors(a, b, allowMissing: allowMissing)
         let names = common.filter(filter.accepts)
         let excluded = common.filter { !filter.accepts($0) }
-        guard !names.isEmpty else { throw EditError("no tensor is left to diff after --include/--exclude") }
+        guard !names.isEmpty else { throw VaneError("no tensor is left to diff after --include/--exclude") }
         var report = DiffReport(a: a.url.path, b: b.url.path, aSHA256: try a.sha256(), bSHA256: try b.sha256(),
                                 tensors: [], excluded: excluded, missing: missing)
         var entries: [SafetensorsStream.Entry] = []
         for name in names {
-            guard let hf = TensorNames.hf(fromGGUF: name) else { throw EditError("tensor \(name) has no HF name") }
+            guard let hf = TensorNames.hf(fromGGUF: name) else { throw VaneError("tensor \(name) has no HF name") }
             entries.append(.init(name: hf, type: .f32, shape: a.stored(name)!.shape))
         }
         let metadata = ["format": "pt", "vane.format": format, "vane.a": report.a, "vane.a_sha256": report.aSHA256,
@@ -157,12 +157,12 @@ public enum TaskVector {
 
         public init(url: URL) throws {
             do { file = try SafetensorsFile(url: url) } catch {
-                throw EditError("cannot read the task vector: \(error)")
+                throw VaneError("cannot read the task vector: \(error)")
             }
             var byName: [String: StoredTensor] = [:]
             for t in file.tensors {
                 guard let name = TensorNames.gguf(fromHF: t.name) ?? (TensorNames.hf(fromGGUF: t.name) != nil ? t.name : nil) else {
-                    throw EditError("\(url.path): tensor \(t.name) is not a weight name Vane knows")
+                    throw VaneError("\(url.path): tensor \(t.name) is not a weight name Vane knows")
                 }
                 byName[name] = t
             }
@@ -175,14 +175,14 @@ public enum TaskVector {
     public static func apply(base: ModelInput, taskVector url: URL, scale: Float, to options: OutputOptions) throws {
         let tv = try File(url: url)
         if let arch = tv.metadata["vane.architecture"], arch != base.config.architecture {
-            throw EditError("the task vector \(url.path) was taken from a \(arch) model, but \(base.url.path) is \(base.config.architecture)")
+            throw VaneError("the task vector \(url.path) was taken from a \(arch) model, but \(base.url.path) is \(base.config.architecture)")
         }
         for name in tv.tensors.keys.sorted() {
             guard let t = base.stored(name) else {
-                throw EditError("the task vector has tensor \(name), which \(base.url.path) lacks")
+                throw VaneError("the task vector has tensor \(name), which \(base.url.path) lacks")
             }
             guard t.shape == tv.tensors[name]!.shape else {
-                throw EditError("tensor \(name) has shape \(t.shape) in \(base.url.path) but \(tv.tensors[name]!.shape) in the task vector \(url.path)")
+                throw VaneError("tensor \(name) has shape \(t.shape) in \(base.url.path) but \(tv.tensors[name]!.shape) in the task vector \(url.path)")
             }
         }
         var out: [OutputTensor] = []

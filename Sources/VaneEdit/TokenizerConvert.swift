@@ -57,18 +57,18 @@ public enum TokenizerConvert {
         let m = file.metadata, path = file.url.path
         let model = m["tokenizer.ggml.model"]?.string ?? "(none)"
         guard model == "gpt2" else {
-            throw EditError("\(path): tokenizer.ggml.model is \"\(model)\"; Vane converts byte-level BPE tokenizers (\"gpt2\") only")
+            throw VaneError("\(path): tokenizer.ggml.model is \"\(model)\"; Vane converts byte-level BPE tokenizers (\"gpt2\") only")
         }
         guard let tokens = m["tokenizer.ggml.tokens"]?.stringArray, let merges = m["tokenizer.ggml.merges"]?.stringArray else {
-            throw EditError("\(path): tokenizer.ggml.tokens or tokenizer.ggml.merges is missing or not a list of strings")
+            throw VaneError("\(path): tokenizer.ggml.tokens or tokenizer.ggml.merges is missing or not a list of strings")
         }
         let types = m["tokenizer.ggml.token_type"]?.intArray ?? [Int](repeating: 1, count: tokens.count)
         guard types.count == tokens.count else {
-            throw EditError("\(path): tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
+            throw VaneError("\(path): tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
         }
         let pre = m["tokenizer.ggml.pre"]?.string ?? "gpt-2"
         guard let preTokenizer = preTokenizers[pre == "default" ? "gpt-2" : pre] else {
-            throw EditError("\(path): pre-tokenizer \"\(pre)\" has no tokenizer.json equivalent in Vane",
+            throw VaneError("\(path): pre-tokenizer \"\(pre)\" has no tokenizer.json equivalent in Vane",
                             hint: "known: " + preTokenizers.keys.sorted().joined(separator: ", "))
         }
 
@@ -76,7 +76,7 @@ public enum TokenizerConvert {
         var added: [[String: Any]] = []
         for (id, token) in tokens.enumerated() {
             guard vocab.updateValue(id, forKey: token) == nil else {
-                throw EditError("\(path): token \(id) \"\(token)\" appears twice in tokenizer.ggml.tokens")
+                throw VaneError("\(path): token \(id) \"\(token)\" appears twice in tokenizer.ggml.tokens")
             }
             if types[id] == 3 || types[id] == 4 {
                 added.append(["id": id, "content": token, "single_word": false, "lstrip": false, "rstrip": false,
@@ -87,7 +87,7 @@ public enum TokenizerConvert {
         for (i, merge) in merges.enumerated() {
             let parts = merge.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                throw EditError("\(path): merge \(i) \"\(merge)\" is not \"left right\"")
+                throw VaneError("\(path): merge \(i) \"\(merge)\" is not \"left right\"")
             }
             mergePairs.append(parts.map(String.init))
         }
@@ -144,17 +144,17 @@ public enum TokenizerConvert {
     public static func ggufTokenizer(hfFolder dir: URL, vocabSize: Int) throws -> [(key: String, value: GGUFValue)] {
         let url = dir.appendingPathComponent("tokenizer.json")
         guard let data = try? Data(contentsOf: url) else {
-            throw EditError("\(dir.path) has no readable tokenizer.json", hint: "GGUF output needs the tokenizer; Vane reads it from tokenizer.json")
+            throw VaneError("\(dir.path) has no readable tokenizer.json", hint: "GGUF output needs the tokenizer; Vane reads it from tokenizer.json")
         }
         guard let j = try JSONSerialization.jsonObject(with: data) as? [String: Any],
               let model = j["model"] as? [String: Any] else {
-            throw EditError("\(url.path): not a tokenizer.json object with a \"model\"")
+            throw VaneError("\(url.path): not a tokenizer.json object with a \"model\"")
         }
         guard model["type"] as? String == "BPE", let vocab = model["vocab"] as? [String: Int] else {
-            throw EditError("\(url.path): model type is \(model["type"] ?? "missing"); Vane converts byte-level BPE tokenizers only")
+            throw VaneError("\(url.path): model type is \(model["type"] ?? "missing"); Vane converts byte-level BPE tokenizers only")
         }
         guard let pre = j["pre_tokenizer"].flatMap(preName) else {
-            throw EditError("\(url.path): its pre_tokenizer matches none that llama.cpp names",
+            throw VaneError("\(url.path): its pre_tokenizer matches none that llama.cpp names",
                             hint: "known: " + preTokenizers.keys.sorted().joined(separator: ", "))
         }
         let added = j["added_tokens"] as? [[String: Any]] ?? []
@@ -175,7 +175,7 @@ public enum TokenizerConvert {
         for (i, merge) in (model["merges"] as? [Any] ?? []).enumerated() {
             if let s = merge as? String { merges.append(.string(s)) }
             else if let pair = merge as? [String], pair.count == 2 { merges.append(.string(pair.joined(separator: " "))) }
-            else { throw EditError("\(url.path): merge \(i) is neither \"left right\" nor [left, right]") }
+            else { throw VaneError("\(url.path): merge \(i) is neither \"left right\" nor [left, right]") }
         }
 
         var kv: [(key: String, value: GGUFValue)] = [

@@ -11,7 +11,7 @@ public enum Architecture: String, CaseIterable, Sendable {
 
     public init(config: ModelConfig) throws {
         guard let a = Architecture(rawValue: config.architecture) else {
-            throw ModelLoadError("architecture \"\(config.architecture)\" is not supported",
+            throw VaneError("architecture \"\(config.architecture)\" is not supported",
                                  hint: "Vane runs: \(Architecture.supported)")
         }
         self = a
@@ -38,7 +38,7 @@ struct TensorBinder {
 
     mutating func take(_ name: String) throws -> StoredTensor {
         guard let t = remaining.removeValue(forKey: name) else {
-            throw ModelLoadError("\(source): tensor \(name) is missing")
+            throw VaneError("\(source): tensor \(name) is missing")
         }
         return t
     }
@@ -48,7 +48,7 @@ struct TensorBinder {
     func finish() throws {
         guard remaining.isEmpty else {
             let names = remaining.keys.sorted()
-            throw ModelLoadError("\(source): \(names.count) unexpected tensor(s): "
+            throw VaneError("\(source): \(names.count) unexpected tensor(s): "
                                  + names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", …" : ""),
                                  hint: "the file holds weights this architecture does not use")
         }

@@ -22,7 +22,7 @@ public final class LanguageModel {
         tokenizer = try BPETokenizer(files: files)
         chatTemplate = try ChatTemplate.load(files: files)
         guard tokenizer.vocabSize <= files.config.vocabSize else {
-            throw ModelLoadError("\(url.path): the tokenizer has \(tokenizer.vocabSize) tokens but the embedding only \(files.config.vocabSize) rows")
+            throw VaneError("\(url.path): the tokenizer has \(tokenizer.vocabSize) tokens but the embedding only \(files.config.vocabSize) rows")
         }
     }
 
@@ -32,7 +32,7 @@ public final class LanguageModel {
     /// The model's chat template applied to a conversation, with the assistant turn opened.
     public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) throws -> String {
         guard let chatTemplate else {
-            throw ModelLoadError("\(files.url.path) has no chat template", hint: "use --prompt for plain text")
+            throw VaneError("\(files.url.path) has no chat template", hint: "use --prompt for plain text")
         }
         return try chatTemplate.render(messages: messages, addGenerationPrompt: addGenerationPrompt,
                                        bosToken: tokenizer.bosID.map { tokenizer.piece($0) } ?? "",

@@ -23,7 +23,7 @@ struct Linear {
 
     init(_ t: StoredTensor) throws {
         guard t.shape.count == 2 else {
-            throw ModelLoadError("tensor \(t.name) has shape \(t.shape); a weight matrix needs 2 dims")
+            throw VaneError("tensor \(t.name) has shape \(t.shape); a weight matrix needs 2 dims")
         }
         tensor = t
         out = t.shape[0]

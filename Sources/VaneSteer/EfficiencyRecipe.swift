@@ -42,7 +42,7 @@ public struct EfficiencyRecipe {
                     log: (String) -> Void = { _ in }) throws -> (vector: ControlVector, report: Report) {
         try LayerList.check(layers, modelLayers: model.config.numHiddenLayers)
         guard questions.items.allSatisfy({ $0.answer != nil }) else {
-            throw SteerError("\(inputURL.path): every question needs an \"answer\" to check the samples against")
+            throw VaneError("\(inputURL.path): every question needs an \"answer\" to check the samples against")
         }
         let start = Date()
         let identity = ModelIdentity(files: model.files)
@@ -92,7 +92,7 @@ public struct EfficiencyRecipe {
         }
         try writer.close()
         guard pairs >= 2 else {
-            throw SteerError("only \(pairs) question(s) gave two correct answers of different lengths (\(correctCount) of \(questions.items.count * samples) samples were correct)",
+            throw VaneError("only \(pairs) question(s) gave two correct answers of different lengths (\(correctCount) of \(questions.items.count * samples) samples were correct)",
                              hint: "use easier questions, more --samples, or a larger --max-tokens")
         }
         let vector = try VectorBuilder(store: try ActivationStore(url: storeURL)).compute(

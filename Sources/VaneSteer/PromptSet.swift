@@ -1,6 +1,7 @@
 import Foundation
 import VaneEngine
 import VaneTokenizer
+import VaneModelIO
 
 /// Prompts from a JSON Lines file, one object per line:
 ///
@@ -28,17 +29,17 @@ public struct PromptSet: Sendable {
     public init(contentsOf url: URL) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw SteerError("cannot read \(url.path): \(error.localizedDescription)")
+            throw VaneError("cannot read \(url.path): \(error.localizedDescription)")
         }
         var items: [Item] = []
         for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
             let where_ = "\(url.path):\(i + 1)"
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                throw SteerError("\(where_): not a JSON object", hint: "one object per line, e.g. {\"question\": \"…\", \"answer\": 42}")
+                throw VaneError("\(where_): not a JSON object", hint: "one object per line, e.g. {\"question\": \"…\", \"answer\": 42}")
             }
             guard let text = (object["question"] ?? object["prompt"]) as? String else {
-                throw SteerError("\(where_): no \"question\" or \"prompt\" string")
+                throw VaneError("\(where_): no \"question\" or \"prompt\" string")
             }
             var answer: Double?
             switch object["answer"] {
@@ -46,14 +47,14 @@ public struct PromptSet: Sendable {
             case let n as NSNumber: answer = n.doubleValue
             case let s as String:
                 guard let v = AnswerChecker.numbers(in: s).last else {
-                    throw SteerError("\(where_): answer \"\(s)\" holds no number", hint: "the accuracy check compares numbers")
+                    throw VaneError("\(where_): answer \"\(s)\" holds no number", hint: "the accuracy check compares numbers")
                 }
                 answer = v
-            default: throw SteerError("\(where_): \"answer\" must be a number or a string")
+            default: throw VaneError("\(where_): \"answer\" must be a number or a string")
             }
             items.append(Item(text: text, system: object["system"] as? String, answer: answer))
         }
-        guard !items.isEmpty else { throw SteerError("\(url.path) holds no prompts") }
+        guard !items.isEmpty else { throw VaneError("\(url.path) holds no prompts") }
         self.items = items
     }
 

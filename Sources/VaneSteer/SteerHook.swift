@@ -1,4 +1,5 @@
 import VaneEngine
+import VaneModelIO
 
 /// Where in a block a direction lives: one of the [T, d] hook points a control vector can be read at and added
 /// to. `resid_post` is llama.cpp's "l_out", the point its control vectors are added to.
@@ -28,7 +29,7 @@ public enum SteerHook: String, Sendable, CaseIterable, CustomStringConvertible {
         if name.hasPrefix("blocks.*.") { name = name.dropFirst("blocks.*.".count) }
         if name.hasPrefix("hook_") { name = name.dropFirst("hook_".count) }
         guard let hook = SteerHook(rawValue: String(name)) else {
-            throw SteerError("hook \"\(text)\" is not a steering hook point",
+            throw VaneError("hook \"\(text)\" is not a steering hook point",
                              hint: "use one of " + SteerHook.allCases.map(\.rawValue).joined(separator: ", "))
         }
         self = hook
@@ -50,19 +51,19 @@ public enum LayerList {
         for part in text.split(separator: ",") {
             let ends = part.split(separator: "-", omittingEmptySubsequences: false)
             guard (1...2).contains(ends.count), let lo = Int(ends[0]), let hi = Int(ends[ends.count - 1]), lo >= 0, lo <= hi else {
-                throw SteerError("layers \"\(text)\": \"\(part)\" is not a layer or a range lo-hi",
+                throw VaneError("layers \"\(text)\": \"\(part)\" is not a layer or a range lo-hi",
                                  hint: "write layers like 8-20 or 3,5,7")
             }
             for l in lo...hi where !out.contains(l) { out.append(l) }
         }
-        guard !out.isEmpty else { throw SteerError("layers \"\(text)\" names no layer", hint: "write layers like 8-20 or 3,5,7") }
+        guard !out.isEmpty else { throw VaneError("layers \"\(text)\" names no layer", hint: "write layers like 8-20 or 3,5,7") }
         return out.sorted()
     }
 
     /// Refuses layers the model does not have.
     public static func check(_ layers: [Int], modelLayers: Int) throws {
         if let bad = layers.first(where: { $0 >= modelLayers }) {
-            throw SteerError("layer \(bad) is out of range: the model has layers 0…\(modelLayers - 1)")
+            throw VaneError("layer \(bad) is out of range: the model has layers 0…\(modelLayers - 1)")
         }
     }
 }

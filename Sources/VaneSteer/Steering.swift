@@ -1,4 +1,5 @@
 import VaneEngine
+import VaneModelIO
 
 /// What a steering hook does to an activation h with a direction v (unit v̂ = v/‖v‖) at scale s:
 ///
@@ -19,11 +20,11 @@ public enum SteerOp: Sendable, Equatable, CustomStringConvertible {
         case "ablate": self = .ablate
         default:
             guard text.hasPrefix("clamp:") else {
-                throw SteerError("steering operation \"\(text)\" is not add, ablate or clamp:VALUE")
+                throw VaneError("steering operation \"\(text)\" is not add, ablate or clamp:VALUE")
             }
             let value = text.dropFirst("clamp:".count)
             guard let v = Float(value), v.isFinite else {
-                throw SteerError("clamp value \"\(value)\" is not a number", hint: "write clamp:VALUE, e.g. clamp:0 or clamp:-3.5")
+                throw VaneError("clamp value \"\(value)\" is not a number", hint: "write clamp:VALUE, e.g. clamp:0 or clamp:-3.5")
             }
             self = .clamp(v)
         }
@@ -81,7 +82,7 @@ public struct Steering: Sendable {
             let chosen = layers ?? vector.layers
             let missing = chosen.filter { vector.directions[$0] == nil }
             if layers != nil, missing.count == chosen.count {
-                throw SteerError("the vector \(vector.method.map { "(\($0)) " } ?? "")has no direction at layers \(chosen.map(String.init).joined(separator: ",")); it has \(vector.layers.map(String.init).joined(separator: ","))")
+                throw VaneError("the vector \(vector.method.map { "(\($0)) " } ?? "")has no direction at layers \(chosen.map(String.init).joined(separator: ",")); it has \(vector.layers.map(String.init).joined(separator: ","))")
             }
             try LayerList.check(vector.layers, modelLayers: modelLayers)
             for l in chosen {

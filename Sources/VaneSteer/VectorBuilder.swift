@@ -1,6 +1,7 @@
 import Foundation
 import VaneActivations
 import VaneEngine
+import VaneModelIO
 
 /// Control vectors from an activation store's labelled (or paired) examples, and their scores on a store.
 ///
@@ -25,13 +26,13 @@ public struct VectorBuilder {
         let have = available
         if let hook {
             guard have[hook] != nil else {
-                throw SteerError("\(store.url.path) holds no blocks.*.hook_\(hook) activations; it holds \(store.hooks.prefix(4).joined(separator: ", "))\(store.hooks.count > 4 ? ", …" : "")")
+                throw VaneError("\(store.url.path) holds no blocks.*.hook_\(hook) activations; it holds \(store.hooks.prefix(4).joined(separator: ", "))\(store.hooks.count > 4 ? ", …" : "")")
             }
             return hook
         }
         if have[.residPost] != nil { return .residPost }
         guard have.count == 1, let only = have.keys.first else {
-            throw SteerError("\(store.url.path) holds " + (have.isEmpty ? "no [T, d] block hooks (resid_post, resid_mid, attn_out, mlp_out)" : "several hooks (\(have.keys.map(\.rawValue).sorted().joined(separator: ", ")))"),
+            throw VaneError("\(store.url.path) holds " + (have.isEmpty ? "no [T, d] block hooks (resid_post, resid_mid, attn_out, mlp_out)" : "several hooks (\(have.keys.map(\.rawValue).sorted().joined(separator: ", ")))"),
                              hint: have.isEmpty ? "extract with --hooks 'blocks.*.hook_resid_post'" : "choose one with --hook")
         }
         return only
@@ -42,15 +43,15 @@ public struct VectorBuilder {
         let stored = available[hook] ?? []
         guard let layers else {
             let out = stored.filter { $0 > 0 }
-            guard !out.isEmpty else { throw SteerError("\(store.url.path) holds \(hook) only at layer 0, which a vector file cannot hold") }
+            guard !out.isEmpty else { throw VaneError("\(store.url.path) holds \(hook) only at layer 0, which a vector file cannot hold") }
             return out
         }
         let modelLayers = store.provenance.dims.count > 1 ? store.provenance.dims[1] : Int.max
         if let bad = layers.first(where: { $0 >= modelLayers }) {
-            throw SteerError("layer \(bad) is out of range: the store's model has layers 0…\(modelLayers - 1)")
+            throw VaneError("layer \(bad) is out of range: the store's model has layers 0…\(modelLayers - 1)")
         }
         if let missing = layers.first(where: { !stored.contains($0) }) {
-            throw SteerError("\(store.url.path) holds no blocks.\(missing).hook_\(hook); it holds layers \(stored.map(String.init).joined(separator: ","))")
+            throw VaneError("\(store.url.path) holds no blocks.\(missing).hook_\(hook); it holds layers \(stored.map(String.init).joined(separator: ","))")
         }
         return layers
     }
@@ -80,7 +81,7 @@ public struct VectorBuilder {
                         progress: Bool = true) throws -> ControlVector {
         let examples = self.examples
         guard examples.labels.contains(1), examples.labels.contains(0) else {
-            throw SteerError("\(store.url.path) has no labelled examples (/examples/label is −1 throughout), and \(method) needs positives (1) and negatives (0)",
+            throw VaneError("\(store.url.path) has no labelled examples (/examples/label is −1 throughout), and \(method) needs positives (1) and negatives (0)",
                              hint: "extract from a JSONL whose examples carry \"label\" (or contrastive pairs)")
         }
         let hook = try resolveHook(hook)
@@ -108,13 +109,13 @@ public struct VectorBuilder {
         let examples = self.examples
         let pos = examples.positives, neg = examples.negatives
         guard !pos.isEmpty, !neg.isEmpty else {
-            throw SteerError("\(store.url.path) needs positive (label 1) and negative (label 0) examples to score a vector; it has \(pos.count) and \(neg.count)")
+            throw VaneError("\(store.url.path) needs positive (label 1) and negative (label 0) examples to score a vector; it has \(pos.count) and \(neg.count)")
         }
         let layers = try resolveLayers(vector.layers, hook: vector.hook)
         return try layers.map { l in
             let (rows, d) = try rows(vector.hook.point(l))
             guard d == vector.width else {
-                throw SteerError("vector width \(vector.width) does not match the store's width \(d) at layer \(l)")
+                throw VaneError("vector width \(vector.width) does not match the store's width \(d) at layer \(l)")
             }
             return Directions.score(vector.directions[l]!, rows: rows, width: d, positives: pos, negatives: neg, layer: l)
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VaneEngine
 import VaneSteer
+import VaneModelIO
 
 /// Steering options shared by `generate` and `steer-eval`.
 struct SteerOptions: ParsableArguments {
@@ -22,14 +23,14 @@ struct SteerOptions: ParsableArguments {
     func validate() throws {
         do {
             _ = try parsed()
-        } catch let e as SteerError {
+        } catch let e as VaneError {
             throw ValidationError(e.description)
         }
     }
 
     private func parsed() throws -> (paths: [ScaledVectorPath], layers: [Int]?, hook: SteerHook?, positions: SteerPositions, op: SteerOp) {
         guard let positions = SteerPositions(rawValue: steerPositions) else {
-            throw SteerError("--steer-positions \(steerPositions): use all, prompt or generated")
+            throw VaneError("--steer-positions \(steerPositions): use all, prompt or generated")
         }
         return (try steer.map(ScaledVectorPath.init(parsing:)), try layers.map(LayerList.parse),
                 try steerHook.map(SteerHook.init(parsing:)), positions, try SteerOp(parsing: steerOp))
@@ -42,8 +43,8 @@ struct SteerOptions: ParsableArguments {
         let identity = ModelIdentity(files: model.files)
         let vectors = try p.paths.map { item -> (vector: ControlVector, scale: Float) in
             let v = try ControlVector(contentsOf: URL(fileURLWithPath: item.path))
-            do { try v.check(against: identity, force: force) } catch let e as SteerError {
-                throw SteerError("\(item.path): \(e.message)", hint: e.hint)
+            do { try v.check(against: identity, force: force) } catch let e as VaneError {
+                throw VaneError("\(item.path): \(e.message)", hint: e.hint)
             }
             return (v, item.scale)
         }

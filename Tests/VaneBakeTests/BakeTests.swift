@@ -282,35 +282,35 @@ var bakeCases: [Case] {
         let direction = try DirectionEdits.Direction(contentsOf: url)
         let out = OutputOptions(url: dir.appendingPathComponent("o.gguf"))
 
-        let e1 = #expect(throws: EditError.self) {
+        let e1 = #expect(throws: VaneError.self) {
             try DirectionEdits.heads(input, direction: direction, heads: [(1, 4)], to: out, command: "t")
         }
         #expect(e1?.message.contains("head 4 at layer 1 is out of range") == true, "\(String(describing: e1))")
 
         let (_, wide) = try randomVector(width: 65, layers: [1], in: dir.appendingPathComponent("w").creatingDir())
-        let e2 = #expect(throws: SteerError.self) {
+        let e2 = #expect(throws: VaneError.self) {
             try DirectionEdits.heads(input, direction: try .init(contentsOf: wide), heads: [(1, 0)], to: out, command: "t")
         }
         #expect(e2?.message.contains("width 65") == true)
 
         let scores = (0..<3).flatMap { l in (0..<4).map { HeadScore(layer: l, head: $0, score: Double(l + $0)) } }
-        let e3 = #expect(throws: SteerError.self) { try HeadAttribution.top(13, of: scores) }
+        let e3 = #expect(throws: VaneError.self) { try HeadAttribution.top(13, of: scores) }
         #expect(e3?.message.contains("larger than the 12 heads") == true)
 
-        let e4 = #expect(throws: EditError.self) {
+        let e4 = #expect(throws: VaneError.self) {
             try DirectionEdits.ablate(input, direction: direction, layers: nil, targets: [.attnOutput], normPreserve: false,
                                       to: OutputOptions(url: model), command: "t")
         }
         #expect(e4?.message.contains("would overwrite the input") == true)
 
-        let e5 = #expect(throws: EditError.self) {
+        let e5 = #expect(throws: VaneError.self) {
             try DirectionEdits.add(input, direction: direction, scale: 1, layers: [1], to: OutputOptions(url: dir.appendingPathComponent("folder")), command: "t")
         }
         #expect(e5?.message.contains("HF folder") == true)
 
-        #expect(throws: SteerError.self) { try DirectionEdits.parseHeads("3:1") }
-        #expect(throws: EditError.self) { try Bake.Writer.parse(list: "q_proj") }
-        let e6 = #expect(throws: SteerError.self) {
+        #expect(throws: VaneError.self) { try DirectionEdits.parseHeads("3:1") }
+        #expect(throws: VaneError.self) { try Bake.Writer.parse(list: "q_proj") }
+        let e6 = #expect(throws: VaneError.self) {
             try DirectionEdits.heads(input, direction: direction, heads: [(0, 1)], to: out, command: "t")
         }
         #expect(e6?.message.contains("no direction at layer 0") == true)
@@ -325,8 +325,8 @@ var bakeCases: [Case] {
         #expect(abs(try LengthThreshold(parsing: "30%").tokens(over: x) - 2.1) < 1e-12)
         #expect(abs(try LengthThreshold(parsing: "70%").tokens(over: x) - 4.9) < 1e-12)
         #expect(try LengthThreshold(parsing: "120").tokens(over: x) == 120)
-        #expect(throws: BakeError.self) { try LengthThreshold(parsing: "150%") }
-        #expect(throws: BakeError.self) { try LengthThreshold(parsing: "short") }
+        #expect(throws: VaneError.self) { try LengthThreshold(parsing: "150%") }
+        #expect(throws: VaneError.self) { try LengthThreshold(parsing: "short") }
     }
 
     @Test("reasoning length: tokens inside <think> … </think>, else the whole response")

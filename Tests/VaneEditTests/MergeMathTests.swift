@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import VaneEdit
 import VaneTestSupport
+import VaneTensor
 
 /// The merge arithmetic on small hand-checked cases (values worked out by hand from mergekit's definitions).
 @Suite struct MergeMathTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VaneSteer
 import VaneTestSupport
+import VaneModelIO
 
 /// Synthetic pairs with a planted direction u: h⁻ᵢ = xᵢ + ε, h⁺ᵢ = xᵢ + aᵢ·u + ε′, where the shared xᵢ ~ N(0, I)
 /// vary strongly along another direction w ⊥ u (so uncentred statistics of the raw activations would find w),
@@ -77,10 +78,10 @@ func plantedPairs(d: Int = 48, pairs n: Int = 40, seed: UInt64 = 7) -> (rows: [F
     @Test func pcaNeedsPairs() throws {
         let (rows, examples, _) = plantedPairs(pairs: 4)
         let unpaired = ContrastiveExamples(labels: examples.labels, pairs: nil)
-        #expect(throws: SteerError.self) { try Directions.compute(.pcaDiff, rows: rows, width: 48, examples: unpaired, layer: 0) }
+        #expect(throws: VaneError.self) { try Directions.compute(.pcaDiff, rows: rows, width: 48, examples: unpaired, layer: 0) }
         _ = try Directions.compute(.meanDiff, rows: rows, width: 48, examples: unpaired, layer: 0)
         let unlabelled = ContrastiveExamples(labels: examples.labels.map { _ in -1 })
-        let e = #expect(throws: SteerError.self) { try Directions.compute(.meanDiff, rows: rows, width: 48, examples: unlabelled, layer: 0) }
+        let e = #expect(throws: VaneError.self) { try Directions.compute(.meanDiff, rows: rows, width: 48, examples: unlabelled, layer: 0) }
         #expect(e?.message.contains("positive (label 1) and negative (label 0)") == true)
     }
 

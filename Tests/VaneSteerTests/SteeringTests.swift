@@ -4,6 +4,7 @@ import VaneEngine
 import VaneSteer
 import VaneTensor
 import VaneTestSupport
+import VaneModelIO
 
 /// Steering hooks on the tiny-llama fixture, checked against HF transformers' reference activations
 /// (tiny-llama/reference.safetensors; Vane's forward agrees with them within 1e-4) and against plain hooks.
@@ -117,26 +118,26 @@ import VaneTestSupport
 
     @Test func badInputsAreClearErrors() throws {
         let hooks = Hooks()
-        let e1 = #expect(throws: SteerError.self) { try Steering(vectors: [(vector, 1)], layers: [7]).install(on: hooks, promptLength: 1, modelLayers: 3) }
+        let e1 = #expect(throws: VaneError.self) { try Steering(vectors: [(vector, 1)], layers: [7]).install(on: hooks, promptLength: 1, modelLayers: 3) }
         #expect(e1?.message.contains("layer 7 is out of range") == true)
-        let e2 = #expect(throws: SteerError.self) { try Steering(vectors: [(vector, 1)], layers: [0]).install(on: hooks, promptLength: 1, modelLayers: 3) }
+        let e2 = #expect(throws: VaneError.self) { try Steering(vectors: [(vector, 1)], layers: [0]).install(on: hooks, promptLength: 1, modelLayers: 3) }
         #expect(e2?.message.contains("no direction at layers 0") == true)
         let wide = ControlVector(directions: [1: [Float](repeating: 1, count: 576)], width: 576, modelHint: "llama", modelName: "SmolLM2")
-        let e3 = #expect(throws: SteerError.self) { try wide.check(against: ModelIdentity(files: model.files)) }
+        let e3 = #expect(throws: VaneError.self) { try wide.check(against: ModelIdentity(files: model.files)) }
         #expect(e3?.message.contains("vector width 576") == true && e3?.message.contains("hidden size 64") == true)
         let deep = ControlVector(directions: [5: [Float](repeating: 1, count: 64)], width: 64, modelHint: "llama")
-        let e4 = #expect(throws: SteerError.self) { try deep.check(against: ModelIdentity(files: model.files)) }
+        let e4 = #expect(throws: VaneError.self) { try deep.check(against: ModelIdentity(files: model.files)) }
         #expect(e4?.message.contains("layer 5") == true)
         let other = ControlVector(directions: [1: [Float](repeating: 1, count: 64)], width: 64, modelHint: "llama",
                                   modelSHA256: String(repeating: "0", count: 64))
-        let e5 = #expect(throws: SteerError.self) { try other.check(against: ModelIdentity(files: model.files)) }
+        let e5 = #expect(throws: VaneError.self) { try other.check(against: ModelIdentity(files: model.files)) }
         #expect(e5?.hint?.contains("--force") == true)
         try other.check(against: ModelIdentity(files: model.files), force: true)
-        let e6 = #expect(throws: SteerError.self) { try ScaledVectorPath(parsing: "v.gguf:abc") }
+        let e6 = #expect(throws: VaneError.self) { try ScaledVectorPath(parsing: "v.gguf:abc") }
         #expect(e6?.message.contains("scale \"abc\" is not a number") == true)
         #expect(try ScaledVectorPath(parsing: "v.gguf:-2.5") == ScaledVectorPath(path: "v.gguf", scale: -2.5))
-        #expect(throws: SteerError.self) { try SteerOp(parsing: "clamp:x") }
-        #expect(throws: SteerError.self) { try LayerList.parse("3-x") }
+        #expect(throws: VaneError.self) { try SteerOp(parsing: "clamp:x") }
+        #expect(throws: VaneError.self) { try LayerList.parse("3-x") }
         #expect(try LayerList.parse("8-10,3") == [3, 8, 9, 10])
     }
 }

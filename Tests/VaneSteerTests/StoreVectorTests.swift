@@ -40,16 +40,16 @@ import VaneTestSupport
     @Test func storeErrors() throws {
         let (unlabelled, _, _, _) = try plantedStore(labelled: false)
         let builder = try VectorBuilder(store: ActivationStore(url: unlabelled))
-        let e1 = #expect(throws: SteerError.self) { try builder.compute(.meanDiff, progress: false) }
+        let e1 = #expect(throws: VaneError.self) { try builder.compute(.meanDiff, progress: false) }
         #expect(e1?.message.contains("no labelled examples") == true)
         let (url, _, _, _) = try plantedStore()
         let labelled = try VectorBuilder(store: ActivationStore(url: url))
-        let e2 = #expect(throws: SteerError.self) { try labelled.compute(.meanDiff, layers: [5], progress: false) }
+        let e2 = #expect(throws: VaneError.self) { try labelled.compute(.meanDiff, layers: [5], progress: false) }
         #expect(e2?.message.contains("layer 5 is out of range") == true)
-        let e3 = #expect(throws: SteerError.self) { try labelled.compute(.meanDiff, hook: .mlpOut, progress: false) }
+        let e3 = #expect(throws: VaneError.self) { try labelled.compute(.meanDiff, hook: .mlpOut, progress: false) }
         #expect(e3?.message.contains("hook_mlp_out") == true)
         let wrong = ControlVector(directions: [1: [Float](repeating: 1, count: 8)], width: 8, modelHint: "llama")
-        #expect(throws: SteerError.self) { try labelled.score(wrong) }
+        #expect(throws: VaneError.self) { try labelled.score(wrong) }
     }
 
     /// gguf-py (pip) reads a Vane-written vector with the expected keys and tensors.
@@ -110,10 +110,10 @@ import VaneTestSupport
         let c = try ControlVector.combine([(a, 0.5), (b, -1)])
         #expect(c.directions == [1: [0.5, 1], 2: [0.5, 1], 3: [-2, 0]])
         let narrow = ControlVector(directions: [1: [1]], width: 1, modelHint: "llama")
-        #expect(throws: SteerError.self) { try ControlVector.combine([(a, 1), (narrow, 1)]) }
+        #expect(throws: VaneError.self) { try ControlVector.combine([(a, 1), (narrow, 1)]) }
         var x = a, y = b
         x.modelSHA256 = "aa"; y.modelSHA256 = "bb"
-        #expect(throws: SteerError.self) { try ControlVector.combine([(x, 1), (y, 1)]) }
+        #expect(throws: VaneError.self) { try ControlVector.combine([(x, 1), (y, 1)]) }
         _ = try ControlVector.combine([(x, 1), (y, 1)], force: true)
     }
 }

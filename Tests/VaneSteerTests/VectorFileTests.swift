@@ -43,7 +43,7 @@ import VaneTestSupport
     @Test func refusesLayerZero() throws {
         let url = try temporaryDirectory().appendingPathComponent("zero.gguf")
         let v = ControlVector(directions: [0: [1, 2]], width: 2, modelHint: "llama")
-        #expect(throws: SteerError.self) { try v.write(to: url) }
+        #expect(throws: VaneError.self) { try v.write(to: url) }
         #expect(!FileManager.default.fileExists(atPath: url.path))
     }
 }

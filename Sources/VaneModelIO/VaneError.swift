@@ -1,5 +1,6 @@
-/// A vector, direction or steering request that cannot go ahead: what is wrong, where, and what to do about it.
-public struct SteerError: Error, CustomStringConvertible, Sendable, Equatable {
+/// A request Vane cannot carry out as given — a model file, a vector, an edit or a merge: what is wrong, where,
+/// and what to do about it.
+public struct VaneError: Error, CustomStringConvertible, Sendable, Equatable {
     public var message: String
     public var hint: String?
 
