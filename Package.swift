@@ -48,7 +48,7 @@ let package = Package(
         // Shared by the test targets: fixture paths and tolerance comparisons that print the first mismatches.
         .target(name: "VaneTestSupport", dependencies: ["VaneModelIO", "VaneTensor"], path: "Tests/VaneTestSupport"),
         .testTarget(name: "VaneEngineTests", dependencies: ["VaneEngine", "VaneTestSupport"]),
-        .testTarget(name: "VaneEditTests", dependencies: ["VaneEdit", "VaneTestSupport"]),
+        .testTarget(name: "VaneEditTests", dependencies: ["VaneEdit", "VaneEngine", "VaneTestSupport"]),
         .testTarget(name: "VaneTensorTests", dependencies: ["VaneTensor", "CKernels", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneActivationsTests", dependencies: ["VaneActivations", "VaneTestSupport"]),
         .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
