@@ -55,6 +55,8 @@ let package = Package(
         .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneSteerTests", dependencies: ["VaneSteer", "VaneTestSupport"], exclude: ["reference.py"]),
         .testTarget(name: "VaneBakeTests", dependencies: ["VaneBake", "VaneTestSupport"], exclude: ["check_edit.py"]),
+        // Executes the walkthroughs in notebooks-text/ against the built vane.
+        .testTarget(name: "NotebookTests", dependencies: ["VaneTestSupport"]),
         .testTarget(name: "VaneModelIOTests", dependencies: ["VaneModelIO", "VaneTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

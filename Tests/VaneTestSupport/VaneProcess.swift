@@ -1,8 +1,8 @@
 import Foundation
 
 /// The built `vane` executable, found next to the test bundle (.build/<config>/vane).
-enum VaneProcess {
-    static var binary: URL? {
+public enum VaneProcess {
+    public static var binary: URL? {
         let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let candidates = [Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent(),
@@ -12,17 +12,17 @@ enum VaneProcess {
     }
 
     /// Whether python3 can import h5py and numpy (scripts/test.sh installs them with pip).
-    static let hasH5py: Bool = {
+    public static let hasH5py: Bool = {
         (try? run("/usr/bin/env", ["python3", "-c", "import h5py, numpy"]).status) == 0
     }()
 
-    struct Result {
-        let status: Int32
-        let output: String
+    public struct Result {
+        public let status: Int32
+        public let output: String
     }
 
     /// Runs a command to completion; output is stdout and stderr together.
-    static func run(_ executable: String, _ arguments: [String]) throws -> Result {
+    public static func run(_ executable: String, _ arguments: [String]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -35,12 +35,13 @@ enum VaneProcess {
         return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
     }
 
-    static func vane(_ arguments: [String]) throws -> Result {
+    public static func vane(_ arguments: [String]) throws -> Result {
         guard let binary else { throw VaneNotBuilt() }
         return try run(binary.path, arguments)
     }
 
-    struct VaneNotBuilt: Error, CustomStringConvertible {
-        var description: String { "no built vane executable next to the tests; run swift build -c release first" }
+    public struct VaneNotBuilt: Error, CustomStringConvertible {
+        public init() {}
+        public var description: String { "no built vane executable next to the tests; run swift build -c release first" }
     }
 }
