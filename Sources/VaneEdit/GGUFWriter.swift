@@ -12,23 +12,8 @@ import VaneTensor
 // data then streams one tensor at a time. An `alignment` other than 32 is recorded as general.alignment.
 
 public enum GGUFWriter {
-    public struct Entry: Sendable {
-        public var name: String
-        public var type: GGMLType
-        /// Outermost first (HF order); written reversed as ne[].
-        public var shape: [Int]
-
-        public init(name: String, type: GGMLType, shape: [Int]) {
-            self.name = name
-            self.type = type
-            self.shape = shape
-        }
-
-        public var byteCount: Int { type.byteCount(shape.reduce(1, *)) }
-    }
-
     /// Writes `url` atomically. `data(i, emit)` must emit exactly entry i's bytes (in one or more pieces).
-    public static func write(to url: URL, metadata: [(key: String, value: GGUFValue)], entries: [Entry],
+    public static func write(to url: URL, metadata: [(key: String, value: GGUFValue)], entries: [TensorEntry],
                              alignment: Int = GGUFFile.defaultAlignment,
                              data: (Int, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         precondition(alignment > 0 && alignment & (alignment - 1) == 0, "GGUF alignment must be a power of two")

@@ -89,7 +89,7 @@ public enum ModelWriter {
     static func writeGGUF(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
                           provenance: [String: String], label: String, done: (String) -> Void) throws {
         let config = template.config
-        var entries: [GGUFWriter.Entry] = []
+        var entries: [TensorEntry] = []
         var copies: [Bool] = []
         for t in tensors {
             if case .copy(let input) = t.source, !options.convertCopies, let stored = input.stored(t.name),
@@ -139,7 +139,7 @@ public enum ModelWriter {
 
     static func writeFolder(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
                             provenance: [String: String], label: String, done: (String) -> Void) throws {
-        var entries: [SafetensorsStream.Entry] = []
+        var entries: [TensorEntry] = []
         var copies: [Bool] = []
         for t in tensors {
             guard let hf = TensorNames.hf(fromGGUF: t.name) else {

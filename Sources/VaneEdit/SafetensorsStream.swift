@@ -6,21 +6,6 @@ import VaneTensor
 /// at a time: the JSON header, computed from names, dtypes and shapes alone, goes first, padded with spaces to a
 /// multiple of 8 bytes, then the data in header order. Written atomically.
 public enum SafetensorsStream {
-    public struct Entry: Sendable {
-        public var name: String
-        /// F32, F16 or BF16.
-        public var type: GGMLType
-        public var shape: [Int]
-
-        public init(name: String, type: GGMLType, shape: [Int]) {
-            self.name = name
-            self.type = type
-            self.shape = shape
-        }
-
-        public var byteCount: Int { type.byteCount(shape.reduce(1, *)) }
-    }
-
     static func dtypeName(_ t: GGMLType) -> String {
         switch t {
         case .f16: "F16"
@@ -30,7 +15,7 @@ public enum SafetensorsStream {
     }
 
     /// The header JSON (padded) of a file holding `entries` in order.
-    static func header(_ entries: [Entry], metadata: [String: String]) throws -> Data {
+    static func header(_ entries: [TensorEntry], metadata: [String: String]) throws -> Data {
         var header: [String: Any] = [:]
         var offset = 0
         for e in entries {
@@ -45,7 +30,7 @@ public enum SafetensorsStream {
     }
 
     /// Writes `url`; `data(i, emit)` must emit exactly entry i's bytes.
-    public static func write(to url: URL, entries: [Entry], metadata: [String: String] = [:],
+    public static func write(to url: URL, entries: [TensorEntry], metadata: [String: String] = [:],
                              data: (Int, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         let json = try header(entries, metadata: metadata)
         try AtomicFile.write(url) { handle in

@@ -126,7 +126,7 @@ public enum TaskVector {
         guard !names.isEmpty else { throw VaneError("no tensor is left to diff after --include/--exclude") }
         var report = DiffReport(a: a.url.path, b: b.url.path, aSHA256: try a.sha256(), bSHA256: try b.sha256(),
                                 tensors: [], excluded: excluded, missing: missing)
-        var entries: [SafetensorsStream.Entry] = []
+        var entries: [TensorEntry] = []
         for name in names {
             guard let hf = TensorNames.hf(fromGGUF: name) else { throw VaneError("tensor \(name) has no HF name") }
             entries.append(.init(name: hf, type: .f32, shape: a.stored(name)!.shape))

@@ -158,7 +158,7 @@ public struct ControlVector: Sendable, Equatable {
             meta.append(("vane.layer_cohens_d", .array(scores.map { .float32($0.cohensD) })))
         }
         let layers = self.layers
-        let entries = layers.map { GGUFWriter.Entry(name: "direction.\($0)", type: .f32, shape: [width]) }
+        let entries = layers.map { TensorEntry(name: "direction.\($0)", type: .f32, shape: [width]) }
         try GGUFWriter.write(to: url, metadata: meta, entries: entries) { i, emit in
             try directions[layers[i]]!.withUnsafeBytes { try emit($0) }
         }
