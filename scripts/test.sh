@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-swift build -c release --product vane
+# Built with the flags `swift test` uses below (-enable-testing), so the test build reuses it.
+swift build -c release -Xswiftc -enable-testing --product vane
 .build/release/vane fetch smollm2
 # Independent references some tests call through Python: h5py reads Vane's HDF5 stores, gguf-py its GGUF files,
 # numpy and scikit-learn recompute the direction methods. Tests that need one skip with a message without it.
