@@ -47,17 +47,9 @@ public enum GGUFWriter {
             try handle.write(contentsOf: header.data)
             let zeros = [UInt8](repeating: 0, count: alignment)
             for (i, e) in entries.enumerated() {
-                var written = 0
-                try data(i) { piece in
-                    written += piece.count
-                    guard written <= e.byteCount else { return }
-                    try handle.write(contentsOf: piece)
-                }
-                guard written == e.byteCount else {
-                    throw VaneError("writing \(url.path): tensor \(e.name) (\(e.type) \(e.shape)) produced \(written) bytes, expected \(e.byteCount)")
-                }
-                let end = i + 1 < entries.count ? offsets[i + 1] : padded(offsets[i] + written, alignment)
-                try handle.write(contentsOf: zeros[0..<(end - offsets[i] - written)])
+                try e.write(to: handle, file: url, index: i, data)
+                let end = i + 1 < entries.count ? offsets[i + 1] : padded(offsets[i] + e.byteCount, alignment)
+                try handle.write(contentsOf: zeros[0..<(end - offsets[i] - e.byteCount)])
             }
         }
     }

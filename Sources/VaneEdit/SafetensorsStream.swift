@@ -38,15 +38,7 @@ public enum SafetensorsStream {
             try handle.write(contentsOf: Data(bytes: &n, count: 8))
             try handle.write(contentsOf: json)
             for (i, e) in entries.enumerated() {
-                var written = 0
-                try data(i) { piece in
-                    written += piece.count
-                    guard written <= e.byteCount else { return }
-                    try handle.write(contentsOf: piece)
-                }
-                guard written == e.byteCount else {
-                    throw VaneError("writing \(url.path): tensor \(e.name) produced \(written) bytes, expected \(e.byteCount)")
-                }
+                try e.write(to: handle, file: url, index: i, data)
             }
         }
     }
