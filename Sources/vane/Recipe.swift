@@ -43,6 +43,7 @@ struct Recipe: ParsableCommand {
         @Option(help: "Tokens per response at most.") var maxTokens = 192
         @Option(help: "Layers (default: 1 to the last).") var layers: String?
         @Option(help: "Random seed.") var seed: UInt64 = 0
+        @Flag(help: "Continue an interrupted run from STORE.partial and its samples log (same settings).") var resume = false
         @OptionGroup var threads: ThreadOptions
 
         func run() throws {
@@ -55,12 +56,14 @@ struct Recipe: ParsableCommand {
             let out = URL(fileURLWithPath: output)
             let store = out.deletingPathExtension().appendingPathExtension("h5")
             let (vector, r) = try recipe.run(try PromptSet(contentsOf: URL(fileURLWithPath: questions)), storeURL: store,
-                                             commandLine: commandLine, inputURL: URL(fileURLWithPath: questions), log: note)
+                                             resume: resume, commandLine: commandLine, inputURL: URL(fileURLWithPath: questions), log: note)
             try vector.write(to: out)
             print(VectorBuilder.table(vector.scores), terminator: "")
-            note(String(format: "[%d questions, %d/%d samples correct, %d pairs (short %.1f vs long %.1f tokens), %.0f s → %@, %@]",
-                        r.questions, r.correctSamples, r.totalSamples, r.pairs, r.meanShortLength, r.meanLongLength,
-                        r.seconds, output, store.path))
+            let resumed = r.resumedQuestions > 0 ? " (resumed after \(r.resumedQuestions))" : ""
+            note(String(format: "[%d questions%@, %d/%d samples correct, %d pairs (short %.1f vs long %.1f tokens), %.0f s → %@, %@, %@]",
+                        r.questions, resumed, r.correctSamples, r.totalSamples, r.pairs, r.meanShortLength,
+                        r.meanLongLength, r.seconds, output, store.path,
+                        EfficiencyRecipe.samplesURL(forStore: store).path))
         }
     }
 }
