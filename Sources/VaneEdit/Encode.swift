@@ -1,3 +1,4 @@
+import VaneModelIO
 import VaneTensor
 
 /// Storage types Vane writes, and F32 values encoded into them.
@@ -5,7 +6,7 @@ public enum Encode {
     /// GGUF tensor types Vane can write from F32 values.
     public static let ggufTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1]
     /// Safetensors dtypes Vane writes.
-    public static let safetensorsTypes: [GGMLType] = [.f32, .f16, .bf16]
+    public static let safetensorsTypes = SafetensorsWriter.types
 
     /// A type name as mergekit YAML, `--dtype` or ggml spell it: float32/fp32/f32, float16/fp16/f16/half,
     /// bfloat16/bf16, q8_0, q4_0, q4_1.

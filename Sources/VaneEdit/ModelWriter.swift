@@ -187,7 +187,7 @@ public enum ModelWriter {
         try FolderSwap.write(options.url) { dir in
             for (s, range) in shards.enumerated() {
                 let shardEntries = Array(entries[range])
-                try SafetensorsStream.write(to: dir.appendingPathComponent(shardNames[s]), entries: shardEntries, metadata: metadata) { j, emit in
+                try SafetensorsWriter.write(to: dir.appendingPathComponent(shardNames[s]), entries: shardEntries, metadata: metadata) { j, emit in
                     let i = range.lowerBound + j
                     let t = tensors[i], e = entries[i]
                     if copies[i], case .copy(let input) = t.source, let stored = input.stored(t.name) {

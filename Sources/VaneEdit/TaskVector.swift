@@ -135,7 +135,7 @@ public enum TaskVector {
                         "vane.b": report.b, "vane.b_sha256": report.bSHA256, "vane.architecture": a.config.architecture]
         let progress = Progress("diff", tensors: entries.count, bytes: entries.reduce(0) { $0 + $1.byteCount })
         var stats: [TensorDiffStats] = []
-        try SafetensorsStream.write(to: url, entries: entries, metadata: metadata) { i, emit in
+        try SafetensorsWriter.write(to: url, entries: entries, metadata: metadata) { i, emit in
             let name = names[i]
             let ta = try a.values(name), tb = try b.values(name)
             let d = delta(ta, tb)

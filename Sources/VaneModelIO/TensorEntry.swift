@@ -1,5 +1,4 @@
 import Foundation
-import VaneModelIO
 import VaneTensor
 
 /// A tensor a streaming writer will write: known up front (the GGUF and safetensors headers come first), its data
@@ -21,7 +20,7 @@ public struct TensorEntry: Sendable {
 extension TensorEntry {
     /// Writes the bytes `data(index, emit)` emits (in any number of pieces) to `handle`, and refuses a tensor that
     /// emits more or fewer than it holds, naming it and the file.
-    func write(to handle: FileHandle, file: URL, index: Int,
+    public func write(to handle: FileHandle, file: URL, index: Int,
                _ data: (Int, (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
         var written = 0
         try data(index) { piece in
