@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Writes vectors/data/concise-verbose-pairs.jsonl: contrastive pairs for `vane extract`, each question of the
-direction set and 20 open questions under a "be brief" (positive) and a "be detailed" (negative) system prompt.
+"""Writes vectors/data/concise-verbose-pairs.jsonl: contrastive pairs for `vane extract`, the first 60
+questions of the direction set and 20 open questions under a "be brief" (positive) and a "be detailed" (negative) system prompt.
 
     python3 scripts/make_pairs.py      # after scripts/make_questions.py
 """
 import json
-qs=[json.loads(l)["question"] for l in open("vectors/data/questions-direction.jsonl")]
+qs=[json.loads(l)["question"] for l in open("vectors/data/questions-direction.jsonl")][:60]
 extra=["Why is the sky blue?","How do plants make food?","What is a prime number?","Why do we have seasons?","How does a bicycle stay upright?",
 "What causes rain?","How do magnets work?","What is gravity?","Why do cats purr?","How does the heart pump blood?",
 "What is photosynthesis?","Why is exercise healthy?","How do airplanes fly?","What is an atom?","Why does ice float?",

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Writes Vane's verifiable questions: arithmetic and short word problems with exact integer answers, generated
-from a fixed seed (not taken from any benchmark), split into a direction set (the first 60 generated) and a held-out set (the last 40 of 120; the 20 between
-are unused).
+from a fixed seed (not taken from any benchmark), in three disjoint sets:
 
-    python3 scripts/make_questions.py      # writes vectors/data/questions-direction.jsonl, questions-heldout.jsonl
+- direction (200): items 0-59 and 120-259, what a direction is computed from;
+- validation (20): items 60-79, for choosing a method, layers and scales without looking at the held-out set;
+- held-out (40): items 80-119, what the shipped manifests report.
 
-Each line: {"question": "...", "answer": N}. The two sets share no question.
+    python3 scripts/make_questions.py      # writes vectors/data/questions-{direction,validation,heldout}.jsonl
+
+Each line: {"question": "...", "answer": N}. No question appears twice.
 """
 import json
 import random
@@ -48,14 +51,14 @@ def word_problem():
 
 seen = set()
 items = []
-while len(items) < 120:
+while len(items) < 260:
     q, a = (arithmetic if len(items) % 2 == 0 else word_problem)()
     if q in seen:
         continue
     seen.add(q)
     items.append({"question": q, "answer": a})
 
-for name, part in [("direction", items[:60]), ("heldout", items[80:])]:
+for name, part in [("direction", items[:60] + items[120:]), ("validation", items[60:80]), ("heldout", items[80:120])]:
     with open(f"vectors/data/questions-{name}.jsonl", "w") as f:
         for it in part:
             f.write(json.dumps(it) + "\n")
