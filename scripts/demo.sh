@@ -12,7 +12,7 @@ $vane generate smollm2 --chat "Give me three tips for writing clear code." --tem
 echo "== vane trace smollm2"
 $vane trace smollm2 --prompt "The capital of France is" --hooks 'blocks.*.hook_resid_post' -o /tmp/vane-trace.safetensors
 echo "== vane generate smollm2, unsteered and steered with vectors/efficiency-smollm2.gguf (greedy; tokens generated)"
-steer=vectors/efficiency-smollm2.gguf:0.08
+steer=vectors/efficiency-smollm2.gguf:0.1
 questions=(
   "What is 17 + 25?"
   "Mo has 14 stickers and gets 9 more. How many stickers does Mo have now?"
