@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Baked edits on the default model: time `vane edit heads`, `edit ablate` and `edit add` (each writes a full GGUF;
 # untouched tensors are copied byte for byte), then check each file loads in Vane (`vane inspect`, a short greedy
-# generation) and, where llama.cpp is installed (llama-cli or llama-simple on PATH, or LLAMA_CLI=path), that
+# generation) and, where llama.cpp is installed (llama-completion on PATH, or LLAMA_COMPLETION=path), that
 # llama.cpp loads and runs it too. The direction is the efficiency vector shipped in vectors/ when present, else one
 # computed from a tiny contrastive store.
 #
@@ -36,12 +36,12 @@ run "edit heads" edit heads smollm2 --direction "$vector" --heads 10.1,12.4,20.7
 run "edit ablate" edit ablate smollm2 --direction "$vector" --layers 8-20 -o "$work/ablate.gguf"
 run "edit add" edit add smollm2 --vector "$vector:-0.5" --layers 10-14 -o "$work/add.gguf"
 
-llama=${LLAMA_CLI:-$(command -v llama-simple || command -v llama-cli || true)}
+llama=${LLAMA_COMPLETION:-$(command -v llama-completion || true)}
 for f in heads ablate add; do
     "$VANE" inspect "$work/$f.gguf" | grep -E '^(tensors|vane.edit.recipe)'
     "$VANE" generate "$work/$f.gguf" --chat "What is 7 times 6?" --temperature 0 --max-tokens 24
     if [ -n "$llama" ]; then
-        "$llama" -m "$work/$f.gguf" -p "What is 7 times 6?" -n 24 2>/dev/null && echo "llama.cpp ran $f.gguf"
+        "$llama" -m "$work/$f.gguf" -p "What is 7 times 6?" -n 24 --temp 0 -no-cnv 2>/dev/null && echo "llama.cpp ran $f.gguf"
     fi
 done
-[ -n "$llama" ] || echo "llama.cpp not found (set LLAMA_CLI): skipped running the edited files in llama.cpp"
+[ -n "$llama" ] || echo "llama.cpp not found (set LLAMA_COMPLETION): skipped running the edited files in llama.cpp"

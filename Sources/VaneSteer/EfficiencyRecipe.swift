@@ -139,6 +139,7 @@ public struct EfficiencyRecipe {
             try Self.writeLog(samplesURL, settings: settings, records: [])
         }
         let resumedQuestions = records.count
+        var correctSoFar = records.reduce(0) { $0 + $1.correctCount }
         let progress = TaskProgress("efficiency: sampling", total: (questions.items.count - records.count) * samples)
         for (q, item) in questions.items.enumerated().dropFirst(records.count) {
             let ids = try PromptSet.tokens(item, model: model)
@@ -153,7 +154,8 @@ public struct EfficiencyRecipe {
                 results.append(r)
                 record.samples.append(.init(seed: sampleSeed, tokens: r.tokens.count, stop: r.stopReason.rawValue,
                                             correct: correct, text: r.text))
-                progress.advance(note: "\(records.reduce(0) { $0 + $1.correctCount } + record.correctCount) correct")
+                if correct { correctSoFar += 1 }
+                progress.advance(note: "\(correctSoFar) correct")
             }
             let correct = record.samples.indices.filter { record.samples[$0].correct }
             if let short = correct.min(by: { results[$0].tokens.count < results[$1].tokens.count }),
@@ -181,7 +183,7 @@ public struct EfficiencyRecipe {
         try writer.close()
         let pairs = records.filter { $0.pair != nil }
         guard pairs.count >= 2 else {
-            throw VaneError("only \(pairs.count) question(s) gave two correct answers of different lengths (\(records.reduce(0) { $0 + $1.correctCount }) of \(questions.items.count * samples) samples were correct)",
+            throw VaneError("only \(pairs.count) question(s) gave two correct answers of different lengths (\(correctSoFar) of \(questions.items.count * samples) samples were correct)",
                             hint: "use easier questions, more --samples, or a larger --max-tokens")
         }
         guard rename(partial.path, storeURL.path) == 0 else {
@@ -192,7 +194,7 @@ public struct EfficiencyRecipe {
             modelHint: c.architecture)
         func mean(_ x: [Int]) -> Double { Double(x.reduce(0, +)) / Double(max(x.count, 1)) }
         return (vector, Report(questions: questions.items.count,
-                               correctSamples: records.reduce(0) { $0 + $1.correctCount },
+                               correctSamples: correctSoFar,
                                totalSamples: questions.items.count * samples, pairs: pairs.count,
                                meanShortLength: mean(pairs.map { $0.samples[$0.pair![0]].tokens }),
                                meanLongLength: mean(pairs.map { $0.samples[$0.pair![1]].tokens }),
