@@ -102,7 +102,7 @@ public enum Merge {
             var sparsification = plan.sparsification
             if case .outliers = sparsification { sparsification = .outliers(gamma: number("gamma", nil) ?? 0.01) }
             let data = try MergeMath.taskArithmetic(
-                base: base.data, tasks: tasks, sparsification: sparsification, consensus: plan.consensus,
+                base: base.data, tasks: &tasks, sparsification: sparsification, consensus: plan.consensus,
                 normalize: flag("normalize", plan.normalize), rescale: flag("rescale", plan.rescale),
                 lambda: number("lambda", nil) ?? 1, rng: { SplitMix64(seed: seed, name: name, index: $0) }, name: hf)
             return Tensor(shape: base.shape, data: data)

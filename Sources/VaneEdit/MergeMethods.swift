@@ -54,96 +54,96 @@ public enum MergeMath {
 
     /// mergekit's generalized task arithmetic: sparsify each δᵢ, weight it, optionally keep only entries agreeing
     /// with the sign of Σ wᵢδᵢ (TIES "sum" consensus), sum, optionally divide by the weights that took part,
-    /// scale by λ, add to the base.
-    public static func taskArithmetic(base: [Float], tasks: [TaskVector], sparsification: Sparsification?,
+    /// scale by λ, add to the base. Works in place on the task deltas and the base, so a tensor costs its inputs
+    /// and one magnitude copy, not a copy per step.
+    public static func taskArithmetic(base: consuming [Float], tasks: inout [TaskVector], sparsification: Sparsification?,
                                       consensus: Bool, normalize: Bool, rescale: Bool, lambda: Double,
                                       rng: (Int) -> SplitMix64, name: String) throws -> [Float] {
         let n = base.count
-        var weighted: [[Float]] = []
-        for (k, task) in tasks.enumerated() {
-            var d = task.delta
-            if let sparsification, task.density < 1 {
+        for k in tasks.indices {
+            if let sparsification, tasks[k].density < 1 {
                 var random = rng(k)
-                d = try sparsify(d, density: task.density, method: sparsification, rescale: rescale, rng: &random, name: name)
+                try sparsify(&tasks[k].delta, density: tasks[k].density, method: sparsification, rescale: rescale,
+                             rng: &random, name: name)
             }
-            for i in 0..<n { d[i] *= task.weight }
-            weighted.append(d)
+            let w = tasks[k].weight
+            tasks[k].delta.withUnsafeMutableBufferPointer { d in for i in 0..<n { d[i] *= w } }
         }
-        var mixed = [Float](repeating: 0, count: n)
-        var divisor = [Float](repeating: 0, count: n)
-        if consensus {
-            for i in 0..<n {
-                var sum: Float = 0
-                for d in weighted { sum += d[i] }
-                let majority: Float = sum >= 0 ? 1 : -1
-                for (k, d) in weighted.enumerated() where sign(d[i]) == majority {
-                    mixed[i] += d[i]
-                    divisor[i] += tasks[k].weight
-                }
-                if divisor[i] == 0 { divisor[i] = 1 }
-            }
-        } else {
-            var total: Float = 0
-            for t in tasks { total += t.weight }
-            if abs(total) < 1e-8 { total = 1 }
-            for d in weighted { for i in 0..<n { mixed[i] += d[i] } }
-            for i in 0..<n { divisor[i] = total }
-        }
+        var total: Float = tasks.reduce(0) { $0 + $1.weight }
+        if abs(total) < 1e-8 { total = 1 }
         let l = Float(lambda)
         var out = base
         for i in 0..<n {
-            var m = mixed[i]
-            if normalize { m /= divisor[i] }
-            if lambda != 1 { m *= l }
-            out[i] += m
+            var mixed: Float = 0, divisor: Float = total
+            if consensus {
+                var sum: Float = 0
+                for t in tasks { sum += t.delta[i] }
+                let majority: Float = sum >= 0 ? 1 : -1
+                divisor = 0
+                for t in tasks where sign(t.delta[i]) == majority {
+                    mixed += t.delta[i]
+                    divisor += t.weight
+                }
+                if divisor == 0 { divisor = 1 }
+            } else {
+                for t in tasks { mixed += t.delta[i] }
+            }
+            if normalize { mixed /= divisor }
+            if lambda != 1 { mixed *= l }
+            out[i] += mixed
         }
         return out
     }
 
     static func sign(_ x: Float) -> Float { x > 0 ? 1 : x < 0 ? -1 : 0 }
 
-    static func sparsify(_ d: [Float], density: Double, method: Sparsification, rescale: Bool,
-                         rng: inout SplitMix64, name: String) throws -> [Float] {
+    /// Zeroes the entries of `d` that `method` drops.
+    static func sparsify(_ d: inout [Float], density: Double, method: Sparsification, rescale: Bool,
+                         rng: inout SplitMix64, name: String) throws {
         let n = d.count
-        var out = [Float](repeating: 0, count: n)
+        var before = 0.0
         switch method {
         case .random:
             let scale = rescale ? Float(1 / density) : 1
-            for i in 0..<n where rng.nextDouble() < density { out[i] = d[i] * scale }
-            return out
+            for i in 0..<n { d[i] = rng.nextDouble() < density ? d[i] * scale : 0 }
+            return
         case .magnitude:
             let k = Int(density * Double(n))
             guard k > 0 else {
                 throw VaneError("density \(density) keeps none of the \(n) values of \(name)", hint: "raise the density or exclude the tensor")
             }
+            if rescale { for x in d { before += Double(abs(x)) } }
             // The k-th largest magnitude; entries equal to it are kept in index order until k are kept.
             var mags = d.map { abs($0) }
             let threshold = kthLargest(&mags, k)
+            mags = []
             var above = 0
             for x in d where abs(x) > threshold { above += 1 }
             var ties = k - above
             for i in 0..<n {
                 let m = abs(d[i])
-                if m > threshold { out[i] = d[i] } else if m == threshold && ties > 0 { out[i] = d[i]; ties -= 1 }
+                if m > threshold { continue }
+                if m == threshold && ties > 0 { ties -= 1 } else { d[i] = 0 }
             }
         case .outliers(let gamma):
+            if rescale { for x in d { before += Double(abs(x)) } }
             let target = Int(density * Double(n))
             var top = Int(gamma * Double(n))
             var bottom = n - target - top
             if bottom < 0 { top += bottom; bottom = 0 }
             let order = (0..<n).sorted { (abs(d[$0]), $0) < (abs(d[$1]), $1) }
-            for j in bottom..<(n - top) { out[order[j]] = d[order[j]] }
+            for j in 0..<bottom { d[order[j]] = 0 }
+            for j in (n - top)..<n { d[order[j]] = 0 }
         }
         if rescale {
             // Match the L1 norm of the unsparsified delta.
-            var before = 0.0, after = 0.0
-            for i in 0..<n { before += Double(abs(d[i])); after += Double(abs(out[i])) }
+            var after = 0.0
+            for x in d { after += Double(abs(x)) }
             if before >= 1e-7 && after >= 1e-7 {
                 let s = Float(before / after)
-                for i in 0..<n { out[i] *= s }
+                for i in 0..<n { d[i] *= s }
             }
         }
-        return out
     }
 
     /// The k-th largest value (1-based) of `a`, by quickselect; reorders `a`.

@@ -24,7 +24,8 @@ import VaneTensor
         let b = MergeMath.TaskVector(delta: [-4, 1, 0.1, -0.2], weight: 0.5, density: 0.5)  // keeps -4, 1 → ·0.5: -2, 0.5
         // weighted: a [0, -2, 0, 3], b [-2, 0.5, 0, 0]; Σ = [-2, -1.5, 0, 3] → majority [-, -, +, +]
         // kept: [b, a, none, a]; divisor (normalize): [0.5, 1, 1 (none), 1]
-        let out = try MergeMath.taskArithmetic(base: base, tasks: [a, b], sparsification: .magnitude, consensus: true,
+        var tasks = [a, b]
+        let out = try MergeMath.taskArithmetic(base: base, tasks: &tasks, sparsification: .magnitude, consensus: true,
                                                normalize: true, rescale: false, lambda: 1,
                                                rng: { SplitMix64(seed: 0, name: "t", index: $0) }, name: "t")
         #expect(out == [-4, -2, 0, 3])
@@ -34,7 +35,8 @@ import VaneTensor
         var rng = SplitMix64(seed: 0)
         let d: [Float] = [5, -1, 0.5, 2, -3, 0.1, 4, -0.2, 1.5, 10]
         // n 10, density 0.5 → keep 5; gamma 0.1 → drop the largest (10), then the 4 smallest (0.1, -0.2, 0.5, -1).
-        let out = try MergeMath.sparsify(d, density: 0.5, method: .outliers(gamma: 0.1), rescale: false, rng: &rng, name: "t")
+        var out = d
+        try MergeMath.sparsify(&out, density: 0.5, method: .outliers(gamma: 0.1), rescale: false, rng: &rng, name: "t")
         #expect(out == [5, 0, 0, 2, -3, 0, 4, 0, 1.5, 0])
     }
 
@@ -42,13 +44,15 @@ import VaneTensor
     @Test func dareIsSeededAndRescaled() throws {
         let d = [Float](repeating: 1, count: 10_000)
         var r1 = SplitMix64(seed: 3, name: "blk.0.ffn_up.weight", index: 0), r2 = r1
-        let x = try MergeMath.sparsify(d, density: 0.3, method: .random, rescale: false, rng: &r1, name: "t")
-        let y = try MergeMath.sparsify(d, density: 0.3, method: .random, rescale: false, rng: &r2, name: "t")
+        var x = d, y = d
+        try MergeMath.sparsify(&x, density: 0.3, method: .random, rescale: false, rng: &r1, name: "t")
+        try MergeMath.sparsify(&y, density: 0.3, method: .random, rescale: false, rng: &r2, name: "t")
         #expect(x == y)
         let kept = x.filter { $0 != 0 }.count
         #expect(abs(kept - 3000) < 200, "kept \(kept)")
         var r3 = SplitMix64(seed: 3, name: "blk.0.ffn_up.weight", index: 0)
-        let z = try MergeMath.sparsify(d, density: 0.3, method: .random, rescale: true, rng: &r3, name: "t")
+        var z = d
+        try MergeMath.sparsify(&z, density: 0.3, method: .random, rescale: true, rng: &r3, name: "t")
         #expect(z.filter { $0 != 0 }.count == kept && z.allSatisfy { $0 == 0 || $0 == Float(1 / 0.3) })
     }
 
