@@ -10,6 +10,16 @@ struct ModelOptions: ParsableArguments {
     func load() throws -> LanguageModel {
         try LanguageModel(model)
     }
+
+    /// The model loaded to sample from: 8-bit activation products, as `generate` and llama.cpp decode.
+    func loadForSampling() throws -> LanguageModel { try samplingModel(model) }
+}
+
+/// A model (path or default-model name) loaded to sample from, with `fast` products.
+func samplingModel(_ spec: String) throws -> LanguageModel {
+    let m = try LanguageModel(spec)
+    m.transformer.precision = .fast
+    return m
 }
 
 struct ThreadOptions: ParsableArguments {

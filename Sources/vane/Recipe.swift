@@ -48,8 +48,7 @@ struct Recipe: ParsableCommand {
 
         func run() throws {
             try threads.apply()
-            let m = try model.load()
-            m.transformer.precision = .fast
+            let m = try model.loadForSampling()
             var recipe = EfficiencyRecipe(model: m)
             (recipe.samples, recipe.temperature, recipe.maxTokens, recipe.seed) = (samples, temperature, maxTokens, seed)
             if let layers { recipe.layers = try LayerList.parse(layers) }

@@ -38,8 +38,7 @@ struct SteerEvalCommand: ParsableCommand {
 
     func run() throws {
         try threads.apply()
-        let m = try model.load()
-        m.transformer.precision = .fast
+        let m = try model.loadForSampling()
         let set = try PromptSet(contentsOf: URL(fileURLWithPath: prompts))
         if let edited { return try compareEdited(m, edited, set) }
         guard let steering = try steer.steering(for: m) else { throw ValidationError("give a vector with --steer VECTOR.gguf, or --edited MODEL") }
@@ -65,8 +64,7 @@ struct SteerEvalCommand: ParsableCommand {
 
     /// The edited model against MODEL: reasoning-length distribution, accuracy overall and on originally short cases.
     func compareEdited(_ m: LanguageModel, _ path: String, _ set: PromptSet) throws {
-        let e = try LanguageModel(path)
-        e.transformer.precision = .fast
+        let e = try samplingModel(path)
         let report = try EditComparison(original: m, edited: e, maxTokens: maxTokens, plain: plain)
             .run(set, shortBelow: try LengthThreshold(parsing: shortBelow))
         try EditComparison.plot(report, title: URL(fileURLWithPath: path).lastPathComponent).write(to: URL(fileURLWithPath: plot))

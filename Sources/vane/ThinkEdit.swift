@@ -55,8 +55,7 @@ extension Recipe {
 
         func run() throws {
             try threads.apply()
-            let m = try model.load()
-            m.transformer.precision = .fast
+            let m = try model.loadForSampling()
             var recipe = ThinkEdit(model: m)
             try split.configure(&recipe)
             guard let s = ThinkEdit.Site(rawValue: site) else { throw ValidationError("--site: attn or mlp") }
@@ -68,8 +67,7 @@ extension Recipe {
             note(String(format: "[%d responses, long > %.1f, short < %.1f tokens; %d heads edited in %.0f s → %@]",
                         r.samples.count, r.longCut, r.shortCut, r.heads.count, r.seconds, out.output))
             guard let eval else { return }
-            let edited = try LanguageModel(url: URL(fileURLWithPath: out.output))
-            edited.transformer.precision = .fast
+            let edited = try samplingModel(out.output)
             let report = try EditComparison(original: m, edited: edited, maxTokens: split.maxTokens)
                 .run(try PromptSet(contentsOf: URL(fileURLWithPath: eval)), shortBelow: .tokens(r.shortCut))
             print(EditComparison.table(report), terminator: "")
@@ -94,8 +92,7 @@ extension Recipe {
 
         func run() throws {
             try threads.apply()
-            let m = try model.load()
-            m.transformer.precision = .fast
+            let m = try model.loadForSampling()
             var recipe = ThinkEdit(model: m)
             try split.configure(&recipe)
             note("[sampling: \(recipe.samplingSource)]")
