@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "VaneActivations", targets: ["VaneActivations"]),
         .library(name: "VaneSteer", targets: ["VaneSteer"]),
         .library(name: "VaneBake", targets: ["VaneBake"]),
+        .library(name: "VanePlot", targets: ["VanePlot"]),
+        .library(name: "VaneRecipes", targets: ["VaneRecipes"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -31,17 +33,21 @@ let package = Package(
         .target(name: "VaneTokenizer", dependencies: ["VaneModelIO"]),
         .target(name: "VaneEngine", dependencies: ["VaneTensor", "VaneModelIO", "VaneTokenizer"]),
         .target(name: "VaneStore", dependencies: ["CHDF5"]),
+        .target(name: "VanePlot", dependencies: ["VaneModelIO"]),
         .target(name: "VaneActivations", dependencies: ["VaneStore", "VaneEngine"]),
         .target(name: "VaneEdit", dependencies: ["VaneModelIO", "VaneTensor", .product(name: "Yams", package: "Yams")]),
-        .target(name: "VaneSteer", dependencies: ["VaneEngine", "VaneStore", "VaneActivations", "VaneEdit"]),
-        // Baked directions driven by vectors, stores and generation: above VaneSteer, which already uses VaneEdit.
-        .target(name: "VaneBake", dependencies: ["VaneEdit", "VaneSteer", "VaneActivations", "VaneEngine"]),
+        .target(name: "VaneSteer", dependencies: ["VaneEngine", "VaneStore", "VaneActivations", "VanePlot"]),
+        .target(name: "VaneBake", dependencies: ["VaneEdit", "VaneSteer", "VaneActivations", "VaneEngine", "VanePlot"]),
+        // Compositions of the libraries above: efficiency direction, ThinkEdit, reasoning vector.
+        .target(name: "VaneRecipes", dependencies: ["VaneBake", "VaneSteer", "VaneEdit", "VaneActivations", "VaneEngine", "VanePlot"]),
         .executableTarget(name: "vane", dependencies: [
+            "VaneRecipes",
             "VaneBake",
             "VaneSteer",
             "VaneEngine",
             "VaneEdit",
             "VaneActivations",
+            "VanePlot",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -54,7 +60,8 @@ let package = Package(
         .testTarget(name: "VaneStoreTests", dependencies: ["VaneStore", "VaneTestSupport"]),
         .testTarget(name: "VaneTokenizerTests", dependencies: ["VaneTokenizer", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneSteerTests", dependencies: ["VaneSteer", "VaneTestSupport"], exclude: ["reference.py"]),
-        .testTarget(name: "VaneBakeTests", dependencies: ["VaneBake", "VaneTestSupport"], exclude: ["check_edit.py"]),
+        .testTarget(name: "VaneBakeTests", dependencies: ["VaneBake", "VaneRecipes", "VaneTestSupport"], exclude: ["check_edit.py"]),
+        .testTarget(name: "VaneRecipesTests", dependencies: ["VaneRecipes", "VaneTestSupport"]),
         // Executes the walkthroughs in notebooks-text/ against the built vane.
         .testTarget(name: "NotebookTests", dependencies: ["VaneTestSupport"]),
         .testTarget(name: "VaneModelIOTests", dependencies: ["VaneModelIO", "VaneTestSupport"]),

@@ -1,4 +1,5 @@
 import Foundation
+import VanePlot
 import VaneActivations
 import VaneEngine
 import VaneSteer

@@ -20,7 +20,7 @@ public struct TensorDiffStats: Codable, Sendable, Equatable {
         case deltaNorm = "delta_norm"
     }
 
-    init(name: String, shape: [Int], a: [Float], b: [Float], delta: [Float]) {
+    public init(name: String, shape: [Int], a: [Float], b: [Float], delta: [Float]) {
         var aa = 0.0, bb = 0.0, ab = 0.0, dd = 0.0, zeros = 0
         for i in 0..<delta.count {
             let x = Double(a[i]), y = Double(b[i]), d = Double(delta[i])
@@ -52,6 +52,17 @@ public struct DiffReport: Codable, Sendable {
         case a, b, tensors, excluded, missing
         case aSHA256 = "a_sha256"
         case bSHA256 = "b_sha256"
+    }
+
+    public init(a: String, b: String, aSHA256: String, bSHA256: String, tensors: [TensorDiffStats] = [],
+                excluded: [String] = [], missing: [String] = []) {
+        self.a = a
+        self.b = b
+        self.aSHA256 = aSHA256
+        self.bSHA256 = bSHA256
+        self.tensors = tensors
+        self.excluded = excluded
+        self.missing = missing
     }
 
     public func json() throws -> Data {
@@ -110,7 +121,7 @@ public enum TaskVector {
         return (common, missing)
     }
 
-    static func delta(_ a: Tensor, _ b: Tensor) -> [Float] {
+    public static func delta(_ a: Tensor, _ b: Tensor) -> [Float] {
         var d = [Float](repeating: 0, count: a.count)
         for i in 0..<d.count { d[i] = a.data[i] - b.data[i] }
         return d
@@ -207,40 +218,5 @@ public enum TaskVector {
             base.release(name)
             if let d = tv.tensors[name] { releasePages(d.bytes) }
         }
-    }
-
-    /// The reasoning-vector recipe in one pass: OUT = TARGET + α·(GRPO − SFT) for the tensors `filter` accepts
-    /// (others copied from TARGET), returning the per-tensor report of GRPO − SFT.
-    public static func reasoningVector(grpo: ModelInput, sft: ModelInput, target: ModelInput, scale: Float,
-                                       filter: TensorFilter = .all, to options: OutputOptions) throws -> DiffReport {
-        let (common, _) = try matchTensors(grpo, sft)
-        _ = try matchTensors(target, grpo)
-        var report = DiffReport(a: grpo.url.path, b: sft.url.path, aSHA256: try grpo.sha256(), bSHA256: try sft.sha256(),
-                                tensors: [], excluded: common.filter { !filter.accepts($0) }, missing: [])
-        var stats: [TensorDiffStats] = []
-        var out: [OutputTensor] = []
-        for name in target.names {
-            let shape = target.stored(name)!.shape
-            guard filter.accepts(name), scale != 0 else {
-                out.append(OutputTensor(name: name, shape: shape, source: .copy(target)))
-                continue
-            }
-            out.append(OutputTensor(name: name, shape: shape, source: .computed {
-                let g = try grpo.values(name), s = try sft.values(name)
-                let d = delta(g, s)
-                stats.append(TensorDiffStats(name: name, shape: shape, a: g.data, b: s.data, delta: d))
-                var t = try target.values(name)
-                for i in 0..<t.count { t.data[i] += scale * d[i] }
-                return t
-            }))
-        }
-        let provenance = ["command": "recipe reasoning-vector", "grpo": grpo.url.path, "grpo_sha256": report.aSHA256,
-                          "sft": sft.url.path, "sft_sha256": report.bSHA256, "target": target.url.path, "scale": "\(scale)"]
-        try ModelWriter.write(out, template: target, to: options, provenance: provenance,
-                              inputs: [grpo.url, sft.url, target.url], progressLabel: "reasoning-vector") { name in
-            for m in [grpo, sft, target] { m.release(name) }
-        }
-        report.tensors = stats
-        return report
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VanePlot
 import VaneEngine
 
 /// The effect of a steering intervention at several scales over a prompt set, greedy decoding throughout.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VaneRecipes
 import VaneActivations
 import VaneBake
 import VaneSteer

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VaneRecipes
 import VaneBake
 import VaneEdit
 import VaneModelIO
@@ -25,7 +26,7 @@ struct Recipe: ParsableCommand {
 
         func run() throws {
             let open = { (s: String) in try ModelInput(url: DefaultModel.resolve(s)) }
-            let report = try TaskVector.reasoningVector(grpo: open(grpo), sft: open(sft), target: open(target), scale: scale,
+            let report = try VaneRecipes.ReasoningVector.run(grpo: open(grpo), sft: open(sft), target: open(target), scale: scale,
                                                         filter: TensorFilter(include: include, exclude: exclude), to: out.options())
             print(json ? String(decoding: try report.json(), as: UTF8.self) : report.table())
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VaneRecipes
 import VaneBake
 import VaneEngine
 import VaneSteer

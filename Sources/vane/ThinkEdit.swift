@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VaneRecipes
 import VaneBake
 import VaneEdit
 import VaneEngine

@@ -1,4 +1,5 @@
 import Foundation
+import VaneRecipes
 import Testing
 import VaneBake
 import VaneEdit

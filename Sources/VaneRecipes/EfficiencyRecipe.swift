@@ -1,4 +1,6 @@
 import Foundation
+import VaneBake
+import VaneSteer
 import VaneActivations
 import VaneEngine
 import VaneModelIO

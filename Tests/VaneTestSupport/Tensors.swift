@@ -1,18 +1,16 @@
 import Foundation
-import VaneEdit
 import VaneModelIO
 import VaneTensor
-import VaneTestSupport
 
 /// A fresh temporary folder for one test's outputs.
-func scratch(_ label: String) throws -> URL {
+public func scratch(_ label: String) throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("vane-edit-\(label)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
 
 /// Every tensor of an HF folder (or one safetensors file), by its stored name, as F32.
-func folderTensors(_ url: URL) throws -> [String: Tensor] {
+public func folderTensors(_ url: URL) throws -> [String: Tensor] {
     let tensors = url.pathExtension == "safetensors" ? try SafetensorsFile(url: url).tensors : try loadSafetensorsFolder(url).tensors
     var out: [String: Tensor] = [:]
     for t in tensors { out[t.name] = dequantize(t) }
@@ -20,7 +18,7 @@ func folderTensors(_ url: URL) throws -> [String: Tensor] {
 }
 
 /// Compares tensors by name; nil when every expected tensor is present with the same shape and within atol.
-func compareTensors(_ actual: [String: Tensor], _ expected: [String: Tensor], atol: Float) -> String? {
+public func compareTensors(_ actual: [String: Tensor], _ expected: [String: Tensor], atol: Float) -> String? {
     var problems: [String] = []
     for name in expected.keys.sorted() {
         guard let a = actual[name] else { problems.append("\(name): missing"); continue }

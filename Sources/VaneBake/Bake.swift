@@ -1,4 +1,5 @@
 import Foundation
+import VaneEdit
 import VaneModelIO
 import VaneTensor
 

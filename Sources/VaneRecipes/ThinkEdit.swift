@@ -1,4 +1,5 @@
 import Foundation
+import VaneBake
 import VaneActivations
 import VaneEdit
 import VaneEngine

@@ -1,4 +1,7 @@
 import Foundation
+import VaneActivations
+import VaneBake
+import VanePlot
 import VaneEngine
 import VaneSteer
 import VaneModelIO

@@ -1,4 +1,7 @@
 import Foundation
+import VaneActivations
+import VaneBake
+import VaneSteer
 import VaneEngine
 import VaneModelIO
 import VaneTokenizer

@@ -1,4 +1,5 @@
 import Foundation
+import VaneRecipes
 import Testing
 import VaneActivations
 import VaneEngine
@@ -47,7 +48,7 @@ struct EfficiencyRecipeTests {
     }
 
     @Test func pairsAreTheShortestAndLongestCorrectSamples() throws {
-        let dir = try temporaryDirectory()
+        let dir = try scratch("recipe")
         defer { try? FileManager.default.removeItem(at: dir) }
         let run = try setUp(dir, name: "eff")
         let result = try VaneProcess.vane(run.arguments)
@@ -110,7 +111,7 @@ struct EfficiencyRecipeTests {
     }
 
     @Test func killedRunResumesToTheUninterruptedResult() throws {
-        let dir = try temporaryDirectory()
+        let dir = try scratch("recipe")
         defer { try? FileManager.default.removeItem(at: dir) }
         let reference = try setUp(dir, name: "reference"), run = try setUp(dir, name: "eff")
         let full = try VaneProcess.vane(reference.arguments)
