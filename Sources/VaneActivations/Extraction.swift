@@ -69,9 +69,8 @@ public struct ExtractionSummary: Sendable {
 
 /// Runs a JSONL dataset through a model and stores chosen hook points at chosen positions (StoreLayout.swift).
 ///
-/// Each example is one forward call over its tokens (up to the end of its span: later tokens cannot change
-/// earlier activations), in exact f32 precision. Hooks pool as the activation passes — a row copy for `last` and
-/// `index:K`, a running sum for `mean` — so only what is stored is ever copied. "Batch" is examples per flush:
+/// Each example is one exact forward call over its tokens up to the end of its span, pooled as it passes
+/// (SpanPooler), so only what is stored is ever copied. "Batch" is examples per flush:
 /// the engine's KV cache holds one sequence.
 ///
 /// The store is written to OUTPUT.partial and renamed to OUTPUT when complete; a killed run leaves
@@ -89,7 +88,6 @@ public final class Extraction {
         guard (0...9).contains(options.deflate) else { throw StoreError("deflate level must be 0…9") }
         self.model = model
         self.options = options
-        model.transformer.precision = .exact
         points = try HookPoint.matching(options.hooks, layers: model.config.numHiddenLayers)
         input = try ExtractionInput(url: data, model: model, span: options.span, positions: options.positions,
                                     skipBad: options.skipBad)
@@ -133,14 +131,14 @@ public final class Extraction {
                                      fileBytes: fileSize(output))
         } else {
             writer = try ActivationWriter.create(at: partial, provenance: provenance,
-                                                 rowShapes: points.map { rowShape($0, model.config) })
+                                                 rowShapes: points.map(model.transformer.rowShape))
         }
         let resumedAt = writer.count
         let start = Date()
         var tokens = 0
-        let collector = Collector(points: points, positions: options.positions)
-        let hooks = collector.hooks()
-        let cache = model.transformer.makeCache(capacity: input.examples.map { $0.span.upperBound }.max())
+        let capacity = input.examples.map { $0.span.upperBound }.max() ?? 1
+        let pooler = SpanPooler(model: model, points: points, positions: options.positions, capacity: capacity)
+        let cache = model.transformer.makeCache(capacity: compareForward ? capacity : 1)
         var batch: [ExtractedExample] = []
         var forwardSeconds = 0.0
         for (index, example) in input.examples.enumerated().dropFirst(resumedAt) {
@@ -151,7 +149,7 @@ public final class Extraction {
                                                   logits: .none)
                 forwardSeconds += Date().timeIntervalSince(forwardStart)
             }
-            let rows = try collector.run(example, model: model, cache: cache, hooks: hooks)
+            let rows = try pooler.run(example.tokens, span: example.span)
             tokens += example.span.upperBound
             batch.append(ExtractedExample(text: example.text, label: example.label, pair: example.pair,
                                           line: example.line, tokens: example.tokens,
@@ -169,72 +167,6 @@ public final class Extraction {
         return ExtractionSummary(examples: input.examples.count, resumedAt: resumedAt, tokens: tokens,
                                  seconds: Date().timeIntervalSince(start) - forwardSeconds,
                                  fileBytes: fileSize(output), forwardSeconds: compareForward ? forwardSeconds : nil)
-    }
-}
-
-/// The hooks of a run: each pools its activation into the current example's row buffer as the forward pass goes.
-final class Collector {
-    let points: [HookPoint]
-    let positions: PositionMode
-    private var span = 0..<0
-    private var sums: [[Double]] = []
-    private var rows: [[Float]] = []
-
-    init(points: [HookPoint], positions: PositionMode) {
-        self.points = points
-        self.positions = positions
-    }
-
-    func hooks() -> Hooks {
-        let hooks = Hooks()
-        for (h, point) in points.enumerated() {
-            hooks.add(point) { [unowned self] activation in take(h, activation) }
-        }
-        return hooks
-    }
-
-    /// Runs one example and returns its rows per hook.
-    func run(_ example: InputExample, model: LanguageModel, cache: KVCache, hooks: Hooks) throws -> [[Float]] {
-        span = example.span
-        rows = Array(repeating: [], count: points.count)
-        sums = Array(repeating: [], count: points.count)
-        cache.truncate(to: 0)
-        _ = try model.transformer.forward(Array(example.tokens[..<example.span.upperBound]), cache: cache,
-                                          hooks: hooks, logits: .none)
-        if positions == .mean {
-            let n = Double(span.count)
-            rows = sums.map { sum in sum.map { Float($0 / n) } }
-        }
-        return rows
-    }
-
-    private func take(_ h: Int, _ activation: Hooks.Activation) {
-        let width = activation.rowWidth
-        let base = activation.positions.lowerBound
-        switch positions {
-        case .last:
-            rows[h] = Array(activation.row(span.upperBound - 1 - base))
-        case .index(let k):
-            rows[h] = Array(activation.row((k >= 0 ? span.lowerBound + k : span.upperBound + k) - base))
-        case .all:
-            rows[h] = Array(activation.values[((span.lowerBound - base) * width)..<((span.upperBound - base) * width)])
-        case .mean:
-            var sum = [Double](repeating: 0, count: width)
-            for t in span {
-                let row = activation.row(t - base)
-                for i in 0..<width { sum[i] += Double(row[i]) }
-            }
-            sums[h] = sum
-        }
-    }
-}
-
-/// The shape of one row of a hook: [d], or [H, hd] / [H, d] for the per-head hooks.
-func rowShape(_ point: HookPoint, _ config: ModelConfig) -> [Int] {
-    switch point {
-    case .attnZ: [config.numAttentionHeads, config.headDim]
-    case .attnResult: [config.numAttentionHeads, config.hiddenSize]
-    default: [config.hiddenSize]
     }
 }
 

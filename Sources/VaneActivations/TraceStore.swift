@@ -16,7 +16,7 @@ public func writeTrace(model: LanguageModel, text: String, tokens: [Int], points
         .appendingPathComponent(".\(output.lastPathComponent).\(UUID().uuidString).tmp")
     do {
         let writer = try ActivationWriter.create(at: temporary, provenance: provenance,
-                                                 rowShapes: points.map { rowShape($0, model.config) })
+                                                 rowShapes: points.map(model.transformer.rowShape))
         let rows = try points.map { point in
             guard let tensor = activations[point] else { throw StoreError("no activation captured for \(point)") }
             return tensor.data

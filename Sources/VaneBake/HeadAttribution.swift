@@ -100,31 +100,19 @@ public enum HeadAttribution {
         var sums = [Int: [Double]]()
         for l in layers { sums[l] = [Double](repeating: 0, count: H) }
         let progress = TaskProgress("heads", total: chosen.count)
-        let saved = model.transformer.precision
-        model.transformer.precision = .exact
-        defer { model.transformer.precision = saved }
+        // The mean over the span of −result_h · u is −(mean result_h) · u: pool the results, then project.
+        let pooler = SpanPooler(model: model, points: layers.map { .attnResult($0) }, positions: .mean,
+                                capacity: chosen.map(\.span.upperBound).max() ?? 1)
         for example in chosen {
-            let hooks = Hooks()
-            var perExample = [Int: [Double]]()
-            for l in layers {
+            let means = try pooler.run(example.tokens, span: example.span)
+            for (k, l) in layers.enumerated() {
                 let u = units[l]!
-                perExample[l] = [Double](repeating: 0, count: H)
-                hooks.add(.attnResult(l)) { a in
-                    for (t, position) in a.positions.enumerated() where example.span.contains(position) {
-                        let row = a.row(t)
-                        for h in 0..<H {
-                            var dot = 0.0
-                            for i in 0..<d { dot += Double(row[h * d + i]) * u[i] }
-                            perExample[l]![h] -= dot
-                        }
-                    }
+                for h in 0..<H {
+                    var dot = 0.0
+                    for i in 0..<d { dot += Double(means[k][h * d + i]) * u[i] }
+                    sums[l]![h] -= dot
                 }
             }
-            let tokens = Array(example.tokens[..<example.span.upperBound])
-            _ = try model.transformer.forward(tokens, cache: model.transformer.makeCache(capacity: tokens.count),
-                                              hooks: hooks, logits: .none)
-            let n = Double(max(example.span.count, 1))
-            for l in layers { for h in 0..<H { sums[l]![h] += perExample[l]![h] / n } }
             progress.advance()
         }
         return layers.flatMap { l in (0..<H).map { HeadScore(layer: l, head: $0, score: sums[l]![$0] / Double(chosen.count)) } }

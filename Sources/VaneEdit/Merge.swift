@@ -68,7 +68,7 @@ public enum Merge {
 
     static func mergeTensor(_ name: String, config: MergeConfig, inputs: [URL: ModelInput], position: Double,
                             seed: UInt64) throws -> Tensor {
-        let hf = TensorNames.hf(fromGGUF: name) ?? name
+        let hf = inputs.values.first?.files.spec.hf(fromGGUF: name) ?? name
         func number(_ key: String, _ model: MergeConfig.Model?) -> Double? {
             (model?.parameters[key] ?? config.parameters[key])?.number(tensor: hf, position: position)
         }

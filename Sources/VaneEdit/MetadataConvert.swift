@@ -14,14 +14,6 @@ public enum MetadataConvert {
     /// Other files carried over from a source HF folder.
     static let configFileNames = ["config.json", "generation_config.json"]
 
-    static func hfClass(_ arch: String) throws -> String {
-        switch arch {
-        case "llama": "LlamaForCausalLM"
-        case "qwen2": "Qwen2ForCausalLM"
-        default: throw VaneError("architecture \(arch) cannot be converted (Vane converts llama and qwen2)")
-        }
-    }
-
     // MARK: HF files of a model
 
     /// config.json (and generation_config.json) of the output: copied from an HF source, written from the
@@ -33,7 +25,7 @@ public enum MetadataConvert {
                 (try? Data(contentsOf: dir.appendingPathComponent(name))).map { (name, $0) }
             }
         case .gguf(let file):
-            return [("config.json", try configJSON(file, config: input.config, dtype: dtype))]
+            return [("config.json", try configJSON(file, spec: input.files.spec, config: input.config, dtype: dtype))]
         }
     }
 
@@ -58,32 +50,28 @@ public enum MetadataConvert {
     /// A Float from GGUF as the shortest decimal that reads back as the same Float (1e-05, not 9.99999974e-06).
     static func decimal(_ f: Float) -> Double { Double("\(f)") ?? Double(f) }
 
-    static func configJSON(_ file: GGUFFile, config c: ModelConfig, dtype: GGMLType) throws -> Data {
+    static func configJSON(_ file: GGUFFile, spec: ArchitectureSpec, config c: ModelConfig, dtype: GGMLType) throws -> Data {
         let m = file.metadata
+        let k = ConfigKeys.self
         var j: [String: Any] = [
-            "architectures": [try hfClass(c.architecture)],
-            "model_type": c.architecture,
-            "hidden_size": c.hiddenSize,
-            "intermediate_size": c.intermediateSize,
-            "num_hidden_layers": c.numHiddenLayers,
-            "num_attention_heads": c.numAttentionHeads,
-            "num_key_value_heads": c.numKeyValueHeads,
-            "head_dim": c.headDim,
-            "vocab_size": c.vocabSize,
-            "max_position_embeddings": c.maxPositionEmbeddings,
-            "rms_norm_eps": decimal(c.rmsNormEps),
-            "rope_theta": decimal(c.ropeTheta),
-            "rope_parameters": ["rope_theta": decimal(c.ropeTheta), "rope_type": "default"],
+            "architectures": [spec.hfClass],
+            "model_type": spec.modelTypes[0],
+            k.hiddenSize.hf: c.hiddenSize,
+            k.intermediateSize.hf: c.intermediateSize,
+            k.numHiddenLayers.hf: c.numHiddenLayers,
+            k.numAttentionHeads.hf: c.numAttentionHeads,
+            k.numKeyValueHeads.hf: c.numKeyValueHeads,
+            k.headDim.hf: c.headDim,
+            k.vocabSize.hf: c.vocabSize,
+            k.maxPositionEmbeddings.hf: c.maxPositionEmbeddings,
+            k.rmsNormEps.hf: decimal(c.rmsNormEps),
+            k.ropeTheta.hf: decimal(c.ropeTheta),
+            "rope_parameters": [k.ropeTheta.hf: decimal(c.ropeTheta), "rope_type": "default"],
             "tie_word_embeddings": c.tieWordEmbeddings,
             "hidden_act": "silu",
             "dtype": dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32",
         ]
-        if c.architecture == "llama" {
-            j["attention_bias"] = c.attentionBias
-            j["mlp_bias"] = false
-        } else {
-            j["use_sliding_window"] = false
-        }
+        for (key, value) in spec.hfConfigExtras(c) { j[key] = value.any }
         if let bos = m["tokenizer.ggml.bos_token_id"]?.int { j["bos_token_id"] = bos }
         if let eos = m["tokenizer.ggml.eos_token_id"]?.int { j["eos_token_id"] = eos }
         return try json(j)
@@ -99,31 +87,25 @@ public enum MetadataConvert {
             return file.metadataOrder.compactMap { key in file.metadata[key].map { (key, $0) } }
         case .hfFolder(let dir, _):
             let c = input.config
-            _ = try hfClass(c.architecture)
-            let a = c.architecture
+            let spec = input.files.spec
+            let k = ConfigKeys.self
+            let hyper: [(key: String, value: GGUFValue)] = [
+                (k.numHiddenLayers.gguf, .uint32(UInt32(c.numHiddenLayers))),
+                (k.maxPositionEmbeddings.gguf, .uint32(UInt32(c.maxPositionEmbeddings))),
+                (k.hiddenSize.gguf, .uint32(UInt32(c.hiddenSize))),
+                (k.intermediateSize.gguf, .uint32(UInt32(c.intermediateSize))),
+                (k.numAttentionHeads.gguf, .uint32(UInt32(c.numAttentionHeads))),
+                (k.numKeyValueHeads.gguf, .uint32(UInt32(c.numKeyValueHeads))),
+                (k.ropeTheta.gguf, .float32(c.ropeTheta)),
+                (k.rmsNormEps.gguf, .float32(c.rmsNormEps)),
+            ] + spec.ggufExtras(c)
             var kv: [(key: String, value: GGUFValue)] = [
-                ("general.architecture", .string(a)),
+                ("general.architecture", .string(spec.name)),
                 ("general.type", .string("model")),
                 ("general.name", .string(dir.lastPathComponent)),
-                ("\(a).block_count", .uint32(UInt32(c.numHiddenLayers))),
-                ("\(a).context_length", .uint32(UInt32(c.maxPositionEmbeddings))),
-                ("\(a).embedding_length", .uint32(UInt32(c.hiddenSize))),
-                ("\(a).feed_forward_length", .uint32(UInt32(c.intermediateSize))),
-                ("\(a).attention.head_count", .uint32(UInt32(c.numAttentionHeads))),
-                ("\(a).attention.head_count_kv", .uint32(UInt32(c.numKeyValueHeads))),
-                ("\(a).rope.freq_base", .float32(c.ropeTheta)),
-                ("\(a).attention.layer_norm_rms_epsilon", .float32(c.rmsNormEps)),
-            ]
-            if c.headDim != c.hiddenSize / c.numAttentionHeads || a == "llama" {
-                kv.append(("\(a).attention.key_length", .uint32(UInt32(c.headDim))))
-                kv.append(("\(a).attention.value_length", .uint32(UInt32(c.headDim))))
-            }
-            if a == "llama" {
-                kv.append(("\(a).vocab_size", .uint32(UInt32(c.vocabSize))))
-                kv.append(("\(a).rope.dimension_count", .uint32(UInt32(c.headDim))))
-            }
+            ] + hyper.map { ("\(spec.name).\($0.key)", $0.value) }
             kv.append(("general.quantization_version", .uint32(2)))
-            kv += try TokenizerConvert.ggufTokenizer(hfFolder: dir, vocabSize: c.vocabSize)
+            kv += try TokenizerConvert.ggufTokenizer(hfFolder: dir, model: spec.tokenizer, vocabSize: c.vocabSize)
             return kv
         }
     }

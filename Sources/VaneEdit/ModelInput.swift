@@ -29,7 +29,7 @@ public final class ModelInput: @unchecked Sendable {
     /// The head count by which the stored rows of `name` are permuted, or nil when they are in HF order.
     public func permutedHeads(_ name: String) -> Int? {
         guard isGGUF else { return nil }
-        return QKLayout.heads(of: name, config: config)
+        return QKLayout.heads(of: name, spec: files.spec, config: config)
     }
 
     /// The tensor as F32 in HF layout (dequantized; llama Q/K rows of a GGUF file put back in HF order). The
@@ -93,14 +93,14 @@ extension SHA256 {
 
 /// llama.cpp's converter reorders the rows of each llama Q and K head (weights and biases) so that RoPE rotates
 /// adjacent pairs: within a head of `hd` rows, HF row `s·hd/2 + i` (s ∈ {0, 1}, i < hd/2) becomes GGUF row
-/// `2i + s`. Q uses the attention head count, K the key/value head count. Other architectures (qwen2) keep HF
-/// order in GGUF.
+/// `2i + s`. Q uses the attention head count, K the key/value head count. Families whose spec does not permute
+/// (qwen2) keep HF order in GGUF.
 public enum QKLayout {
     public enum Order: Sendable { case hf, gguf }
 
     /// The head count whose rows are permuted in a GGUF file of this architecture, nil for other tensors.
-    public static func heads(of name: String, config: ModelConfig) -> Int? {
-        guard config.architecture == "llama", name.hasPrefix("blk.") else { return nil }
+    public static func heads(of name: String, spec: ArchitectureSpec, config: ModelConfig) -> Int? {
+        guard spec.permutesQK, name.hasPrefix("blk.") else { return nil }
         if name.hasSuffix(".attn_q.weight") || name.hasSuffix(".attn_q.bias") { return config.numAttentionHeads }
         if name.hasSuffix(".attn_k.weight") || name.hasSuffix(".attn_k.bias") { return config.numKeyValueHeads }
         return nil

@@ -117,7 +117,7 @@ public enum ModelWriter {
         let progress = Progress(label, tensors: entries.count, bytes: entries.reduce(0) { $0 + $1.byteCount })
         try GGUFWriter.write(to: options.url, metadata: metadata, entries: entries, alignment: alignment) { i, emit in
             let t = tensors[i], e = entries[i]
-            let heads = QKLayout.heads(of: t.name, config: config)
+            let heads = QKLayout.heads(of: t.name, spec: template.files.spec, config: config)
             if copies[i], case .copy(let input) = t.source, let stored = input.stored(t.name) {
                 try checkShape(stored.shape, t)
                 if let heads, !input.isGGUF {
@@ -139,18 +139,24 @@ public enum ModelWriter {
 
     static func writeFolder(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
                             provenance: [String: String], label: String, done: (String) -> Void) throws {
+        // Each HF tensor concatenates whole GGUF tensors (or slices of their outermost axis): one, a fused
+        // tensor's parts, or one expert of a stacked tensor. It is copied byte for byte when every part can be.
+        let hfTensors = try template.files.spec.hfTensors(fromGGUF: tensors.map { ($0.name, $0.shape) })
+        func stored(_ part: HFTensor.Part) -> (ModelInput, StoredTensor)? {
+            guard case .copy(let input) = tensors[part.index].source, let s = input.stored(tensors[part.index].name) else { return nil }
+            return (input, s)
+        }
         var entries: [TensorEntry] = []
         var copies: [Bool] = []
-        for t in tensors {
-            guard let hf = TensorNames.hf(fromGGUF: t.name) else {
-                throw VaneError("tensor \(t.name) has no HF name, so it cannot be written to an HF folder")
-            }
-            if case .copy(let input) = t.source, !options.convertCopies, let stored = input.stored(t.name),
-               Encode.safetensorsTypes.contains(stored.type), options.dtype == nil || options.dtype == stored.type {
-                entries.append(.init(name: hf, type: stored.type, shape: t.shape))
+        for h in hfTensors {
+            let sources = h.parts.compactMap(stored)
+            if !options.convertCopies, sources.count == h.parts.count, let type = sources.first?.1.type,
+               sources.allSatisfy({ $0.1.type == type }), Encode.safetensorsTypes.contains(type),
+               options.dtype == nil || options.dtype == type {
+                entries.append(.init(name: h.name, type: type, shape: h.shape))
                 copies.append(true)
             } else {
-                entries.append(.init(name: hf, type: options.dtype ?? .f32, shape: t.shape))
+                entries.append(.init(name: h.name, type: options.dtype ?? .f32, shape: h.shape))
                 copies.append(false)
             }
         }
@@ -189,23 +195,37 @@ public enum ModelWriter {
                 let shardEntries = Array(entries[range])
                 try SafetensorsWriter.write(to: dir.appendingPathComponent(shardNames[s]), entries: shardEntries, metadata: metadata) { j, emit in
                     let i = range.lowerBound + j
-                    let t = tensors[i], e = entries[i]
-                    if copies[i], case .copy(let input) = t.source, let stored = input.stored(t.name) {
-                        try checkShape(stored.shape, t)
-                        if let heads = input.permutedHeads(t.name) {
-                            try QKLayout.rows(stored.bytes, rows: t.shape[0], heads: heads, to: .hf, name: t.name).withUnsafeBytes(emit)
+                    let e = entries[i]
+                    for part in hfTensors[i].parts {
+                        let t = tensors[part.index]
+                        if copies[i], let (input, stored) = stored(part) {
+                            try checkShape(stored.shape, t)
+                            let bytes = part.rows.map { outer($0, of: stored.bytes, count: t.shape[0]) } ?? stored.bytes
+                            if let heads = input.permutedHeads(t.name) {
+                                try QKLayout.rows(bytes, rows: t.shape[0], heads: heads, to: .hf, name: t.name).withUnsafeBytes(emit)
+                            } else {
+                                try emit(bytes)
+                            }
                         } else {
-                            try emit(stored.bytes)
+                            let values = try tensorValues(t)
+                            try values.withUnsafeBytes { all in
+                                let slice = part.rows.map { outer($0, of: all, count: t.shape[0]) } ?? all
+                                try Encode.emit(Array(slice.bindMemory(to: Float.self)), as: e.type, emit)
+                            }
                         }
-                    } else {
-                        try Encode.emit(try tensorValues(t), as: e.type, emit)
+                        if part.rows.map({ $0.upperBound == t.shape[0] }) ?? true { done(t.name) }
                     }
                     progress.advance(bytes: e.byteCount, name: e.name)
-                    done(t.name)
                 }
             }
             for (name, data) in files { try data.write(to: dir.appendingPathComponent(name)) }
         }
+    }
+
+    /// Slice `range` of the outermost axis (of `count`) of a tensor's bytes.
+    static func outer(_ range: Range<Int>, of bytes: UnsafeRawBufferPointer, count: Int) -> UnsafeRawBufferPointer {
+        let size = bytes.count / max(count, 1)
+        return UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound * size)..<(range.upperBound * size)])
     }
 
     static func tensorValues(_ t: OutputTensor) throws -> [Float] {

@@ -132,15 +132,14 @@ public enum TaskVector {
                             to url: URL) throws -> DiffReport {
         try OutputOptions(url: url).validate(inputs: [a.url, b.url])
         let (common, missing) = try matchTensors(a, b, allowMissing: allowMissing)
-        let names = common.filter(filter.accepts)
-        let excluded = common.filter { !filter.accepts($0) }
+        let names = common.filter { filter.accepts($0, in: a.files.spec) }
+        let excluded = common.filter { !filter.accepts($0, in: a.files.spec) }
         guard !names.isEmpty else { throw VaneError("no tensor is left to diff after --include/--exclude") }
         var report = DiffReport(a: a.url.path, b: b.url.path, aSHA256: try a.sha256(), bSHA256: try b.sha256(),
                                 tensors: [], excluded: excluded, missing: missing)
         var entries: [TensorEntry] = []
         for name in names {
-            guard let hf = TensorNames.hf(fromGGUF: name) else { throw VaneError("tensor \(name) has no HF name") }
-            entries.append(.init(name: hf, type: .f32, shape: a.stored(name)!.shape))
+            entries.append(.init(name: a.files.spec.hf(fromGGUF: name) ?? name, type: .f32, shape: a.stored(name)!.shape))
         }
         let metadata = ["format": "pt", "vane.format": format, "vane.a": report.a, "vane.a_sha256": report.aSHA256,
                         "vane.b": report.b, "vane.b_sha256": report.bSHA256, "vane.architecture": a.config.architecture]
@@ -166,13 +165,14 @@ public enum TaskVector {
         public let tensors: [String: StoredTensor]
         public var metadata: [String: String] { file.metadata }
 
-        public init(url: URL) throws {
+        /// Tensors are named in `spec`'s HF names (or GGUF names where a tensor has no HF name of its own).
+        public init(url: URL, spec: ArchitectureSpec) throws {
             do { file = try SafetensorsFile(url: url) } catch {
                 throw VaneError("cannot read the task vector: \(error)")
             }
             var byName: [String: StoredTensor] = [:]
             for t in file.tensors {
-                guard let name = TensorNames.gguf(fromHF: t.name) ?? (TensorNames.hf(fromGGUF: t.name) != nil ? t.name : nil) else {
+                guard let name = spec.gguf(fromHF: t.name) ?? (spec.binds(gguf: t.name) ? t.name : nil) else {
                     throw VaneError("\(url.path): tensor \(t.name) is not a weight name Vane knows")
                 }
                 byName[name] = t
@@ -184,7 +184,7 @@ public enum TaskVector {
     /// BASE + α·Δ for every tensor the task vector holds; other tensors, and tensors whose Δ is all zeros or α = 0,
     /// are copied from BASE unchanged (byte for byte where the output format allows).
     public static func apply(base: ModelInput, taskVector url: URL, scale: Float, to options: OutputOptions) throws {
-        let tv = try File(url: url)
+        let tv = try File(url: url, spec: base.files.spec)
         if let arch = tv.metadata["vane.architecture"], arch != base.config.architecture {
             throw VaneError("the task vector \(url.path) was taken from a \(arch) model, but \(base.url.path) is \(base.config.architecture)")
         }

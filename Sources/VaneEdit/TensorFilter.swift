@@ -21,8 +21,9 @@ public struct TensorFilter: Sendable, Equatable {
         return name.contains(pattern)
     }
 
-    public func accepts(_ ggufName: String) -> Bool {
-        let names = [ggufName] + (TensorNames.hf(fromGGUF: ggufName).map { [$0] } ?? [])
+    /// Whether the filter takes `ggufName`, matched also by its HF name in `spec`.
+    public func accepts(_ ggufName: String, in spec: ArchitectureSpec) -> Bool {
+        let names = [ggufName] + (spec.hf(fromGGUF: ggufName).map { [$0] } ?? [])
         func any(_ patterns: [String]) -> Bool { patterns.contains { p in names.contains { Self.matches(p, $0) } } }
         return (include.isEmpty || any(include)) && !any(exclude)
     }

@@ -141,7 +141,11 @@ public enum TokenizerConvert {
 
     /// `tokenizer.*` GGUF metadata from an HF folder's tokenizer.json, tokenizer_config.json and chat template;
     /// ids past the tokenizer's last up to `vocabSize` become unused "[PAD{id}]" pieces, as llama.cpp pads them.
-    public static func ggufTokenizer(hfFolder dir: URL, vocabSize: Int) throws -> [(key: String, value: GGUFValue)] {
+    /// `model` is the family's GGUF tokenizer model (ArchitectureSpec.tokenizer).
+    public static func ggufTokenizer(hfFolder dir: URL, model tokenizerModel: String, vocabSize: Int) throws -> [(key: String, value: GGUFValue)] {
+        guard tokenizerModel == "gpt2" else {
+            throw VaneError("\(dir.path): the family's tokenizer is \"\(tokenizerModel)\"; Vane converts byte-level BPE tokenizers (\"gpt2\") only")
+        }
         let url = dir.appendingPathComponent("tokenizer.json")
         guard let data = try? Data(contentsOf: url) else {
             throw VaneError("\(dir.path) has no readable tokenizer.json", hint: "GGUF output needs the tokenizer; Vane reads it from tokenizer.json")
@@ -179,7 +183,7 @@ public enum TokenizerConvert {
         }
 
         var kv: [(key: String, value: GGUFValue)] = [
-            ("tokenizer.ggml.model", .string("gpt2")),
+            ("tokenizer.ggml.model", .string(tokenizerModel)),
             ("tokenizer.ggml.pre", .string(pre)),
             ("tokenizer.ggml.tokens", .array(pieces)),
             ("tokenizer.ggml.token_type", .array(types.map { .int32($0) })),

@@ -54,7 +54,8 @@ public struct Generator {
         let holdBack = max(0, (options.stopStrings.map(\.count).max() ?? 0) - 1)
 
         let start = Date()
-        var logits = try transformer.forward(promptTokens, cache: cache, hooks: hooks, logits: .last).data
+        var logits = try transformer.forward(promptTokens, cache: cache, hooks: hooks, logits: .last,
+                                             precision: model.decoding).data
         let promptSeconds = Date().timeIntervalSince(start)
 
         while tokens.count < options.maxTokens {
@@ -77,7 +78,8 @@ public struct Generator {
                 emitted = safe
             }
             if tokens.count == options.maxTokens || cache.length >= cache.capacity { break }
-            logits = try transformer.forward([next], cache: cache, hooks: hooks, logits: .last).data
+            logits = try transformer.forward([next], cache: cache, hooks: hooks, logits: .last,
+                                             precision: model.decoding).data
         }
         if reason != .stopString { text += decoder.flush() }
         if text.count > emitted { onText(String(text.dropFirst(emitted))) }

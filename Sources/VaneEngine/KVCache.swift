@@ -29,3 +29,11 @@ public final class KVCache {
     func advance(by n: Int) { length += n }
 }
 
+
+extension KVCache {
+    /// Writes T rows of keys and values of `layer` at positions p0 ..< p0+T.
+    func store(layer: Int, at p0: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, rows: Int) {
+        (keys[layer] + p0 * width).update(from: k, count: rows * width)
+        (values[layer] + p0 * width).update(from: v, count: rows * width)
+    }
+}

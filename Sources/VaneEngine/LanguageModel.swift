@@ -7,16 +7,20 @@ public final class LanguageModel {
     public let transformer: Transformer
     public let tokenizer: BPETokenizer
     public let chatTemplate: ChatTemplate?
+    /// How sampling (Generator) multiplies: `.fast` quantizes single-token activations to 8 bits as llama.cpp
+    /// does. Traces, extraction and attribution always run `.exact`, whatever this says.
+    public let decoding: Precision
 
     public var files: ModelFiles { transformer.files }
     public var config: ModelConfig { transformer.config }
 
     /// Opens MODEL as the CLI names it: a .gguf path, an HF folder, or `smollm2` for the default model.
-    public convenience init(_ spec: String) throws {
-        try self.init(url: DefaultModel.resolve(spec))
+    public convenience init(_ spec: String, decoding: Precision = .exact) throws {
+        try self.init(url: DefaultModel.resolve(spec), decoding: decoding)
     }
 
-    public init(url: URL) throws {
+    public init(url: URL, decoding: Precision = .exact) throws {
+        self.decoding = decoding
         let files = try ModelFiles(url: url)
         transformer = try Transformer(files: files)
         tokenizer = try BPETokenizer(files: files)

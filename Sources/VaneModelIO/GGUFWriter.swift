@@ -1,5 +1,4 @@
 import Foundation
-import VaneModelIO
 import VaneTensor
 
 // Writes GGUF version 3 (the layout GGUF.swift in VaneModelIO describes and reads): magic "GGUF", version u32,

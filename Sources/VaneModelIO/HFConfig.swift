@@ -47,32 +47,33 @@ extension ModelConfig {
             guard let v else { throw VaneError("\(url.path): required field \"\(key)\" is missing") }
             return v
         }
-        let arch = try need(c.model_type, "model_type")
-        let hidden = try need(c.hidden_size, "hidden_size")
-        let heads = try need(c.num_attention_heads, "num_attention_heads")
+        let spec = try ArchitectureSpec.forModelType(try need(c.model_type, "model_type"), path: url.path)
+        let hidden = try need(c.hidden_size, ConfigKeys.hiddenSize.hf)
+        let heads = try need(c.num_attention_heads, ConfigKeys.numAttentionHeads.hf)
         for rope in [c.rope_parameters, c.rope_scaling].compactMap({ $0 }) {
             let kind = rope.rope_type ?? rope.type ?? "default"
             guard kind == "default" else {
                 throw VaneError("\(url.path): RoPE scaling \"\(kind)\" is not supported (only unscaled RoPE)")
             }
         }
-        if c.use_sliding_window == true || (arch == "mistral" && c.sliding_window != nil) {
+        if c.use_sliding_window == true {
             throw VaneError("\(url.path): sliding-window attention is not supported")
         }
+        try spec.checkHF(c, url.path)
         self.init(
-            architecture: arch == "mistral" ? "llama" : arch,
+            architecture: spec.name,
             hiddenSize: hidden,
-            intermediateSize: try need(c.intermediate_size, "intermediate_size"),
-            numHiddenLayers: try need(c.num_hidden_layers, "num_hidden_layers"),
+            intermediateSize: try need(c.intermediate_size, ConfigKeys.intermediateSize.hf),
+            numHiddenLayers: try need(c.num_hidden_layers, ConfigKeys.numHiddenLayers.hf),
             numAttentionHeads: heads,
             numKeyValueHeads: c.num_key_value_heads ?? heads,
             headDim: c.head_dim ?? hidden / heads,
-            vocabSize: try need(c.vocab_size, "vocab_size"),
-            maxPositionEmbeddings: try need(c.max_position_embeddings, "max_position_embeddings"),
-            rmsNormEps: Float(try need(c.rms_norm_eps, "rms_norm_eps")),
+            vocabSize: try need(c.vocab_size, ConfigKeys.vocabSize.hf),
+            maxPositionEmbeddings: try need(c.max_position_embeddings, ConfigKeys.maxPositionEmbeddings.hf),
+            rmsNormEps: Float(try need(c.rms_norm_eps, ConfigKeys.rmsNormEps.hf)),
             ropeTheta: Float(c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000),
             tieWordEmbeddings: c.tie_word_embeddings ?? false,
-            attentionBias: arch == "qwen2" || (c.attention_bias ?? false),
+            attentionBias: spec.qkvBias == .always || (c.attention_bias ?? false),
             ropeStyle: .neox)
     }
 }

@@ -15,6 +15,8 @@ public final class ModelFiles: @unchecked Sendable {
     public let url: URL
     public let source: Source
     public let config: ModelConfig
+    /// The architecture family (ArchitectureSpec.registry).
+    public let spec: ArchitectureSpec
     /// Tensors by GGUF name.
     public let tensors: [String: StoredTensor]
     /// Tensor names in file order.
@@ -54,23 +56,18 @@ public final class ModelFiles: @unchecked Sendable {
         if isDir.boolValue {
             let (tensors, shards) = try loadSafetensorsFolder(url)
             config = try ModelConfig(configJSON: url.appendingPathComponent("config.json"))
-            var renamed: [String: StoredTensor] = [:]
-            var order: [String] = []
-            for var t in tensors where !TensorNames.isIgnoredHF(t.name) {
-                guard let name = TensorNames.gguf(fromHF: t.name) else {
-                    throw VaneError("\(url.path): unexpected tensor \"\(t.name)\" (no \(config.architecture) weight has this name)")
-                }
-                t.name = name
-                renamed[name] = t
-                order.append(name)
-            }
-            self.tensors = renamed
-            tensorOrder = order
+            spec = try config.spec()
+            let renamed = try spec.ggufTensors(fromHF: tensors, config: config, path: url.path)
+            var byName: [String: StoredTensor] = [:]
+            for t in renamed { byName[t.name] = t }
+            self.tensors = byName
+            tensorOrder = renamed.map(\.name)
             source = .hfFolder(url, shards)
         } else {
             let file = try GGUFFile(url: url)
             source = .gguf(file)
             config = try ModelConfig(gguf: file)
+            spec = try config.spec()
             var byName: [String: StoredTensor] = [:]
             for t in file.tensors { byName[t.name] = t }
             tensors = byName
@@ -80,42 +77,44 @@ public final class ModelFiles: @unchecked Sendable {
 }
 
 extension ModelConfig {
-    /// Hyperparameters from GGUF metadata (`{arch}.embedding_length`, …). RoPE pairing follows the file:
-    /// llama.cpp's converter permutes llama Q/K rows for adjacent pairs; qwen2 keeps NeoX pairing.
+    /// Hyperparameters from GGUF metadata (`{arch}.embedding_length`, …, named in ConfigKeys). RoPE pairing
+    /// follows the family's GGUF convention (ArchitectureSpec.ggufRope).
     public init(gguf file: GGUFFile) throws {
         let m = file.metadata
         let path = file.url.path
         guard let arch = m["general.architecture"]?.string else {
             throw VaneError("\(path): metadata key general.architecture is missing")
         }
-        func int(_ key: String) throws -> Int {
-            guard let v = m["\(arch).\(key)"]?.int else {
-                throw VaneError("\(path): metadata key \(arch).\(key) is missing")
+        let spec = try ArchitectureSpec.named(arch)
+        func int(_ key: ConfigKeys.Pair) throws -> Int {
+            guard let v = m["\(arch).\(key.gguf)"]?.int else {
+                throw VaneError("\(path): metadata key \(arch).\(key.gguf) is missing")
             }
             return v
         }
-        if let scaling = m["\(arch).rope.scaling.type"]?.string, scaling != "none" {
+        func optional(_ key: ConfigKeys.Pair) -> GGUFValue? { m["\(arch).\(key.gguf)"] }
+        if let scaling = m["\(arch).\(ConfigKeys.ropeScalingType)"]?.string, scaling != "none" {
             throw VaneError("\(path): RoPE scaling \"\(scaling)\" is not supported (only unscaled RoPE)")
         }
-        let hidden = try int("embedding_length")
-        let heads = try int("attention.head_count")
+        let hidden = try int(ConfigKeys.hiddenSize)
+        let heads = try int(ConfigKeys.numAttentionHeads)
         let names = Set(file.tensors.map(\.name))
-        let vocab = m["\(arch).vocab_size"]?.int ?? m["tokenizer.ggml.tokens"]?.array?.count
+        let vocab = optional(ConfigKeys.vocabSize)?.int ?? m["tokenizer.ggml.tokens"]?.array?.count
             ?? file.tensors.first { $0.name == "token_embd.weight" }?.shape.first ?? 0
         self.init(
             architecture: arch,
             hiddenSize: hidden,
-            intermediateSize: try int("feed_forward_length"),
-            numHiddenLayers: try int("block_count"),
+            intermediateSize: try int(ConfigKeys.intermediateSize),
+            numHiddenLayers: try int(ConfigKeys.numHiddenLayers),
             numAttentionHeads: heads,
-            numKeyValueHeads: m["\(arch).attention.head_count_kv"]?.int ?? heads,
-            headDim: m["\(arch).attention.key_length"]?.int ?? hidden / heads,
+            numKeyValueHeads: optional(ConfigKeys.numKeyValueHeads)?.int ?? heads,
+            headDim: optional(ConfigKeys.headDim)?.int ?? hidden / heads,
             vocabSize: vocab,
-            maxPositionEmbeddings: try int("context_length"),
-            rmsNormEps: m["\(arch).attention.layer_norm_rms_epsilon"]?.float.map(Float.init) ?? 1e-5,
-            ropeTheta: m["\(arch).rope.freq_base"]?.float.map(Float.init) ?? 10000,
+            maxPositionEmbeddings: try int(ConfigKeys.maxPositionEmbeddings),
+            rmsNormEps: optional(ConfigKeys.rmsNormEps)?.float.map(Float.init) ?? 1e-5,
+            ropeTheta: optional(ConfigKeys.ropeTheta)?.float.map(Float.init) ?? 10000,
             tieWordEmbeddings: !names.contains("output.weight"),
-            attentionBias: names.contains("blk.0.attn_q.bias"),
-            ropeStyle: arch == "llama" ? .adjacent : .neox)
+            attentionBias: spec.qkvBias == .always || names.contains("blk.0.attn_q.bias"),
+            ropeStyle: spec.ggufRope)
     }
 }

@@ -235,21 +235,9 @@ public struct EfficiencyRecipe {
 
     /// Per hook point, the mean activation over the response tokens of prompt + response run in one pass.
     func responseMeans(_ prompt: [Int], _ response: [Int]) throws -> [[Float]] {
-        let hooks = Hooks()
-        let d = model.config.hiddenSize
-        var sums = [[Double]](repeating: [Double](repeating: 0, count: d), count: layers.count)
-        for (k, l) in layers.enumerated() {
-            hooks.add(hook.point(l)) { a in
-                for (t, position) in a.positions.enumerated() where position >= prompt.count {
-                    let row = a.row(t)
-                    for i in 0..<d { sums[k][i] += Double(row[i]) }
-                }
-            }
-        }
         let tokens = prompt + response
-        _ = try model.transformer.forward(tokens, cache: model.transformer.makeCache(capacity: tokens.count),
-                                          hooks: hooks, logits: .none)
-        return sums.map { $0.map { Float($0 / Double(response.count)) } }
+        return try SpanPooler(model: model, points: layers.map(hook.point), positions: .mean, capacity: tokens.count)
+            .run(tokens, span: prompt.count..<tokens.count)
     }
 }
 

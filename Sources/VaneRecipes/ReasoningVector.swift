@@ -12,12 +12,12 @@ public enum ReasoningVector {
         let (common, _) = try TaskVector.matchTensors(grpo, sft)
         _ = try TaskVector.matchTensors(target, grpo)
         var report = DiffReport(a: grpo.url.path, b: sft.url.path, aSHA256: try grpo.sha256(), bSHA256: try sft.sha256(),
-                                tensors: [], excluded: common.filter { !filter.accepts($0) }, missing: [])
+                                tensors: [], excluded: common.filter { !filter.accepts($0, in: target.files.spec) }, missing: [])
         var stats: [TensorDiffStats] = []
         var out: [OutputTensor] = []
         for name in target.names {
             let shape = target.stored(name)!.shape
-            guard filter.accepts(name), scale != 0 else {
+            guard filter.accepts(name, in: target.files.spec), scale != 0 else {
                 out.append(OutputTensor(name: name, shape: shape, source: .copy(target)))
                 continue
             }

@@ -156,8 +156,6 @@ public struct ThinkEdit {
         let partial = Extraction.partialURL(for: store)
         try? FileManager.default.removeItem(at: partial)
         try? FileManager.default.removeItem(at: store)
-        let saved = model.transformer.precision
-        defer { model.transformer.precision = saved }
         _ = try Extraction(model: model, data: responses, options: options).run(output: store, resume: false)
     }
 

@@ -95,7 +95,7 @@ public struct SteerEval {
     /// Log-probabilities at positions start−1 … T−1 of `tokens` run in one forward pass.
     func teacherForced(_ tokens: [Int], from start: Int, hooks: Hooks?) throws -> [[Double]] {
         let cache = model.transformer.makeCache(capacity: tokens.count)
-        let logits = try model.transformer.forward(tokens, cache: cache, hooks: hooks, logits: .all)
+        let logits = try model.transformer.forward(tokens, cache: cache, hooks: hooks, logits: .all, precision: model.decoding)
         let v = logits.cols
         return ((start - 1)..<tokens.count).map { Metrics.logSoftmax(logits.data[($0 * v)..<(($0 + 1) * v)]) }
     }

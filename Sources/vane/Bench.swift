@@ -24,7 +24,7 @@ struct Bench: ParsableCommand {
         try threads.apply()
         let m = try model.load()
         let t = m.transformer
-        t.precision = exact ? .exact : .fast
+        let precision: Precision = exact ? .exact : .fast
         // Token ids spread over the vocabulary, as llama-bench's random prompts are.
         let vocab = m.config.vocabSize
         let prompt = (0..<promptTokens).map { ($0 * 7919 + 13) % vocab }
@@ -37,14 +37,14 @@ struct Bench: ParsableCommand {
         var pp: [Double] = [], tg: [Double] = []
         for _ in 0..<repetitions {
             let cache = t.makeCache(capacity: promptTokens)
-            pp.append(Double(promptTokens) / (try seconds { _ = try t.forward(prompt, cache: cache, logits: .last) }))
+            pp.append(Double(promptTokens) / (try seconds { _ = try t.forward(prompt, cache: cache, logits: .last, precision: precision) }))
         }
         for _ in 0..<repetitions {
             let cache = t.makeCache(capacity: genTokens + 1)
             var token = prompt[0]
             tg.append(Double(genTokens) / (try seconds {
                 for _ in 0..<genTokens {
-                    token = Sampler.argmax(try t.forward([token], cache: cache, logits: .last).data)
+                    token = Sampler.argmax(try t.forward([token], cache: cache, logits: .last, precision: precision).data)
                 }
             }))
         }
@@ -59,7 +59,7 @@ struct Bench: ParsableCommand {
             let size = formatBytes(m.files.fileBytes)
             print("| \(name) | \(size) | \(Parallel.threads) | pp\(promptTokens) | \(String(format: "%.2f ± %.2f", ppMedian, spread(pp))) |")
             print("| \(name) | \(size) | \(Parallel.threads) | tg\(genTokens) | \(String(format: "%.2f ± %.2f", tgMedian, spread(tg))) |")
-            print("peak RSS \(formatBytes(rss)), \(t.precision.rawValue) precision")
+            print("peak RSS \(formatBytes(rss)), \(precision.rawValue) precision")
         }
     }
 

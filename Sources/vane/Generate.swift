@@ -61,8 +61,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         try threads.apply()
-        let m = try model.load()
-        m.transformer.precision = sampling.exact ? .exact : .fast
+        let m = try LanguageModel(model.model, decoding: sampling.exact ? .exact : .fast)
         let ids = try prompt.tokens(m)
         let hooks = Hooks()
         try steer.steering(for: m)?.install(on: hooks, promptLength: ids.count, modelLayers: m.config.numHiddenLayers)

@@ -17,9 +17,7 @@ struct ModelOptions: ParsableArguments {
 
 /// A model (path or default-model name) loaded to sample from, with `fast` products.
 func samplingModel(_ spec: String) throws -> LanguageModel {
-    let m = try LanguageModel(spec)
-    m.transformer.precision = .fast
-    return m
+    try LanguageModel(spec, decoding: .fast)
 }
 
 struct ThreadOptions: ParsableArguments {

@@ -59,7 +59,6 @@ func project(_ a: Hooks.Activation, _ u: [Float], rowParts: [Int]) {
 
 func logits(_ url: URL, _ tokens: [Int], hooks: Hooks? = nil) throws -> [Float] {
     let t = try Transformer(url: url)
-    t.precision = .exact
     return try t.forward(tokens, cache: t.makeCache(capacity: tokens.count), hooks: hooks, logits: .all).data
 }
 
@@ -252,7 +251,6 @@ var bakeCases: [Case] {
         // hook: head 2.3 must rank first since its result has the largest projection on its own mean.
         let model = Fixtures.url("tiny-llama.f32.gguf")
         let t = try Transformer(url: model)
-        t.precision = .exact
         let hooks = Hooks(), capture = Capture()
         capture.attach(to: hooks, points: [.attnResult(2)])
         _ = try t.forward(tinyTokens, cache: t.makeCache(capacity: tinyTokens.count), hooks: hooks, logits: .none)

@@ -80,7 +80,7 @@ import VaneTestSupport
         #expect(loaded.names.count == 30 && loaded.stored("blk.0.attn_q.weight")?.type == .bf16)
         let expected = try folderTensors(Fixtures.url("tiny-llama/model.safetensors"))
         for name in loaded.names {
-            let hf = TensorNames.hf(fromGGUF: name)!
+            let hf = ArchitectureSpec.llama.hf(fromGGUF: name)!
             let e = expected[hf]!.data.map { bf16ToFloat(floatToBF16($0)) }
             #expect(compare(try loaded.values(name).data, e, atol: 0, label: name) == nil)
         }

@@ -51,10 +51,10 @@ import VaneTestSupport
 
     @Test func filterMatchesBothNameForms() {
         let f = TensorFilter(include: ["blk.1.*", "embed"], exclude: ["norm"])
-        #expect(f.accepts("blk.1.attn_q.weight"))
-        #expect(!f.accepts("blk.1.attn_norm.weight"))
-        #expect(f.accepts("token_embd.weight"))
-        #expect(!f.accepts("blk.2.ffn_up.weight"))
+        #expect(f.accepts("blk.1.attn_q.weight", in: .llama))
+        #expect(!f.accepts("blk.1.attn_norm.weight", in: .llama))
+        #expect(f.accepts("token_embd.weight", in: .llama))
+        #expect(!f.accepts("blk.2.ffn_up.weight", in: .llama))
     }
 
     /// A zero task vector applied to the default model (Q4_1 GGUF) leaves every tensor byte-identical and keeps the
@@ -92,7 +92,7 @@ import VaneTestSupport
             let stored = result.stored(name)!
             if name.hasPrefix("blk.0.") {
                 #expect(stored.type == (stored.shape.count == 1 ? .f32 : .q8_0), "\(name) is \(stored.type)")
-                let expected = zip(try llama.values(name).data, delta[TensorNames.hf(fromGGUF: name)!]!.data).map(+)
+                let expected = zip(try llama.values(name).data, delta[ArchitectureSpec.llama.hf(fromGGUF: name)!]!.data).map(+)
                 let scale = expected.map(abs).max()! / 127
                 #expect(compare(try result.values(name).data, expected, atol: scale, label: name) == nil)
             } else {

@@ -46,7 +46,6 @@ struct SmolLM2Tests {
     @Test func greedyTokensMatchReference() throws {
         let model = try open()
         let exact = try JSONDecoder().decode([Exact].self, from: Data(contentsOf: Fixtures.url("smollm2/exact.safetensors.json")))
-        model.transformer.precision = .exact
         for e in exact {
             var options = GenerationOptions(maxTokens: 16, sampling: .greedy)
             options.stopAtEndOfTurn = false
@@ -60,11 +59,9 @@ struct SmolLM2Tests {
         let model = try open()
         let exact = try JSONDecoder().decode([Exact].self, from: Data(contentsOf: Fixtures.url("smollm2/exact.safetensors.json")))
         for e in exact {
-            model.transformer.precision = .fast
             let cache = model.transformer.makeCache(capacity: e.ids.count)
-            _ = try model.transformer.forward(Array(e.ids.dropLast()), cache: cache, logits: .none)
-            let fast = try model.transformer.forward([e.ids.last!], cache: cache, logits: .last).data
-            model.transformer.precision = .exact
+            _ = try model.transformer.forward(Array(e.ids.dropLast()), cache: cache, logits: .none, precision: .fast)
+            let fast = try model.transformer.forward([e.ids.last!], cache: cache, logits: .last, precision: .fast).data
             #expect(Sampler.argmax(fast) == Int(e.top5[0][0]))
         }
     }

@@ -87,7 +87,6 @@ struct EfficiencyRecipeTests {
 
         // The stored row is the mean of blocks.10.hook_resid_post over the response tokens of a plain forward pass.
         let model = try LanguageModel(url: Fixtures.smollm2!)
-        model.transformer.precision = .fast
         let stored = try store.read(hook: "blocks.10.hook_resid_post")
         let d = model.config.hiddenSize
         for example in [0, store.count - 1] {

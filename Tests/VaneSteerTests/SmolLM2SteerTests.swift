@@ -26,8 +26,7 @@ import VaneTestSupport
     /// scale rises: Spearman ρ(scale, mean length) ≤ −0.9 over 5 scales.
     @Test(.enabled(if: Fixtures.smollm2 != nil && long), arguments: [("efficiency-smollm2.gguf", Float(0.1)), ("concise-smollm2.gguf", 0.3)])
     func lengthFallsWithScale(_ file: String, _ top: Float) throws {
-        let model = try LanguageModel(url: Fixtures.smollm2!)
-        model.transformer.precision = .fast
+        let model = try LanguageModel(url: Fixtures.smollm2!, decoding: .fast)
         let v = try ControlVector(contentsOf: Self.vectors.appendingPathComponent(file))
         try v.check(against: ModelIdentity(files: model.files))
         var prompts = try PromptSet(contentsOf: Self.vectors.appendingPathComponent("data/questions-heldout.jsonl"))

@@ -1,0 +1,104 @@
+import Foundation
+import VaneModelIO
+import VaneTensor
+
+/// A decoder-only transformer bound to the tensors of a model file: the shared frame (embedding, a stack of its
+/// family's blocks, final norm, output projection) around the blocks each family defines in its own file
+/// (LlamaBlock.swift: llama, qwen2; Families.swift lists them).
+///
+/// Forward pass, for T new tokens at positions p0 … p0+T−1 (d = hidden, V = vocabulary):
+///
+///     x = embed(tokens)                                           [T, d]   hook_embed
+///     for each block L:  x = block_L(x)                                    blocks.L.* (see the block's file)
+///     x = rmsnorm(x) · output_norm                                         ln_final.hook_normalized
+///     logits = x · Woutᵀ                                          [T, V]
+public final class Transformer {
+    public let files: ModelFiles
+    public let config: ModelConfig
+    public let spec: ArchitectureSpec
+
+    let tokenEmbedding: Linear
+    let blocks: [any DecoderBlock]
+    let blockType: any DecoderBlock.Type
+    let outputNorm: [Float]
+    let output: Linear
+    let scratch = Scratch()
+
+    public convenience init(url: URL) throws {
+        try self.init(files: ModelFiles(url: url))
+    }
+
+    public init(files: ModelFiles) throws {
+        self.files = files
+        let c = files.config
+        config = c
+        spec = files.spec
+        blockType = try Families.block(spec)
+        guard c.numAttentionHeads % max(c.numKeyValueHeads, 1) == 0, c.headDim % 2 == 0 else {
+            throw VaneError("\(files.url.path): \(c.numAttentionHeads) heads cannot share \(c.numKeyValueHeads) key/value heads of even size \(c.headDim)")
+        }
+        var bind = TensorBinder(files)
+        tokenEmbedding = try bind.matrix("token_embd.weight", c.vocabSize, c.hiddenSize)
+        blocks = try (0..<c.numHiddenLayers).map { [blockType] l in try blockType.init(&bind, layer: l, config: c) }
+        outputNorm = try bind.vector("output_norm.weight", c.hiddenSize)
+        output = c.tieWordEmbeddings ? tokenEmbedding : try bind.matrix("output.weight", c.vocabSize, c.hiddenSize)
+        try bind.finish()
+    }
+
+    public func makeCache(capacity: Int? = nil) -> KVCache {
+        KVCache(config: config, capacity: min(capacity ?? config.maxPositionEmbeddings, config.maxPositionEmbeddings))
+    }
+
+    /// The shape of one row (one position) of a hook point's activation: [d], [H, hd] or [H, d].
+    public func rowShape(_ point: HookPoint) -> [Int] { blockType.rowShape(point, config) }
+
+    /// Which positions' logits a forward call returns.
+    public enum Logits: Sendable { case all, last, none }
+
+    /// Runs `tokens` at the positions after those already in `cache` and returns logits [T, V] (`.all`), [1, V]
+    /// (`.last`) or an empty tensor (`.none`). `precision` says how products treat quantized weights.
+    public func forward(_ tokens: [Int], cache: KVCache, hooks: Hooks? = nil, logits: Logits = .last,
+                        precision: Precision = .exact) throws -> Tensor {
+        let c = config
+        let T = tokens.count
+        let p0 = cache.length
+        guard T > 0 else { return Tensor(zeros: [0, c.vocabSize]) }
+        guard p0 + T <= cache.capacity else {
+            throw GenerationError.contextOverflow(tokens: p0 + T, limit: cache.capacity)
+        }
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= c.vocabSize }) {
+            throw GenerationError.badToken(bad, vocabSize: c.vocabSize)
+        }
+        let d = c.hiddenSize
+        let run = ForwardRun(config: c, cache: cache, hooks: hooks, precision: precision, scratch: scratch,
+                             positions: p0..<(p0 + T))
+
+        let x = FloatBuffer(T * d)                      // the residual stream [T, d]
+        for (t, id) in tokens.enumerated() { tokenEmbedding.row(id, into: x.p + t * d) }
+        run.hook(.embed, x, [T, d])
+
+        for (l, block) in blocks.enumerated() { block.forward(x, layer: l, run) }
+        cache.advance(by: T)
+
+        let h = FloatBuffer(T * d)
+        Kernels.rmsNorm(x.p, outputNorm, h.p, rows: T, dim: d, eps: c.rmsNormEps)
+        run.hook(.lnFinal, h, [T, d])
+
+        switch logits {
+        case .none:
+            return Tensor(zeros: [0, c.vocabSize])
+        case .last:
+            var out = [Float](repeating: 0, count: c.vocabSize)
+            out.withUnsafeMutableBufferPointer { o in
+                output.apply(h.p + (T - 1) * d, rows: 1, into: o.baseAddress!, precision: precision, scratch: scratch)
+            }
+            return Tensor(shape: [1, c.vocabSize], data: out)
+        case .all:
+            var out = [Float](repeating: 0, count: T * c.vocabSize)
+            out.withUnsafeMutableBufferPointer { o in
+                output.apply(h.p, rows: T, into: o.baseAddress!, precision: precision, scratch: scratch)
+            }
+            return Tensor(shape: [T, c.vocabSize], data: out)
+        }
+    }
+}

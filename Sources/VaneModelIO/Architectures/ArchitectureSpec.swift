@@ -1,0 +1,85 @@
+import Foundation
+
+/// What Vane knows about one decoder family, as data. The registry below is the only place an architecture is
+/// recognised by name: the readers, the engine, the converters and the editors look a family up here and act on
+/// its fields. docs/adding-an-architecture.md says how to add one.
+///
+/// A family is keyed by its GGUF `general.architecture`, which is also `ModelConfig.architecture` whatever the
+/// source; config.json names it by `model_type` (several may read as one family) and writes its class name.
+public struct ArchitectureSpec: Sendable {
+    /// Whether q/k/v projections carry biases.
+    public enum Bias: Sendable {
+        case always
+        /// As config.json's `attention_bias` says (GGUF: as the file's tensors say).
+        case fromConfig
+    }
+
+    /// GGUF `general.architecture`, the prefix of its hyperparameter keys (`{name}.embedding_length`).
+    public let name: String
+    /// config.json `model_type` values read as this family; the first is the one written.
+    public let modelTypes: [String]
+    /// config.json `architectures` class written for this family.
+    public let hfClass: String
+    /// RoPE pairing in GGUF files of this family. HF checkpoints always rotate (i, i + hd/2); llama.cpp's
+    /// converter permutes the Q/K rows of some families so that adjacent dims rotate together.
+    public let ggufRope: ModelConfig.RopeStyle
+    public let qkvBias: Bias
+    /// GGUF `tokenizer.ggml.model` of the family's tokenizer ("gpt2": byte-level BPE).
+    public let tokenizer: String
+    /// HF ⇄ GGUF tensor names (TensorBinding.swift).
+    public let tensors: [TensorBinding]
+    /// config.json keys this family writes besides the shared ones (ConfigKeys).
+    public let hfConfigExtras: @Sendable (ModelConfig) -> [String: JSONScalar]
+    /// GGUF hyperparameter keys (after `{name}.`) this family writes besides the shared ones, as llama.cpp's
+    /// converter writes them.
+    public let ggufExtras: @Sendable (ModelConfig) -> [(key: String, value: GGUFValue)]
+    /// Refuses what this family's config.json may say that Vane does not run.
+    let checkHF: @Sendable (HFConfig, String) throws -> Void
+
+    /// Whether a GGUF file of this family holds Q/K rows permuted for adjacent-pair RoPE.
+    public var permutesQK: Bool { ggufRope == .adjacent }
+}
+
+/// A JSON value a config.json key may hold, so that specs stay Sendable.
+public enum JSONScalar: Sendable, Equatable {
+    case bool(Bool)
+    case int(Int)
+    case string(String)
+
+    public var any: Any {
+        switch self {
+        case .bool(let b): b
+        case .int(let i): i
+        case .string(let s): s
+        }
+    }
+}
+
+extension ArchitectureSpec {
+    /// Every family Vane runs, converts and edits.
+    public static let registry: [ArchitectureSpec] = [.llama, .qwen2]
+
+    public static var supported: String { registry.map(\.name).joined(separator: ", ") }
+
+    /// The family of a GGUF `general.architecture` (= `ModelConfig.architecture`).
+    public static func named(_ name: String) throws -> ArchitectureSpec {
+        guard let spec = registry.first(where: { $0.name == name }) else {
+            throw VaneError("architecture \"\(name)\" is not supported", hint: "Vane runs: \(supported)")
+        }
+        return spec
+    }
+
+    /// The family of a config.json `model_type`.
+    static func forModelType(_ modelType: String, path: String) throws -> ArchitectureSpec {
+        guard let spec = registry.first(where: { $0.modelTypes.contains(modelType) }) else {
+            throw VaneError("\(path): model_type \"\(modelType)\" is not supported",
+                            hint: "Vane runs: \(supported) (config.json model_type \(registry.flatMap(\.modelTypes).joined(separator: ", ")))")
+        }
+        return spec
+    }
+}
+
+extension ModelConfig {
+    /// The family this config belongs to.
+    public func spec() throws -> ArchitectureSpec { try ArchitectureSpec.named(architecture) }
+}
