@@ -9,7 +9,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         case neox
     }
 
-    /// "llama" or "qwen2" (GGUF general.architecture; HF model_type).
+    /// The family: its GGUF general.architecture, the key of ArchitectureSpec.registry (HF model_type maps to it).
     public var architecture: String
     public var hiddenSize: Int
     public var intermediateSize: Int
