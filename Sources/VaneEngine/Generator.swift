@@ -44,7 +44,8 @@ public struct Generator {
         guard promptTokens.count < limit else {
             throw GenerationError.contextOverflow(tokens: promptTokens.count, limit: limit)
         }
-        let cache = transformer.makeCache(capacity: min(limit, promptTokens.count + options.maxTokens))
+        // min first: maxTokens may be as large as Int allows.
+        let cache = transformer.makeCache(capacity: promptTokens.count + min(limit - promptTokens.count, max(options.maxTokens, 0)))
         var sampler = Sampler(options.sampling)
         let stops = model.tokenizer.endOfTurnIDs
         var decoder = StreamingDecoder(tokenizer: model.tokenizer)

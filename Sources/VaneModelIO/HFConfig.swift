@@ -47,9 +47,16 @@ extension ModelConfig {
             guard let v else { throw VaneError("\(url.path): required field \"\(key)\" is missing") }
             return v
         }
+        func checked(_ v: Int?, _ key: ConfigKeys.Key) throws -> Int? {
+            try v.map { try ConfigKeys.check($0, key, name: key.hf, path: url.path) }
+        }
+        func int(_ v: Int?, _ key: ConfigKeys.Key) throws -> Int { try need(try checked(v, key), key.hf) }
+        func float(_ v: Double?, _ key: ConfigKeys.FloatKey) throws -> Float {
+            try ConfigKeys.check(try need(v, key.hf), name: key.hf, path: url.path)
+        }
         let spec = try ArchitectureSpec.forModelType(try need(c.model_type, "model_type"), path: url.path)
-        let hidden = try need(c.hidden_size, ConfigKeys.hiddenSize.hf)
-        let heads = try need(c.num_attention_heads, ConfigKeys.numAttentionHeads.hf)
+        let hidden = try int(c.hidden_size, ConfigKeys.hiddenSize)
+        let heads = try int(c.num_attention_heads, ConfigKeys.numAttentionHeads)
         for rope in [c.rope_parameters, c.rope_scaling].compactMap({ $0 }) {
             let kind = rope.rope_type ?? rope.type ?? "default"
             guard kind == "default" else {
@@ -63,15 +70,15 @@ extension ModelConfig {
         self.init(
             architecture: spec.name,
             hiddenSize: hidden,
-            intermediateSize: try need(c.intermediate_size, ConfigKeys.intermediateSize.hf),
-            numHiddenLayers: try need(c.num_hidden_layers, ConfigKeys.numHiddenLayers.hf),
+            intermediateSize: try int(c.intermediate_size, ConfigKeys.intermediateSize),
+            numHiddenLayers: try int(c.num_hidden_layers, ConfigKeys.numHiddenLayers),
             numAttentionHeads: heads,
-            numKeyValueHeads: c.num_key_value_heads ?? heads,
-            headDim: c.head_dim ?? hidden / heads,
-            vocabSize: try need(c.vocab_size, ConfigKeys.vocabSize.hf),
-            maxPositionEmbeddings: try need(c.max_position_embeddings, ConfigKeys.maxPositionEmbeddings.hf),
-            rmsNormEps: Float(try need(c.rms_norm_eps, ConfigKeys.rmsNormEps.hf)),
-            ropeTheta: Float(c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000),
+            numKeyValueHeads: try checked(c.num_key_value_heads, ConfigKeys.numKeyValueHeads) ?? heads,
+            headDim: try checked(c.head_dim, ConfigKeys.headDim) ?? hidden / heads,
+            vocabSize: try int(c.vocab_size, ConfigKeys.vocabSize),
+            maxPositionEmbeddings: try int(c.max_position_embeddings, ConfigKeys.maxPositionEmbeddings),
+            rmsNormEps: try float(c.rms_norm_eps, ConfigKeys.rmsNormEps),
+            ropeTheta: try float(c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000, ConfigKeys.ropeTheta),
             tieWordEmbeddings: c.tie_word_embeddings ?? false,
             attentionBias: spec.qkvBias == .always || (c.attention_bias ?? false),
             ropeStyle: .neox)

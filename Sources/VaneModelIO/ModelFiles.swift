@@ -86,33 +86,44 @@ extension ModelConfig {
             throw VaneError("\(path): metadata key general.architecture is missing")
         }
         let spec = try ArchitectureSpec.named(arch)
-        func int(_ key: ConfigKeys.Pair) throws -> Int {
-            guard let v = m["\(arch).\(key.gguf)"]?.int else {
-                throw VaneError("\(path): metadata key \(arch).\(key.gguf) is missing")
-            }
+        func optional(_ key: ConfigKeys.Key) throws -> Int? {
+            let name = "\(arch).\(key.gguf)"
+            guard let value = m[name] else { return nil }
+            guard let v = value.int else { throw VaneError("\(path): metadata key \(name) is \(value), not an integer") }
+            return try ConfigKeys.check(v, key, name: name, path: path)
+        }
+        func int(_ key: ConfigKeys.Key) throws -> Int {
+            guard let v = try optional(key) else { throw VaneError("\(path): metadata key \(arch).\(key.gguf) is missing") }
             return v
         }
-        func optional(_ key: ConfigKeys.Pair) -> GGUFValue? { m["\(arch).\(key.gguf)"] }
+        func float(_ key: ConfigKeys.FloatKey, default value: Float) throws -> Float {
+            let name = "\(arch).\(key.gguf)"
+            guard let v = m[name] else { return value }
+            guard let f = v.float else { throw VaneError("\(path): metadata key \(name) is \(v), not a number") }
+            return try ConfigKeys.check(f, name: name, path: path)
+        }
         if let scaling = m["\(arch).\(ConfigKeys.ropeScalingType)"]?.string, scaling != "none" {
             throw VaneError("\(path): RoPE scaling \"\(scaling)\" is not supported (only unscaled RoPE)")
         }
         let hidden = try int(ConfigKeys.hiddenSize)
         let heads = try int(ConfigKeys.numAttentionHeads)
         let names = Set(file.tensors.map(\.name))
-        let vocab = optional(ConfigKeys.vocabSize)?.int ?? m["tokenizer.ggml.tokens"]?.array?.count
-            ?? file.tensors.first { $0.name == "token_embd.weight" }?.shape.first ?? 0
+        let vocab = try ConfigKeys.check(
+            try optional(ConfigKeys.vocabSize) ?? m["tokenizer.ggml.tokens"]?.array?.count
+                ?? file.tensors.first { $0.name == "token_embd.weight" }?.shape.first ?? 0,
+            ConfigKeys.vocabSize, name: "the vocabulary size (\(arch).vocab_size, else tokenizer.ggml.tokens)", path: path)
         self.init(
             architecture: arch,
             hiddenSize: hidden,
             intermediateSize: try int(ConfigKeys.intermediateSize),
             numHiddenLayers: try int(ConfigKeys.numHiddenLayers),
             numAttentionHeads: heads,
-            numKeyValueHeads: optional(ConfigKeys.numKeyValueHeads)?.int ?? heads,
-            headDim: optional(ConfigKeys.headDim)?.int ?? hidden / heads,
+            numKeyValueHeads: try optional(ConfigKeys.numKeyValueHeads) ?? heads,
+            headDim: try optional(ConfigKeys.headDim) ?? hidden / heads,
             vocabSize: vocab,
             maxPositionEmbeddings: try int(ConfigKeys.maxPositionEmbeddings),
-            rmsNormEps: optional(ConfigKeys.rmsNormEps)?.float.map(Float.init) ?? 1e-5,
-            ropeTheta: optional(ConfigKeys.ropeTheta)?.float.map(Float.init) ?? 10000,
+            rmsNormEps: try float(ConfigKeys.rmsNormEps, default: 1e-5),
+            ropeTheta: try float(ConfigKeys.ropeTheta, default: 10000),
             tieWordEmbeddings: !names.contains("output.weight"),
             attentionBias: spec.qkvBias == .always || names.contains("blk.0.attn_q.bias"),
             ropeStyle: spec.ggufRope)

@@ -1,21 +1,52 @@
-/// config.json key ⇄ GGUF key (after `{arch}.`) for the hyperparameters every family has. The readers
-/// (ModelConfig from GGUF metadata or config.json) and the converters (config.json and GGUF metadata written from a
-/// ModelConfig) all take their names from here; a family's own keys live in its spec.
+/// config.json key ⇄ GGUF key (after `{arch}.`) for the hyperparameters every family has, with the range a value
+/// must fall in. The readers (ModelConfig from GGUF metadata or config.json) and the converters (config.json and
+/// GGUF metadata written from a ModelConfig) all take their names from here; a family's own keys live in its spec.
+///
+/// A value outside its range is refused with the file, the key and the value before any arithmetic, loop or
+/// allocation uses it: a layer count of −1 or 2^40 must not reach `0..<layers`, nor a head count of 0 a division.
+/// The bounds are far above any released model's.
 public enum ConfigKeys {
-    public typealias Pair = (hf: String, gguf: String)
+    public struct Key: Sendable {
+        public let hf: String
+        public let gguf: String
+        public let range: ClosedRange<Int>
+    }
 
-    public static let hiddenSize: Pair = ("hidden_size", "embedding_length")
-    public static let intermediateSize: Pair = ("intermediate_size", "feed_forward_length")
-    public static let numHiddenLayers: Pair = ("num_hidden_layers", "block_count")
-    public static let numAttentionHeads: Pair = ("num_attention_heads", "attention.head_count")
-    public static let numKeyValueHeads: Pair = ("num_key_value_heads", "attention.head_count_kv")
-    public static let headDim: Pair = ("head_dim", "attention.key_length")
-    public static let valueDim: Pair = ("head_dim", "attention.value_length")
-    public static let vocabSize: Pair = ("vocab_size", "vocab_size")
-    public static let maxPositionEmbeddings: Pair = ("max_position_embeddings", "context_length")
-    public static let rmsNormEps: Pair = ("rms_norm_eps", "attention.layer_norm_rms_epsilon")
-    public static let ropeTheta: Pair = ("rope_theta", "rope.freq_base")
-    public static let ropeDimensionCount: Pair = ("head_dim", "rope.dimension_count")
+    /// A float hyperparameter: positive and finite.
+    public struct FloatKey: Sendable {
+        public let hf: String
+        public let gguf: String
+    }
+
+    public static let hiddenSize = Key(hf: "hidden_size", gguf: "embedding_length", range: 1...(1 << 20))
+    public static let intermediateSize = Key(hf: "intermediate_size", gguf: "feed_forward_length", range: 1...(1 << 22))
+    public static let numHiddenLayers = Key(hf: "num_hidden_layers", gguf: "block_count", range: 1...4096)
+    public static let numAttentionHeads = Key(hf: "num_attention_heads", gguf: "attention.head_count", range: 1...(1 << 16))
+    public static let numKeyValueHeads = Key(hf: "num_key_value_heads", gguf: "attention.head_count_kv", range: 1...(1 << 16))
+    public static let headDim = Key(hf: "head_dim", gguf: "attention.key_length", range: 1...(1 << 16))
+    public static let valueDim = Key(hf: "head_dim", gguf: "attention.value_length", range: 1...(1 << 16))
+    public static let vocabSize = Key(hf: "vocab_size", gguf: "vocab_size", range: 1...(1 << 24))
+    public static let maxPositionEmbeddings = Key(hf: "max_position_embeddings", gguf: "context_length", range: 1...(1 << 24))
+    public static let rmsNormEps = FloatKey(hf: "rms_norm_eps", gguf: "attention.layer_norm_rms_epsilon")
+    public static let ropeTheta = FloatKey(hf: "rope_theta", gguf: "rope.freq_base")
+    public static let ropeDimensionCount = Key(hf: "head_dim", gguf: "rope.dimension_count", range: 1...(1 << 16))
     /// GGUF only: a RoPE scaling type other than "none" (Vane runs unscaled RoPE).
     public static let ropeScalingType = "rope.scaling.type"
+
+    /// `value` of `key` (named as `name` in `path`), refused outside the key's range.
+    static func check(_ value: Int, _ key: Key, name: String, path: String) throws -> Int {
+        guard key.range.contains(value) else {
+            throw VaneError("\(path): \(name) is \(value); expected \(key.range.lowerBound)…\(key.range.upperBound)",
+                            hint: "the file's hyperparameters are damaged or not a model's")
+        }
+        return value
+    }
+
+    /// A positive finite float (RMSNorm epsilon, RoPE base).
+    static func check(_ value: Double, name: String, path: String) throws -> Float {
+        guard value.isFinite, value > 0, value < Double(Float.greatestFiniteMagnitude) else {
+            throw VaneError("\(path): \(name) is \(value); expected a positive finite number")
+        }
+        return Float(value)
+    }
 }
