@@ -16,7 +16,8 @@ public final class MappedFile: @unchecked Sendable {
     public init(url: URL) throws {
         self.url = url
         let path = url.path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer; fstat below refuses it.
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else {
             let reason = errno == ENOENT ? "no such file" : String(cString: strerror(errno))
             throw ModelFileError(.cannotOpen, path: path, "cannot open: \(reason)")
@@ -28,7 +29,8 @@ public final class MappedFile: @unchecked Sendable {
             throw ModelFileError(.cannotOpen, path: path, "cannot stat: \(String(cString: strerror(errno)))")
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw ModelFileError(.cannotOpen, path: path, "not a regular file (a directory?); expected a model file")
+            let kind = (info.st_mode & S_IFMT) == S_IFDIR ? "a directory" : (info.st_mode & S_IFMT) == S_IFIFO ? "a FIFO" : "a special file"
+            throw ModelFileError(.cannotOpen, path: path, "not a regular file (\(kind)); expected a model file")
         }
         let size = Int(info.st_size)
         guard size > 0 else {

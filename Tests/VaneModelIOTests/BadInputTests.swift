@@ -124,7 +124,12 @@ import VaneTestSupport
         let missing = dir.appendingPathComponent("nope.gguf")
         expect(.cannotOpen, mentioning: ["nope.gguf", "no such file"]) { _ = try GGUFFile(url: missing) }
         expect(.cannotOpen, mentioning: ["no such file"]) { _ = try SafetensorsFile(url: missing) }
-        expect(.cannotOpen, mentioning: ["not a regular file"]) { _ = try GGUFFile(url: dir) }
+        expect(.cannotOpen, mentioning: ["not a regular file", "a directory"]) { _ = try GGUFFile(url: dir) }
+        // A FIFO with no writer: refused at once instead of blocking in open().
+        let fifo = dir.appendingPathComponent("fifo.gguf")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        expect(.cannotOpen, mentioning: ["fifo.gguf", "a FIFO"]) { _ = try GGUFFile(url: fifo) }
     }
 
     @Test func badSafetensors() throws {
