@@ -7,6 +7,7 @@ import Darwin
 
 /// A whole file mapped read-only into memory. Tensors point straight into the mapping, so a multi-gigabyte model
 /// costs address space, not RAM, until its pages are touched; the mapping lives until the last reference goes.
+/// Unchecked Sendable only because the compiler cannot see that the raw pointer is to read-only memory.
 public final class MappedFile: @unchecked Sendable {
     public let url: URL
     /// The file's bytes; valid as long as this object lives. Never written (the mapping is PROT_READ).

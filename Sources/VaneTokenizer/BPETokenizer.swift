@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import VaneCore
 
 /// Byte-level BPE (GPT-2, Llama 3, Qwen2, SmolLM2 …), built from an HF tokenizer.json or GGUF `tokenizer.ggml.*`.
@@ -294,19 +295,18 @@ private struct MergeQueue {
 }
 
 /// Piece bytes → ids, shared across threads; emptied when it grows past a bound so memory stays flat.
-private final class WordCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var map: [[UInt8]: [Int]] = [:]
+private final class WordCache: Sendable {
+    private let map = Mutex<[[UInt8]: [Int]]>([:])
     private let capacity = 100_000
 
     func get(_ key: [UInt8]) -> [Int]? {
-        lock.lock(); defer { lock.unlock() }
-        return map[key]
+        map.withLock { $0[key] }
     }
 
     func set(_ key: [UInt8], _ value: [Int]) {
-        lock.lock(); defer { lock.unlock() }
-        if map.count >= capacity { map.removeAll(keepingCapacity: true) }
-        map[key] = value
+        map.withLock { map in
+            if map.count >= capacity { map.removeAll(keepingCapacity: true) }
+            map[key] = value
+        }
     }
 }
