@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "Vane",
-    platforms: [.macOS(.v14)],
+    // No Apple platforms: Vane is built and tested on Linux (x86-64) only; see Platforms in the README.
     products: [
         .executable(name: "vane", targets: ["vane"]),
         .library(name: "VaneTensor", targets: ["VaneTensor"]),
