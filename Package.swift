@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "Vane",
-    platforms: [.macOS(.v14)],
+    // No Apple platforms: Vane is built and tested on Linux (x86-64) only; see Platforms in the README.
     products: [
         .executable(name: "vane", targets: ["vane"]),
         .library(name: "VaneTensor", targets: ["VaneTensor"]),
@@ -28,13 +28,15 @@ let package = Package(
         .target(name: "CKernels"),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
 
+        // The error type every library throws; its own target so that VaneStore shares it without model types.
+        .target(name: "VaneCore"),
         .target(name: "VaneTensor", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "VaneModelIO", dependencies: ["VaneTensor"]),
-        .target(name: "VaneTokenizer", dependencies: ["VaneModelIO"]),
-        .target(name: "VaneEngine", dependencies: ["VaneTensor", "VaneModelIO", "VaneTokenizer"]),
-        .target(name: "VaneStore", dependencies: ["CHDF5"]),
+        .target(name: "VaneModelIO", dependencies: ["VaneCore", "VaneTensor"]),
+        .target(name: "VaneTokenizer", dependencies: ["VaneCore", "VaneModelIO"]),
+        .target(name: "VaneEngine", dependencies: ["VaneCore", "VaneTensor", "VaneModelIO", "VaneTokenizer"]),
+        .target(name: "VaneStore", dependencies: ["CHDF5", "VaneCore"]),
         .target(name: "VanePlot", dependencies: ["VaneModelIO"]),
-        .target(name: "VaneActivations", dependencies: ["VaneStore", "VaneEngine"]),
+        .target(name: "VaneActivations", dependencies: ["VaneCore", "VaneStore", "VaneEngine"]),
         .target(name: "VaneEdit", dependencies: ["VaneModelIO", "VaneTensor", .product(name: "Yams", package: "Yams")]),
         .target(name: "VaneSteer", dependencies: ["VaneEngine", "VaneStore", "VaneActivations", "VanePlot"]),
         .target(name: "VaneBake", dependencies: ["VaneEdit", "VaneSteer", "VaneActivations", "VaneEngine", "VanePlot"]),

@@ -1,11 +1,13 @@
 #include "CKernels.h"
-#include <immintrin.h>
 
 float vane_dot_f32_naive(const float *a, const float *b, size_t n) {
     float s = 0;
     for (size_t i = 0; i < n; i++) s += a[i] * b[i];
     return s;
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 
 __attribute__((target("avx2,fma")))
 static float dot_f32_avx2(const float *a, const float *b, size_t n) {
@@ -25,7 +27,10 @@ static float dot_f32_avx2(const float *a, const float *b, size_t n) {
 }
 
 float vane_dot_f32(const float *a, const float *b, size_t n) {
-    static int has_avx2 = -1;
-    if (has_avx2 < 0) has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return has_avx2 ? dot_f32_avx2(a, b, n) : vane_dot_f32_naive(a, b, n);
+    // Asked on every call (a load and a bit test) rather than cached in a static that concurrent callers race on.
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return avx2 ? dot_f32_avx2(a, b, n) : vane_dot_f32_naive(a, b, n);
 }
+#else
+float vane_dot_f32(const float *a, const float *b, size_t n) { return vane_dot_f32_naive(a, b, n); }
+#endif

@@ -11,7 +11,15 @@
 
 // Busy-waits yield the core now and then, so that a machine with more runnable threads than cores still progresses.
 static inline void relax(int i) {
-    if ((i & 63) == 63) sched_yield(); else __builtin_ia32_pause();
+    if ((i & 63) == 63) {
+        sched_yield();
+    } else {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#elif defined(__aarch64__)
+        __asm__ __volatile__("yield");
+#endif
+    }
 }
 
 static struct {

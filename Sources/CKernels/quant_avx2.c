@@ -5,6 +5,7 @@
 #include "CKernels.h"
 #include "quant_blocks.h"
 #include "quant_avx2.h"
+#if VANE_X86
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
@@ -424,3 +425,5 @@ AVX2 float vane_vec_dot_bf16_f32_avx2(int64_t n, const void *vw, const float *x)
     for (; i < n; i++) sum += bf16_to_f32(w[i]) * x[i];
     return sum;
 }
+
+#endif // VANE_X86

@@ -1,10 +1,16 @@
-// The AVX2/FMA/F16C kernels of quant_avx2.c; callers check the CPU (has_avx2) before calling them.
+// The AVX2/FMA/F16C kernels of quant_avx2.c, built on x86 only. VANE_X86 says whether they exist; dispatch picks
+// them with VANE_PICK when the CPU has the features, and other CPUs get the portable (_naive) kernels.
 #pragma once
 #include <stdint.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define VANE_X86 1
 
 static inline int has_avx2(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
+
+#define VANE_PICK(name) (has_avx2() ? name##_avx2 : name##_naive)
 
 void vane_quantize_row_q8_0_avx2(const float *x, void *y, int64_t n);
 void vane_quantize_row_q8_1_avx2(const float *x, void *y, int64_t n);
@@ -21,3 +27,7 @@ float vane_vec_dot_q5_K_q8_K_avx2(int64_t n, const void *w, const void *a);
 float vane_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *w, const void *a);
 float vane_vec_dot_f16_f32_avx2(int64_t n, const void *w, const float *x);
 float vane_vec_dot_bf16_f32_avx2(int64_t n, const void *w, const float *x);
+#else
+#define VANE_X86 0
+#define VANE_PICK(name) name##_naive
+#endif

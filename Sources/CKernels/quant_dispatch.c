@@ -1,4 +1,4 @@
-// Public entry points of the quantized kernels: each picks the AVX2 version when the CPU has AVX2, FMA and F16C,
+// Public entry points of the quantized kernels: each picks the AVX2 version on an x86 CPU with AVX2, FMA and F16C,
 // else the portable one; and the row-range matrix × vector drivers over them.
 #include "CKernels.h"
 #include "quant_blocks.h"
@@ -6,7 +6,7 @@
 
 #define DISPATCH_QUANTIZE(t)                                                            \
     void vane_quantize_row_##t(const float *x, void *y, int64_t n) {                     \
-        (has_avx2() ? vane_quantize_row_##t##_avx2 : vane_quantize_row_##t##_naive)(x, y, n); \
+        VANE_PICK(vane_quantize_row_##t)(x, y, n);                                      \
     }
 DISPATCH_QUANTIZE(q8_0)
 DISPATCH_QUANTIZE(q8_1)
@@ -14,7 +14,7 @@ DISPATCH_QUANTIZE(q8_K)
 
 #define DISPATCH_DOT(t, A)                                                              \
     float vane_vec_dot_##t(int64_t n, const void *w, A a) {                              \
-        return (has_avx2() ? vane_vec_dot_##t##_avx2 : vane_vec_dot_##t##_naive)(n, w, a); \
+        return VANE_PICK(vane_vec_dot_##t)(n, w, a);                                    \
     }
 DISPATCH_DOT(q4_0_q8_0, const void *)
 DISPATCH_DOT(q4_1_q8_1, const void *)
@@ -57,25 +57,24 @@ static float dot_bf16_row(int64_t n, const void *w, const void *x) { return vane
 
 // The row kernel for a weight type and the row length it needs to be a multiple of; NULL if none.
 static row_dot kernel_for(int type, int64_t *block) {
-    const int fast = has_avx2();
     *block = QK;
     switch (type) {
     case T_F32: *block = 1; return dot_f32_row;
     case T_F16: *block = 1; return dot_f16_row;
     case T_BF16: *block = 1; return dot_bf16_row;
-    case T_Q4_0: return fast ? vane_vec_dot_q4_0_q8_0_avx2 : vane_vec_dot_q4_0_q8_0_naive;
-    case T_Q4_1: return fast ? vane_vec_dot_q4_1_q8_1_avx2 : vane_vec_dot_q4_1_q8_1_naive;
-    case T_Q5_0: return fast ? vane_vec_dot_q5_0_q8_0_avx2 : vane_vec_dot_q5_0_q8_0_naive;
-    case T_Q5_1: return fast ? vane_vec_dot_q5_1_q8_1_avx2 : vane_vec_dot_q5_1_q8_1_naive;
-    case T_Q8_0: return fast ? vane_vec_dot_q8_0_q8_0_avx2 : vane_vec_dot_q8_0_q8_0_naive;
+    case T_Q4_0: return VANE_PICK(vane_vec_dot_q4_0_q8_0);
+    case T_Q4_1: return VANE_PICK(vane_vec_dot_q4_1_q8_1);
+    case T_Q5_0: return VANE_PICK(vane_vec_dot_q5_0_q8_0);
+    case T_Q5_1: return VANE_PICK(vane_vec_dot_q5_1_q8_1);
+    case T_Q8_0: return VANE_PICK(vane_vec_dot_q8_0_q8_0);
     }
     *block = QK_K;
     switch (type) {
-    case T_Q2_K: return fast ? vane_vec_dot_q2_K_q8_K_avx2 : vane_vec_dot_q2_K_q8_K_naive;
-    case T_Q3_K: return fast ? vane_vec_dot_q3_K_q8_K_avx2 : vane_vec_dot_q3_K_q8_K_naive;
-    case T_Q4_K: return fast ? vane_vec_dot_q4_K_q8_K_avx2 : vane_vec_dot_q4_K_q8_K_naive;
-    case T_Q5_K: return fast ? vane_vec_dot_q5_K_q8_K_avx2 : vane_vec_dot_q5_K_q8_K_naive;
-    case T_Q6_K: return fast ? vane_vec_dot_q6_K_q8_K_avx2 : vane_vec_dot_q6_K_q8_K_naive;
+    case T_Q2_K: return VANE_PICK(vane_vec_dot_q2_K_q8_K);
+    case T_Q3_K: return VANE_PICK(vane_vec_dot_q3_K_q8_K);
+    case T_Q4_K: return VANE_PICK(vane_vec_dot_q4_K_q8_K);
+    case T_Q5_K: return VANE_PICK(vane_vec_dot_q5_K_q8_K);
+    case T_Q6_K: return VANE_PICK(vane_vec_dot_q6_K_q8_K);
     default: return NULL;
     }
 }

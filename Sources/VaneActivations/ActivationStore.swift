@@ -50,7 +50,7 @@ public final class ActivationStore {
         func ints(_ path: String) throws -> [Int] {
             let data = try root.openDataset(path)
             guard let rows = try data.shape.first, rows >= n else {
-                throw StoreError("\(url.path):/\(path) has \(try data.shape.first ?? 0) rows but n_examples is \(n)")
+                throw VaneError("\(url.path):/\(path) has \(try data.shape.first ?? 0) rows but n_examples is \(n)")
             }
             return try data.read(rows: 0..<n, as: Int64.self).map { Int($0) }
         }
@@ -71,7 +71,7 @@ public final class ActivationStore {
     /// Rows of the hook datasets that belong to examples `range`.
     public func rows(ofExamples range: Range<Int>) throws -> Range<Int> {
         guard range.lowerBound >= 0, range.upperBound <= count else {
-            throw StoreError("\(url.path): examples \(range.lowerBound)..<\(range.upperBound) outside 0..<\(count)")
+            throw VaneError("\(url.path): examples \(range.lowerBound)..<\(range.upperBound) outside 0..<\(count)")
         }
         guard let tokenOffsets else { return range }
         return tokenOffsets[range.lowerBound]..<tokenOffsets[range.upperBound]
@@ -110,7 +110,7 @@ public final class ActivationStore {
     /// One example's token ids (the whole input, not only the span).
     public func tokenIDs(example: Int) throws -> [Int] {
         guard (0..<count).contains(example) else {
-            throw StoreError("\(url.path): example \(example) outside 0..<\(count)")
+            throw VaneError("\(url.path): example \(example) outside 0..<\(count)")
         }
         let start = examples.tokenCounts[..<example].reduce(0, +)
         let ids = try file.root.openDataset(StoreLayout.tokenIDs)
@@ -127,7 +127,7 @@ public final class ActivationStore {
 
     private func dataset(_ hook: String) throws -> HDF5Dataset {
         guard hooks.contains(hook) else {
-            throw StoreError("\(url.path) holds no hook \"\(hook)\"; it holds "
+            throw VaneError("\(url.path) holds no hook \"\(hook)\"; it holds "
                 + (hooks.count <= 6 ? hooks.joined(separator: ", ")
                     : "\(hooks.count) hooks (\(hooks[0]) … \(hooks[hooks.count - 1]))"))
         }

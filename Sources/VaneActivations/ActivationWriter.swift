@@ -48,8 +48,8 @@ public final class ActivationWriter {
         let file: HDF5File
         do {
             file = try HDF5File.create(at: url, mode: .truncate)
-        } catch let error as HDF5Error {
-            throw StoreError("cannot create \(url.path): \(error.message); check that its folder is writable")
+        } catch let error as VaneError {
+            throw VaneError("cannot create \(url.path): \(error.message); check that its folder is writable")
         }
         try provenance.write(to: file.attributes)
         try file.attributes.set("n_examples", Int64(0))
@@ -82,8 +82,8 @@ public final class ActivationWriter {
         let file: HDF5File
         do {
             file = try HDF5File.open(at: url, mode: .readWrite)
-        } catch let error as HDF5Error where error.message.contains("lock") {
-            throw StoreError("cannot resume \(url.path): another process has it open (\(error.message)); close it "
+        } catch let error as VaneError where error.message.contains("unable to lock file") {
+            throw VaneError("cannot resume \(url.path): another process has it open (\(error.message)); close it "
                 + "(h5py, another vane) and retry")
         }
         let stored = try StoreProvenance(reading: file.attributes, file: url.path)
@@ -116,7 +116,7 @@ public final class ActivationWriter {
     /// Drops whatever a killed run wrote after its last flushed batch.
     private func truncateToCount() throws {
         guard try label.shape[0] >= count else {
-            throw StoreError("\(url.path): n_examples is \(count) but /\(StoreLayout.label) has fewer rows; "
+            throw VaneError("\(url.path): n_examples is \(count) but /\(StoreLayout.label) has fewer rows; "
                 + "the file is damaged — delete it and extract again")
         }
         let tokenCount = try nTokens.read(rows: 0..<count, as: Int64.self).reduce(0, +)

@@ -84,8 +84,8 @@ public final class Extraction {
 
     /// Loads and checks everything before any compute: the input (every line), the hooks, the settings.
     public init(model: LanguageModel, data: URL, options: ExtractionOptions) throws {
-        guard options.batch >= 1 else { throw StoreError("--batch must be at least 1") }
-        guard (0...9).contains(options.deflate) else { throw StoreError("deflate level must be 0…9") }
+        guard options.batch >= 1 else { throw VaneError("--batch must be at least 1") }
+        guard (0...9).contains(options.deflate) else { throw VaneError("deflate level must be 0…9") }
         self.model = model
         self.options = options
         points = try HookPoint.matching(options.hooks, layers: model.config.numHiddenLayers)
@@ -116,7 +116,7 @@ public final class Extraction {
         if fm.fileExists(atPath: partial.path) {
             guard resume else {
                 let done = (try? ActivationStore(url: partial).count).map { "\($0) examples" } ?? "an unreadable run"
-                throw StoreError("\(partial.path) holds an interrupted extraction (\(done)); pass --resume to "
+                throw VaneError("\(partial.path) holds an interrupted extraction (\(done)); pass --resume to "
                     + "continue it, or delete it to start over")
             }
             writer = try ActivationWriter.resume(at: partial, provenance: provenance)
@@ -124,7 +124,7 @@ public final class Extraction {
             let store = try ActivationStore(url: output)
             try store.provenance.checkResumable(as: provenance, url: output)
             guard store.count == input.examples.count else {
-                throw StoreError("\(output.path) holds \(store.count) of \(input.examples.count) examples but no "
+                throw VaneError("\(output.path) holds \(store.count) of \(input.examples.count) examples but no "
                     + "\(partial.lastPathComponent) to resume; delete it and extract again")
             }
             return ExtractionSummary(examples: store.count, resumedAt: store.count, tokens: 0, seconds: 0,
@@ -197,17 +197,17 @@ func checkWritable(_ output: URL) throws {
     let folder = output.deletingLastPathComponent().path
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-        throw StoreError("cannot write \(output.path): folder \(folder) does not exist; create it first")
+        throw VaneError("cannot write \(output.path): folder \(folder) does not exist; create it first")
     }
     guard FileManager.default.isWritableFile(atPath: folder) else {
-        throw StoreError("cannot write \(output.path): folder \(folder) is not writable")
+        throw VaneError("cannot write \(output.path): folder \(folder) is not writable")
     }
 }
 
 /// Renames `source` over `destination` in one step (rename(2) replaces atomically).
 func replace(_ destination: URL, with source: URL) throws {
     guard rename(source.path, destination.path) == 0 else {
-        throw StoreError("cannot rename \(source.path) to \(destination.path): \(String(cString: strerror(errno)))")
+        throw VaneError("cannot rename \(source.path) to \(destination.path): \(String(cString: strerror(errno)))")
     }
 }
 

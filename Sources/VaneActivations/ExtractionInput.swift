@@ -29,20 +29,12 @@ public struct InputExample: Sendable {
     public var span: Range<Int>
 }
 
-/// A line that cannot become an example: file, line and why.
-public struct InputError: Error, CustomStringConvertible, Sendable {
-    public let file: String
-    public let line: Int
-    public let message: String
-    public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
-}
-
 /// The examples of one JSONL file, tokenized, with spans resolved.
 public struct ExtractionInput: Sendable {
     public let url: URL
     public let examples: [InputExample]
-    /// Lines skipped with `skipBad`, each with its reason.
-    public let skipped: [InputError]
+    /// Lines skipped with `skipBad`, each as "file:line: reason".
+    public let skipped: [VaneError]
     /// Whether any example was rendered with the chat template.
     public let usedChatTemplate: Bool
 
@@ -54,25 +46,30 @@ public struct ExtractionInput: Sendable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw InputError(file: file, line: 0, message: "cannot read the file (\(error.localizedDescription))")
+            throw VaneError("\(file): cannot read the file (\(error.localizedDescription))")
         }
-        var reader = LineParser(model: model, span: span, positions: positions, file: file)
+        var reader = LineParser(model: model, span: span, positions: positions)
         var examples: [InputExample] = []
-        var skipped: [InputError] = []
+        var skipped: [VaneError] = []
+        var firstReason: String?
         for (index, rawLine) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
             .enumerated() {
             let line = String(decoding: rawLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
             do {
                 examples += try reader.parse(line, number: index + 1)
-            } catch let error as InputError where skipBad {
-                skipped.append(error)
+            } catch let error as BadLine {
+                let bad = VaneError("\(file):\(index + 1): \(error.message)")
+                guard skipBad else { throw bad }
+                skipped.append(bad)
+                firstReason = firstReason ?? error.message
             }
         }
         guard !examples.isEmpty else {
-            let reason = skipped.isEmpty ? "holds no examples (one JSON object per line)"
-                : "holds no usable examples: all \(skipped.count) lines were bad; the first: \(skipped[0].message)"
-            throw InputError(file: file, line: 0, message: reason)
+            let reason = firstReason.map {
+                "holds no usable examples: all \(skipped.count) lines were bad; the first: \($0)"
+            } ?? "holds no examples (one JSON object per line)"
+            throw VaneError("\(file): \(reason)")
         }
         self.examples = examples
         self.skipped = skipped
@@ -80,31 +77,34 @@ public struct ExtractionInput: Sendable {
     }
 }
 
+/// Why a line cannot become an example; ExtractionInput adds the file and line.
+private struct BadLine: Error {
+    let message: String
+}
+
 /// Turns one JSON line into one example, or two for a contrastive pair.
 private struct LineParser {
     let model: LanguageModel
     let span: SpanRule
     let positions: PositionMode
-    let file: String
     var nextPair = 0
     var usedChatTemplate = false
 
-    init(model: LanguageModel, span: SpanRule, positions: PositionMode, file: String) {
+    init(model: LanguageModel, span: SpanRule, positions: PositionMode) {
         self.model = model
         self.span = span
         self.positions = positions
-        self.file = file
     }
 
     mutating func parse(_ line: String, number: Int) throws -> [InputExample] {
-        func fail(_ message: String) -> InputError { InputError(file: file, line: number, message: message) }
+        func fail(_ message: String) -> BadLine { BadLine(message: message) }
         let object: [String: Any]
         do {
             guard let parsed = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 throw fail("expected a JSON object, e.g. {\"prompt\": \"…\"}")
             }
             object = parsed
-        } catch let error as InputError {
+        } catch let error as BadLine {
             throw error
         } catch {
             throw fail("not valid JSON (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] ?? error))")
@@ -129,7 +129,7 @@ private struct LineParser {
                 }
                 do {
                     out.append(try example(sideObject, line: number, label: label, pair: pair))
-                } catch let error as InputError {
+                } catch let error as BadLine {
                     throw fail("\"\(side)\": \(error.message)")
                 }
             }
@@ -147,7 +147,7 @@ private struct LineParser {
     }
 
     private mutating func example(_ object: [String: Any], line: Int, label: Int, pair: Int) throws -> InputExample {
-        func fail(_ message: String) -> InputError { InputError(file: file, line: line, message: message) }
+        func fail(_ message: String) -> BadLine { BadLine(message: message) }
         var completion: String?
         if let value = object["completion"] {
             guard let text = value as? String else { throw fail("\"completion\" must be a string") }
@@ -187,7 +187,7 @@ private struct LineParser {
                 } else {
                     promptText = try model.renderChat(messages, addGenerationPrompt: true)
                 }
-            } catch let error as InputError {
+            } catch let error as BadLine {
                 throw error
             } catch {
                 throw fail("\(error)")
@@ -218,7 +218,7 @@ private struct LineParser {
     }
 
     private func resolveSpan(tokens: [Int], promptCount: Int, hasCompletion: Bool,
-                             fail: (String) -> InputError) throws -> Range<Int> {
+                             fail: (String) -> BadLine) throws -> Range<Int> {
         switch span {
         case .input: return 0..<tokens.count
         case .prompt: return 0..<promptCount

@@ -125,9 +125,3 @@ public enum PositionMode: Equatable, Sendable, CustomStringConvertible {
     /// One row per example (everything but `all`).
     public var isPooled: Bool { self != .all }
 }
-
-/// A store that cannot be opened, read, written or resumed: what, where, and what to do.
-public struct StoreError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

@@ -62,7 +62,7 @@ public struct StoreProvenance: Equatable, Sendable {
     public func checkResumable(as other: StoreProvenance, url: URL) throws {
         for ((name, old), (_, new)) in zip(resumeSettings, other.resumeSettings) where old != new {
             let shown = { (s: String) in s.count > 80 ? String(s.prefix(77)) + "…" : s }
-            throw StoreError("cannot resume \(url.path): it was made with \(name) \(shown(old)), this run has "
+            throw VaneError("cannot resume \(url.path): it was made with \(name) \(shown(old)), this run has "
                 + "\(shown(new)); rerun with the original settings, or delete the file to start over")
         }
     }
@@ -100,14 +100,14 @@ public struct StoreProvenance: Equatable, Sendable {
     }
 
     init(reading attributes: HDF5Attributes, file: String) throws {
-        func bad(_ what: String) -> StoreError {
-            StoreError("\(file): \(what); not an activation store written by `vane extract` or `vane trace -o X.h5`")
+        func bad(_ what: String) -> VaneError {
+            VaneError("\(file): \(what); not an activation store written by `vane extract` or `vane trace -o X.h5`")
         }
         guard try attributes.contains("format"), try attributes.get("format", as: String.self) == StoreLayout.format
         else { throw bad("no root attribute format = \"\(StoreLayout.format)\"") }
         let version = try attributes.get("format_version", as: Int64.self)
         guard version == StoreLayout.formatVersion else {
-            throw StoreError("\(file): store format version \(version); this Vane reads version "
+            throw VaneError("\(file): store format version \(version); this Vane reads version "
                 + "\(StoreLayout.formatVersion) — use the Vane that wrote it, or extract again")
         }
         func string(_ name: String) throws -> String { try attributes.get(name, as: String.self) }

@@ -1,4 +1,5 @@
 import Foundation
+import VaneCore
 import VaneEngine
 import VaneTensor
 
@@ -18,7 +19,7 @@ public func writeTrace(model: LanguageModel, text: String, tokens: [Int], points
         let writer = try ActivationWriter.create(at: temporary, provenance: provenance,
                                                  rowShapes: points.map(model.transformer.rowShape))
         let rows = try points.map { point in
-            guard let tensor = activations[point] else { throw StoreError("no activation captured for \(point)") }
+            guard let tensor = activations[point] else { throw VaneError("no activation captured for \(point)") }
             return tensor.data
         }
         try writer.append([ExtractedExample(text: text, label: -1, pair: -1, line: 0, tokens: tokens,

@@ -6,7 +6,7 @@ import VaneTensor
 /// handed out in HF layout (the layout of safetensors checkpoints and of mergekit), so that a GGUF llama file,
 /// whose Q/K rows llama.cpp's converter permuted for adjacent-pair RoPE, can be diffed or merged with an HF folder
 /// of the same model.
-public final class ModelInput: @unchecked Sendable {
+public final class ModelInput: Sendable {
     public let files: ModelFiles
     public var url: URL { files.url }
     public var config: ModelConfig { files.config }

@@ -160,7 +160,7 @@ public enum TaskVector {
     }
 
     /// A task vector file opened for applying: its tensors under GGUF names.
-    public final class File: @unchecked Sendable {
+    public final class File: Sendable {
         public let file: SafetensorsFile
         public let tensors: [String: StoredTensor]
         public var metadata: [String: String] { file.metadata }

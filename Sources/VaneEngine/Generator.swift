@@ -1,4 +1,5 @@
 import Foundation
+import VaneCore
 import VaneTensor
 import VaneTokenizer
 
@@ -38,11 +39,11 @@ public struct Generator {
 
     public func generate(promptTokens: [Int], options: GenerationOptions, hooks: Hooks? = nil,
                          onToken: (Int) -> Void = { _ in }, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
-        guard !promptTokens.isEmpty else { throw GenerationError.emptyPrompt }
+        guard !promptTokens.isEmpty else { throw VaneError.emptyPrompt }
         let transformer = model.transformer
         let limit = transformer.config.maxPositionEmbeddings
         guard promptTokens.count < limit else {
-            throw GenerationError.contextOverflow(tokens: promptTokens.count, limit: limit)
+            throw VaneError.contextOverflow(tokens: promptTokens.count, limit: limit)
         }
         // min first: maxTokens may be as large as Int allows.
         let cache = transformer.makeCache(capacity: promptTokens.count + min(limit - promptTokens.count, max(options.maxTokens, 0)))

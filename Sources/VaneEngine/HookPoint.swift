@@ -1,3 +1,5 @@
+import VaneCore
+
 /// Named places in the forward pass where a hook may read or modify activations, with TransformerLens names.
 ///
 ///     hook_embed                   [T, d]      token embeddings (= blocks.0.hook_resid_pre)
@@ -53,11 +55,6 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A hook name that names no hook point of the model.
-public struct HookPatternError: Error, CustomStringConvertible, Sendable {
-    public var description: String
-}
-
 extension HookPoint {
     /// Hook points whose names match `pattern`, where `*` stands for any run of characters (a layer number,
     /// typically: `blocks.*.hook_resid_post`). A pattern that matches nothing is an error that says why.
@@ -68,9 +65,9 @@ extension HookPoint {
             let hits = all.filter { glob(pattern, $0.description) }
             guard !hits.isEmpty else {
                 if let l = layerNumber(pattern), l >= layers {
-                    throw HookPatternError(description: "hook \"\(pattern)\": layer \(l) is out of range; the model has layers 0…\(layers - 1)")
+                    throw VaneError("hook \"\(pattern)\": layer \(l) is out of range; the model has layers 0…\(layers - 1)")
                 }
-                throw HookPatternError(description: "hook \"\(pattern)\" matches no hook point; names are like "
+                throw VaneError("hook \"\(pattern)\" matches no hook point; names are like "
                     + "hook_embed, blocks.*.hook_resid_pre|hook_resid_mid|hook_resid_post|hook_attn_out|hook_mlp_out, "
                     + "blocks.*.attn.hook_z|hook_result, ln_final.hook_normalized")
             }

@@ -1,18 +1,22 @@
 import VaneTensor
 
 /// Hooks registered on hook points. A hook receives the live activation buffer of one forward call (the rows of
-/// the tokens processed in that call) and may read it or modify it in place. Points nobody hooked cost one
-/// dictionary lookup per layer; `attn.hook_result`, which needs extra work, is only computed when hooked.
+/// the tokens processed in that call) and may read it or modify it in place, during the call only (see
+/// Activation). Points nobody hooked cost one dictionary lookup per layer; `attn.hook_result`, which needs extra
+/// work, is only computed when hooked.
 ///
 /// The forward pass runs on the caller's thread, so hooks are plain closures (not Sendable).
 public final class Hooks {
-    /// One activation as a hook sees it.
+    /// One activation as a hook sees it. `values` points into the forward pass's working buffers, which the pass
+    /// goes on to overwrite and then frees: use it inside the hook, copy out what must outlive the call (as Capture
+    /// does), and never keep the Activation, `values` or a `row` beyond it.
     public struct Activation {
         public let point: HookPoint
         /// [T, d], [T, H, hd] or [T, H, d], rows first.
         public let shape: [Int]
         /// Absolute positions of the T rows in the sequence.
         public let positions: Range<Int>
+        /// The rows, valid only until the hook returns.
         public let values: UnsafeMutableBufferPointer<Float>
 
         public var rowWidth: Int { shape.dropFirst().reduce(1, *) }

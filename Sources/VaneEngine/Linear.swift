@@ -1,6 +1,7 @@
 import CBLAS
 import CKernels
 import Foundation
+import Synchronization
 import VaneModelIO
 import VaneTensor
 
@@ -133,7 +134,8 @@ final class Scratch {
     }
 }
 
-/// A pointer handed to worker threads, which read it or write disjoint ranges of it.
+/// A pointer handed to worker threads, which read it or write disjoint ranges of it: unchecked because raw pointers
+/// are not Sendable, and only the row split of the caller keeps the threads apart.
 struct Unchecked<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
@@ -141,12 +143,14 @@ struct Unchecked<T>: @unchecked Sendable {
 
 /// Splits work over the machine's cores.
 public enum Parallel {
-    /// Worker count; set once before running (`vane bench --threads`).
-    nonisolated(unsafe) public static var threads = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
+    private static let count = Atomic(max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8)))
+
+    /// Worker count, set with `setThreads` (`--threads`); a forward pass reads it once per product.
+    public static var threads: Int { count.load(ordering: .relaxed) }
 
     /// Uses `n` threads here and in OpenBLAS.
     public static func setThreads(_ n: Int) {
-        threads = n
+        count.store(n, ordering: .relaxed)
         openblas_set_num_threads(Int32(n))
     }
 

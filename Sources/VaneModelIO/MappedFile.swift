@@ -7,6 +7,7 @@ import Darwin
 
 /// A whole file mapped read-only into memory. Tensors point straight into the mapping, so a multi-gigabyte model
 /// costs address space, not RAM, until its pages are touched; the mapping lives until the last reference goes.
+/// Unchecked Sendable only because the compiler cannot see that the raw pointer is to read-only memory.
 public final class MappedFile: @unchecked Sendable {
     public let url: URL
     /// The file's bytes; valid as long as this object lives. Never written (the mapping is PROT_READ).
@@ -40,6 +41,23 @@ public final class MappedFile: @unchecked Sendable {
         guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
             throw ModelFileError(.cannotOpen, path: path, "cannot mmap \(size) bytes: \(String(cString: strerror(errno)))")
         }
+        bytes = UnsafeRawBufferPointer(start: base, count: size)
+    }
+
+    /// Anonymous read-only memory holding `parts` back to back (stacked expert tensors assembled at load), labelled
+    /// `url` for messages.
+    public init(copying parts: [UnsafeRawBufferPointer], url: URL) throws {
+        self.url = url
+        let size = max(parts.reduce(0) { $0 + $1.count }, 1)
+        guard let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
+            throw VaneError("cannot allocate \(size) bytes for \(url.path): \(String(cString: strerror(errno)))")
+        }
+        var offset = 0
+        for p in parts {
+            UnsafeMutableRawBufferPointer(start: base + offset, count: p.count).copyMemory(from: p)
+            offset += p.count
+        }
+        mprotect(base, size, PROT_READ)
         bytes = UnsafeRawBufferPointer(start: base, count: size)
     }
 

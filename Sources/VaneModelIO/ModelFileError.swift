@@ -1,4 +1,6 @@
 import Foundation
+// Every importer of VaneModelIO throws and catches VaneError, which lives in VaneCore so VaneStore can share it.
+@_exported import VaneCore
 
 /// A model file (GGUF, safetensors, a sharded index) that cannot be read as it claims to be. The message says what
 /// was wrong and, where the file allows, at which byte; `kind` lets callers and tests tell problems apart.

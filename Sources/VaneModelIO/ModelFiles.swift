@@ -5,8 +5,8 @@ import VaneTensor
 /// inside the mmap); the tokenizer and chat template are read from `source` (VaneTokenizer). Opening is a pipeline of pure steps:
 /// read the file(s) → rename HF names to GGUF names → (the engine) check every expected tensor is present and
 /// every file tensor used → bind.
-public final class ModelFiles: @unchecked Sendable {
-    public enum Source: @unchecked Sendable {
+public final class ModelFiles: Sendable {
+    public enum Source: Sendable {
         case gguf(GGUFFile)
         /// An HF folder and its safetensors shards.
         case hfFolder(URL, [SafetensorsFile])

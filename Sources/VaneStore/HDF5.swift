@@ -1,11 +1,13 @@
 import CHDF5
 import Foundation
+// VaneError comes from VaneCore; re-exported so that users of VaneStore alone can catch it.
+@_exported import VaneCore
 
 // A thin Swift layer over libhdf5 (C API, 1.10+), the storage of Vane's activation files.
 //
 // Every libhdf5 call goes through `check` (or `unchecked` for closes): it takes one process-wide lock, makes sure
 // libhdf5 does not print its error stack, runs the call, and turns a negative return code into a thrown
-// `HDF5Error` that names the operation, the file and object path, and libhdf5's own message.
+// VaneError that names the operation, the file and object path, and libhdf5's own message.
 //
 // Threads: libhdf5 keeps global state and is only thread-safe when built so (Debian's is, Homebrew's is not), so
 // the lock serialises all calls whatever the build. The wrapper types (HDF5File, HDF5Group, HDF5Dataset,
@@ -17,30 +19,20 @@ import Foundation
 // no identifier leaks on an error path. An open group or dataset keeps its file open in libhdf5 after the
 // HDF5File object is gone.
 
-/// A failed HDF5 operation: what was attempted, on which file and object, and why (libhdf5's innermost message,
-/// or Vane's own when the request itself was wrong).
-public struct HDF5Error: Error, CustomStringConvertible, Sendable {
-    /// The libhdf5 function or Vane operation that failed, e.g. "H5Dopen2" or "append".
-    public let operation: String
-    /// "file path:object path", e.g. "/tmp/run.h5:/examples/text".
-    public let location: String
-    public let message: String
-
-    public init(operation: String, location: String, message: String) {
-        self.operation = operation
-        self.location = location
-        self.message = message
-    }
-
-    public var description: String { "HDF5 \(operation) failed for \(location): \(message)" }
+/// A failed HDF5 operation: what was attempted (the libhdf5 function, e.g. "H5Dopen2", or Vane's operation, e.g.
+/// "append"), on which file and object ("file path:object path"), and why (libhdf5's innermost message, or Vane's
+/// own when the request itself was wrong).
+func hdf5Error(operation: String, location: String, message: String) -> VaneError {
+    VaneError("HDF5 \(operation) failed for \(location): \(message)")
 }
 
 private let libraryLock = NSLock()
 
-/// Runs one libhdf5 call under the library lock; a negative result becomes an HDF5Error carrying the innermost
-/// message of libhdf5's error stack (read before anything else can touch the stack).
+/// Runs one libhdf5 call under the library lock; a negative result becomes an error carrying the innermost
+/// message of libhdf5's error stack (read before anything else can touch the stack), passed through `explain`.
 @discardableResult
-func check<R: BinaryInteger>(_ operation: String, _ location: String, _ call: () -> R) throws -> R {
+func check<R: BinaryInteger>(_ operation: String, _ location: String, explain: (String) -> String = { $0 },
+                             _ call: () -> R) throws -> R {
     libraryLock.lock()
     vane_h5_silence_error_printing()
     let result = call()
@@ -52,8 +44,8 @@ func check<R: BinaryInteger>(_ operation: String, _ location: String, _ call: ()
     vane_h5_innermost_error(&buffer, buffer.count)
     libraryLock.unlock()
     let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    throw HDF5Error(operation: operation, location: location,
-                    message: text.isEmpty ? "libhdf5 returned \(result) without an error message" : text)
+    throw hdf5Error(operation: operation, location: location,
+                    message: text.isEmpty ? "libhdf5 returned \(result) without an error message" : explain(text))
 }
 
 /// Runs a libhdf5 call whose failure cannot be reported (a close or reclaim in defer or deinit).
@@ -108,7 +100,7 @@ final class HDF5Handle {
 func hdf5Dims(_ dims: [Int], _ operation: String, _ location: String) throws -> [hsize_t] {
     try dims.map { dim in
         guard dim >= 0 else {
-            throw HDF5Error(operation: operation, location: location, message: "negative dimension in \(dims)")
+            throw hdf5Error(operation: operation, location: location, message: "negative dimension in \(dims)")
         }
         return hsize_t(dim)
     }
@@ -123,7 +115,7 @@ func extent(ofSpace space: hid_t, _ location: String) throws -> (current: [Int],
     let unlimited = vane_H5S_UNLIMITED()
     let current = dims.compactMap { Int(exactly: $0) }
     guard current.count == dims.count else {
-        throw HDF5Error(operation: "extent", location: location, message: "dimensions \(dims) exceed Int")
+        throw hdf5Error(operation: "extent", location: location, message: "dimensions \(dims) exceed Int")
     }
     return (current, maxDims.map { $0 == unlimited ? nil : Int(exactly: $0) })
 }

@@ -177,7 +177,7 @@ public final class HDF5Attributes {
     public func get<T: HDF5AttributeConvertible>(_ name: String, as type: T.Type = T.self) throws -> T {
         let value = try get(name)
         guard let typed = T(hdf5AttributeValue: value) else {
-            throw HDF5Error(operation: "get attribute", location: location(name),
+            throw hdf5Error(operation: "get attribute", location: location(name),
                             message: "attribute holds \(value.kind), not \(T.self)")
         }
         return typed
@@ -202,7 +202,7 @@ public final class HDF5Attributes {
         default:
             let dims = try extent(ofSpace: space, location).current
             guard dims.count == 1 else {
-                throw HDF5Error(operation: "get attribute", location: location,
+                throw hdf5Error(operation: "get attribute", location: location,
                                 message: "attribute has shape \(dims); Vane reads scalars and 1-D arrays")
             }
             count = dims[0]
@@ -221,7 +221,7 @@ public final class HDF5Attributes {
             let unsigned = try check("H5Tget_sign", location) { H5Tget_sign(type).rawValue } == H5T_SGN_NONE.rawValue
             let size = try typeSize(type, location)
             guard !(unsigned && size >= 8) else {
-                throw HDF5Error(operation: "get attribute", location: location,
+                throw hdf5Error(operation: "get attribute", location: location,
                                 message: "attribute holds unsigned \(size * 8)-bit integers, which may not fit Int64")
             }
             let numbers: [Int64] = try readNumbers(attribute, elements, vane_H5T_NATIVE_INT64, location)
@@ -230,7 +230,7 @@ public final class HDF5Attributes {
             let numbers: [Double] = try readNumbers(attribute, elements, vane_H5T_NATIVE_DOUBLE, location)
             return count == nil ? .double(numbers[0]) : .doubles(numbers)
         default:
-            throw HDF5Error(operation: "get attribute", location: location,
+            throw hdf5Error(operation: "get attribute", location: location,
                             message: "attribute's HDF5 type class \(typeClass) is not a string, integer or float")
         }
     }

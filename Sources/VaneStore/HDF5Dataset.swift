@@ -50,8 +50,8 @@ public final class HDF5Dataset {
     init(createAt parent: HDF5Handle, name: String, type: HDF5DataType, shape: [Int], chunkRows: Int?,
          deflate: Int?) throws {
         let location = parent.location(of: name)
-        func refuse(_ message: String) -> HDF5Error {
-            HDF5Error(operation: "create dataset", location: location, message: message)
+        func refuse(_ message: String) -> VaneError {
+            hdf5Error(operation: "create dataset", location: location, message: message)
         }
         guard let rows = shape.first else { throw refuse("shape must have rank ≥ 1 (axis 0 holds the rows)") }
         let rowShape = shape.dropFirst()
@@ -154,7 +154,7 @@ public final class HDF5Dataset {
     public func truncate(rows: Int) throws {
         var shape = try self.shape
         guard let current = shape.first, (0...current).contains(rows) else {
-            throw HDF5Error(operation: "truncate", location: handle.location,
+            throw hdf5Error(operation: "truncate", location: handle.location,
                             message: "cannot truncate shape \(shape) to \(rows) rows")
         }
         shape[0] = rows
@@ -166,7 +166,7 @@ public final class HDF5Dataset {
         let shape = try self.shape
         let expected = shape.reduce(1, *)
         guard count == expected else {
-            throw HDF5Error(operation: "write", location: handle.location,
+            throw hdf5Error(operation: "write", location: handle.location,
                             message: "\(count) values given for shape \(shape) (\(expected) elements)")
         }
         guard let buffer, count > 0 else { return }
@@ -179,7 +179,7 @@ public final class HDF5Dataset {
         var shape = try self.shape
         let rowSize = shape.dropFirst().reduce(1, *)
         guard !shape.isEmpty, rowSize > 0, count % rowSize == 0 else {
-            throw HDF5Error(operation: "append", location: handle.location,
+            throw hdf5Error(operation: "append", location: handle.location,
                             message: "\(count) values are not whole rows of shape \(shape)")
         }
         guard let buffer, count > 0 else { return }
@@ -252,7 +252,7 @@ public final class HDF5Dataset {
 
     private func requireType(_ type: HDF5DataType, _ operation: String) throws {
         guard type == dataType else {
-            throw HDF5Error(operation: operation, location: handle.location,
+            throw hdf5Error(operation: operation, location: handle.location,
                             message: "dataset holds \(dataType), not \(type)")
         }
     }
@@ -267,7 +267,7 @@ public final class HDF5Dataset {
         default: nil
         }
         guard let nativeType else {
-            throw HDF5Error(operation: operation, location: handle.location,
+            throw hdf5Error(operation: operation, location: handle.location,
                             message: "\(T.self) cannot hold \(dataType) elements")
         }
         return try check("H5open", handle.location) { nativeType() }
@@ -288,7 +288,7 @@ public final class HDF5Dataset {
         var start = [hsize_t](repeating: 0, count: shape.count)
         if let rows {
             guard let total = shape.first, rows.lowerBound >= 0, rows.upperBound <= total else {
-                throw HDF5Error(operation: "read", location: location,
+                throw hdf5Error(operation: "read", location: location,
                                 message: "rows \(rows.lowerBound)..<\(rows.upperBound) outside shape \(shape)")
             }
             count[0] = rows.count
@@ -327,7 +327,7 @@ private func dataTypeOf(_ type: hid_t, _ location: String) throws -> HDF5DataTyp
     }
     let names = [H5T_INTEGER.rawValue: "integer", H5T_FLOAT.rawValue: "float", H5T_STRING.rawValue: "string"]
     let name = names[typeClass] ?? "HDF5 class \(typeClass)"
-    throw HDF5Error(operation: "open dataset", location: location,
+    throw hdf5Error(operation: "open dataset", location: location,
                     message: "unsupported element type (\(name), \(size) bytes); "
                         + "Vane reads float32, int32, int64 and string datasets")
 }

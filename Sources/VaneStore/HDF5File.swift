@@ -36,7 +36,7 @@ public final class HDF5File {
         let directory = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw HDF5Error(operation: "create", location: path,
+            throw hdf5Error(operation: "create", location: path,
                             message: "directory \(directory) does not exist; create it first")
         }
         // Default file-access properties: the oldest compatible format, whose superblock has no "open for
@@ -49,15 +49,12 @@ public final class HDF5File {
     public static func open(at url: URL, mode: AccessMode = .readOnly) throws -> HDF5File {
         let path = url.path
         guard FileManager.default.fileExists(atPath: path) else {
-            throw HDF5Error(operation: "open", location: path, message: "no such file")
+            throw hdf5Error(operation: "open", location: path, message: "no such file")
         }
         let flags = mode == .readOnly ? vane_H5F_ACC_RDONLY() : vane_H5F_ACC_RDWR()
-        let id: hid_t
-        do {
-            id = try check("H5Fopen", path) { H5Fopen(path, flags, vane_H5P_DEFAULT()) }
-        } catch let error as HDF5Error where error.message.contains("signature") {
-            throw HDF5Error(operation: error.operation, location: path,
-                            message: "not an HDF5 file (\(error.message))")
+        // libhdf5 only says it found no superblock signature; say what that means.
+        let id = try check("H5Fopen", path, explain: { $0.contains("signature") ? "not an HDF5 file (\($0))" : $0 }) {
+            H5Fopen(path, flags, vane_H5P_DEFAULT())
         }
         return try HDF5File(url: url, id: id)
     }

@@ -22,7 +22,7 @@ func withCStringPointers<R>(_ strings: [String], _ operation: String, _ location
     var offsets: [Int] = []
     for (index, string) in strings.enumerated() {
         guard !string.utf8.contains(0) else {
-            throw HDF5Error(operation: operation, location: location,
+            throw hdf5Error(operation: operation, location: location,
                             message: "string \(index) contains a NUL character, which HDF5 strings cannot hold")
         }
         offsets.append(storage.count)
@@ -79,7 +79,7 @@ private func decodeUTF8(_ bytes: UnsafeRawBufferPointer, element: Int, _ operati
                         _ location: String) throws -> String {
     let string = String(decoding: bytes, as: UTF8.self)
     guard string.utf8.elementsEqual(bytes) else {
-        throw HDF5Error(operation: operation, location: location, message: "string \(element) is not valid UTF-8")
+        throw hdf5Error(operation: operation, location: location, message: "string \(element) is not valid UTF-8")
     }
     return string
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Synchronization
+import VaneCore
 
 /// Byte-level BPE (GPT-2, Llama 3, Qwen2, SmolLM2 …), built from an HF tokenizer.json or GGUF `tokenizer.ggml.*`.
 ///
@@ -60,17 +62,17 @@ public final class BPETokenizer: Sendable {
         for (id, p) in pieces.enumerated() where !p.isEmpty { tokenToID[p] = id }
         for a in added {
             guard a.id >= 0 && a.id < pieces.count else {
-                throw TokenizerError("\(source): added token \(a.content.debugDescription) has id \(a.id), outside the vocabulary of \(pieces.count) tokens")
+                throw VaneError("\(source): added token \(a.content.debugDescription) has id \(a.id), outside the vocabulary of \(pieces.count) tokens")
             }
             tokenToID[a.content] = a.id
         }
         for (name, id) in [("BOS", bosID), ("EOS", eosID)] {
             if let id, id < 0 || id >= pieces.count {
-                throw TokenizerError("\(source): \(name) id \(id) is outside the vocabulary of \(pieces.count) tokens")
+                throw VaneError("\(source): \(name) id \(id) is outside the vocabulary of \(pieces.count) tokens")
             }
         }
         if addBOS && bosID == nil {
-            throw TokenizerError("\(source): the tokenizer adds a BOS token but names none; give its id or name")
+            throw VaneError("\(source): the tokenizer adds a BOS token but names none; give its id or name")
         }
 
         var byteToID = [Int](repeating: -1, count: 256)
@@ -81,7 +83,7 @@ public final class BPETokenizer: Sendable {
         for (rank, (a, b)) in mergeList.enumerated() {
             guard let l = tokenToID[a], let r = tokenToID[b], let m = tokenToID[a + b] else {
                 let missing = [a, b, a + b].first { tokenToID[$0] == nil } ?? a + b
-                throw TokenizerError("\(source): merge #\(rank) \"\(a) \(b)\" uses \(missing.debugDescription), which is not in the vocabulary")
+                throw VaneError("\(source): merge #\(rank) \"\(a) \(b)\" uses \(missing.debugDescription), which is not in the vocabulary")
             }
             let key = Self.pairKey(l, r)
             if merges[key] == nil { merges[key] = Merge(rank: Int32(rank), result: Int32(m)) }
@@ -293,19 +295,18 @@ private struct MergeQueue {
 }
 
 /// Piece bytes → ids, shared across threads; emptied when it grows past a bound so memory stays flat.
-private final class WordCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var map: [[UInt8]: [Int]] = [:]
+private final class WordCache: Sendable {
+    private let map = Mutex<[[UInt8]: [Int]]>([:])
     private let capacity = 100_000
 
     func get(_ key: [UInt8]) -> [Int]? {
-        lock.lock(); defer { lock.unlock() }
-        return map[key]
+        map.withLock { $0[key] }
     }
 
     func set(_ key: [UInt8], _ value: [Int]) {
-        lock.lock(); defer { lock.unlock() }
-        if map.count >= capacity { map.removeAll(keepingCapacity: true) }
-        map[key] = value
+        map.withLock { map in
+            if map.count >= capacity { map.removeAll(keepingCapacity: true) }
+            map[key] = value
+        }
     }
 }

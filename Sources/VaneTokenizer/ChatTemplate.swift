@@ -1,4 +1,5 @@
 import Foundation
+import VaneCore
 
 /// One turn of a conversation. For turns with more structure (tool calls, content parts), pass `JinjaValue`
 /// objects to `ChatTemplate.render(messages:…)` instead.
@@ -60,14 +61,15 @@ public struct ChatTemplate: Sendable {
         }
         let configFile = modelFolder.appendingPathComponent("tokenizer_config.json")
         guard FileManager.default.fileExists(atPath: configFile.path) else { return nil }
+        let json = try readText(configFile)
         let config: JinjaValue
         do {
-            config = try JinjaValue(json: try readText(configFile))
-        } catch let e as JSONParseError {
-            throw ChatTemplateFileError(file: configFile.path, message: e.description)
+            config = try JinjaValue(json: json)
+        } catch let e as VaneError {
+            throw VaneError("\(configFile.path): \(e.message)")
         }
         guard case .object(let object) = config else {
-            throw ChatTemplateFileError(file: configFile.path, message: "the top level is not a JSON object")
+            throw VaneError("\(configFile.path): the top level is not a JSON object")
         }
         let origin = configFile.path + " (chat_template)"
         switch object["chat_template"] {
@@ -81,17 +83,16 @@ public struct ChatTemplate: Sendable {
                 guard case .object(let named) = entry, case .string(let name)? = named["name"],
                       case .string(let text)? = named["template"]
                 else {
-                    throw ChatTemplateFileError(file: configFile.path,
-                                                message: "chat_template list entries must be {\"name\": …, \"template\": …}")
+                    throw VaneError("\(configFile.path): chat_template list entries must be {\"name\": …, \"template\": …}")
                 }
                 if name == "default" { return try ChatTemplate(source: text, origin: origin + "[default]") }
                 names.append(name)
             }
-            throw ChatTemplateFileError(file: configFile.path,
-                                        message: "chat_template has no template named \"default\" (found: \(names.joined(separator: ", ")))")
+            throw VaneError("\(configFile.path): chat_template has no template named \"default\" "
+                + "(found: \(names.joined(separator: ", ")))")
         case let other?:
-            throw ChatTemplateFileError(file: configFile.path,
-                                        message: "chat_template is a \(other.typeName), expected a string or a list of named templates")
+            throw VaneError("\(configFile.path): chat_template is a \(other.typeName), "
+                + "expected a string or a list of named templates")
         }
     }
 
@@ -100,18 +101,11 @@ public struct ChatTemplate: Sendable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ChatTemplateFileError(file: url.path, message: "cannot read: \(error.localizedDescription)")
+            throw VaneError("\(url.path): cannot read: \(error.localizedDescription)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw ChatTemplateFileError(file: url.path, message: "not valid UTF-8 text")
+            throw VaneError("\(url.path): not valid UTF-8 text")
         }
         return text
     }
-}
-
-/// A model folder whose chat-template files exist but cannot be used.
-public struct ChatTemplateFileError: Error, Sendable, CustomStringConvertible {
-    public let file: String
-    public let message: String
-    public var description: String { "\(file): \(message)" }
 }

@@ -1,3 +1,5 @@
+import VaneCore
+
 /// Byte-level BPE from GGUF metadata (`tokenizer.ggml.model` = "gpt2"), given as plain values so that this target
 /// does not parse GGUF itself:
 ///
@@ -36,10 +38,10 @@ extension BPETokenizer {
         let source = "GGUF tokenizer.ggml.*"
         guard let preTokenizer = Self.ggufPreTokenizers[pre] else {
             let known = Self.ggufPreTokenizers.keys.sorted().joined(separator: ", ")
-            throw TokenizerError("\(source): tokenizer.ggml.pre \"\(pre)\" is not supported (supported: \(known))")
+            throw VaneError("\(source): tokenizer.ggml.pre \"\(pre)\" is not supported (supported: \(known))")
         }
         guard tokenTypes.isEmpty || tokenTypes.count == ggufTokens.count else {
-            throw TokenizerError("\(source): token_type has \(tokenTypes.count) entries for \(ggufTokens.count) tokens")
+            throw VaneError("\(source): token_type has \(tokenTypes.count) entries for \(ggufTokens.count) tokens")
         }
         var added: [AddedToken] = []
         for (id, type) in tokenTypes.enumerated() where type == 2 || type == 3 || type == 4 {
@@ -47,7 +49,7 @@ extension BPETokenizer {
         }
         let pairs = try merges.enumerated().map { i, m in
             guard let pair = Self.splitMerge(m) else {
-                throw TokenizerError("\(source): tokenizer.ggml.merges[\(i)] \(m.debugDescription) is not \"a b\"")
+                throw VaneError("\(source): tokenizer.ggml.merges[\(i)] \(m.debugDescription) is not \"a b\"")
             }
             return pair
         }

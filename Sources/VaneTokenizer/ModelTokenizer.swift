@@ -10,13 +10,13 @@ extension BPETokenizer {
             let m = file.metadata
             let path = file.url.path
             guard let model = m["tokenizer.ggml.model"]?.string else {
-                throw TokenizerError("\(path): metadata key tokenizer.ggml.model is missing (no tokenizer in this GGUF)")
+                throw VaneError("\(path): metadata key tokenizer.ggml.model is missing (no tokenizer in this GGUF)")
             }
             guard model == "gpt2" else {
-                throw TokenizerError("\(path): tokenizer.ggml.model \"\(model)\" is not supported (Vane reads byte-level BPE, \"gpt2\")")
+                throw VaneError("\(path): tokenizer.ggml.model \"\(model)\" is not supported (Vane reads byte-level BPE, \"gpt2\")")
             }
             guard let tokens = m["tokenizer.ggml.tokens"]?.stringArray else {
-                throw TokenizerError("\(path): metadata key tokenizer.ggml.tokens is missing")
+                throw VaneError("\(path): metadata key tokenizer.ggml.tokens is missing")
             }
             try self.init(ggufTokens: tokens,
                           tokenTypes: m["tokenizer.ggml.token_type"]?.intArray ?? [Int](repeating: 1, count: tokens.count),

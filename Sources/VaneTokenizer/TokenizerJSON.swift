@@ -1,4 +1,5 @@
 import Foundation
+import VaneCore
 
 /// HF tokenizers' `tokenizer.json`, the parts byte-level BPE uses:
 ///
@@ -23,29 +24,29 @@ extension BPETokenizer {
 
         // model
         guard let model = root["model"] as? [String: Any] else {
-            throw TokenizerError("\(file): no \"model\" object; is this an HF tokenizer.json?")
+            throw VaneError("\(file): no \"model\" object; is this an HF tokenizer.json?")
         }
         let modelType = model["type"] as? String ?? "BPE"
         guard modelType == "BPE" else {
-            throw TokenizerError("\(file): model.type \"\(modelType)\" is not supported; Vane reads byte-level BPE tokenizers only")
+            throw VaneError("\(file): model.type \"\(modelType)\" is not supported; Vane reads byte-level BPE tokenizers only")
         }
         if model["byte_fallback"] as? Bool == true {
-            throw TokenizerError("\(file): model.byte_fallback is true (SentencePiece-style BPE); Vane reads byte-level BPE tokenizers only")
+            throw VaneError("\(file): model.byte_fallback is true (SentencePiece-style BPE); Vane reads byte-level BPE tokenizers only")
         }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
             if let v = model[key] as? String, !v.isEmpty {
-                throw TokenizerError("\(file): model.\(key) \"\(v)\" is not supported by Vane's byte-level BPE")
+                throw VaneError("\(file): model.\(key) \"\(v)\" is not supported by Vane's byte-level BPE")
             }
         }
         guard let vocab = model["vocab"] as? [String: Int] else {
-            throw TokenizerError("\(file): model.vocab is missing or not an object of token → id")
+            throw VaneError("\(file): model.vocab is missing or not an object of token → id")
         }
 
         let addedList = root["added_tokens"] as? [[String: Any]] ?? []
         var added: [AddedToken] = []
         for (i, t) in addedList.enumerated() {
             guard let id = t["id"] as? Int, let content = t["content"] as? String else {
-                throw TokenizerError("\(file): added_tokens[\(i)] lacks an integer id or a string content")
+                throw VaneError("\(file): added_tokens[\(i)] lacks an integer id or a string content")
             }
             added.append(AddedToken(content: content, id: id, special: t["special"] as? Bool ?? false,
                                     lstrip: t["lstrip"] as? Bool ?? false, rstrip: t["rstrip"] as? Bool ?? false))
@@ -54,7 +55,7 @@ extension BPETokenizer {
         let size = max(vocab.values.max() ?? -1, added.map(\.id).max() ?? -1) + 1
         var pieces = [String](repeating: "", count: size)
         for (token, id) in vocab {
-            guard id >= 0 else { throw TokenizerError("\(file): model.vocab gives \(token.debugDescription) the negative id \(id)") }
+            guard id >= 0 else { throw VaneError("\(file): model.vocab gives \(token.debugDescription) the negative id \(id)") }
             pieces[id] = token
         }
         for a in added { pieces[a.id] = a.content }
@@ -72,7 +73,7 @@ extension BPETokenizer {
             let name = (value as? String) ?? ((value as? [String: Any])?["content"] as? String)
             guard let name else { return nil }
             guard let id = idOf(name) else {
-                throw TokenizerError("\(configFile): \(key) \(name.debugDescription) is not a token of \(file)")
+                throw VaneError("\(configFile): \(key) \(name.debugDescription) is not a token of \(file)")
             }
             return id
         }
@@ -83,14 +84,14 @@ extension BPETokenizer {
                 prefix.removeAll { $0 == bosID }
                 if addBOS { prefix.insert(bosID, at: 0) }
             } else if addBOS {
-                throw TokenizerError("\(configFile): add_bos_token is true but no bos_token is named")
+                throw VaneError("\(configFile): add_bos_token is true but no bos_token is named")
             }
         }
         // Only BOS may precede the text; other leading tokens are refused rather than silently dropped.
         let addBOS = prefix.first == bosID && bosID != nil
         let otherPrefix = Array(prefix.dropFirst(addBOS ? 1 : 0))
         guard otherPrefix.isEmpty else {
-            throw TokenizerError("\(file): post_processor puts \(otherPrefix) before the text besides BOS; Vane adds only BOS there")
+            throw VaneError("\(file): post_processor puts \(otherPrefix) before the text besides BOS; Vane adds only BOS there")
         }
 
         try self.init(pieces: pieces, merges: merges, added: added, preTokenizer: preTokenizer,
@@ -101,14 +102,14 @@ extension BPETokenizer {
     private static func readJSONObject(_ url: URL) throws -> [String: Any] {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw TokenizerError("\(url.path): cannot read: \(error.localizedDescription)")
+            throw VaneError("\(url.path): cannot read: \(error.localizedDescription)")
         }
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw TokenizerError("\(url.path): not valid JSON: \(error.localizedDescription)")
+            throw VaneError("\(url.path): not valid JSON: \(error.localizedDescription)")
         }
         guard let dict = object as? [String: Any] else {
-            throw TokenizerError("\(url.path): expected a JSON object at the top level")
+            throw VaneError("\(url.path): expected a JSON object at the top level")
         }
         return dict
     }
@@ -116,12 +117,12 @@ extension BPETokenizer {
     /// Merges as "a b" strings (split at the first space after the first character) or ["a", "b"] pairs.
     static func parseMerges(_ value: Any?, file: String) throws -> [(String, String)] {
         guard let list = value as? [Any] else {
-            throw TokenizerError("\(file): model.merges is missing or not a list")
+            throw VaneError("\(file): model.merges is missing or not a list")
         }
         return try list.enumerated().map { i, m in
             if let pair = m as? [String], pair.count == 2 { return (pair[0], pair[1]) }
             if let s = m as? String, let pair = splitMerge(s) { return pair }
-            throw TokenizerError("\(file): model.merges[\(i)] is neither \"a b\" nor [\"a\", \"b\"]: \(m)")
+            throw VaneError("\(file): model.merges[\(i)] is neither \"a b\" nor [\"a\", \"b\"]: \(m)")
         }
     }
 
@@ -142,7 +143,7 @@ extension BPETokenizer {
             let parts = n["normalizers"] as? [Any] ?? []
             return try parts.reduce(false) { try $0 || parseNormalizer($1, file: file) }
         default:
-            throw TokenizerError("\(file): normalizer type \"\(type)\" is not supported (supported: null, NFC)")
+            throw VaneError("\(file): normalizer type \"\(type)\" is not supported (supported: null, NFC)")
         }
     }
 
@@ -170,26 +171,26 @@ extension BPETokenizer {
                 let pattern = p["pattern"] as? [String: Any] ?? [:]
                 let behaviorName = p["behavior"] as? String ?? "?"
                 guard let behavior = PreTokenizer.Behavior(rawValue: behaviorName) else {
-                    throw TokenizerError("\(file): \(path).behavior \"\(behaviorName)\" is not one of Isolated, Removed, MergedWithPrevious, MergedWithNext, Contiguous")
+                    throw VaneError("\(file): \(path).behavior \"\(behaviorName)\" is not one of Isolated, Removed, MergedWithPrevious, MergedWithNext, Contiguous")
                 }
                 let invert = p["invert"] as? Bool ?? false
                 if let regex = pattern["Regex"] as? String {
                     guard let known = PreTokenizer.knownRegexes[regex] else {
-                        throw TokenizerError("\(file): \(path).pattern.Regex \(regex.debugDescription) is not supported; Vane implements the GPT-2, Llama 3 and Qwen2 pre-tokenizer regexes")
+                        throw VaneError("\(file): \(path).pattern.Regex \(regex.debugDescription) is not supported; Vane implements the GPT-2, Llama 3 and Qwen2 pre-tokenizer regexes")
                     }
                     steps.append(.split(known, behavior, invert: invert))
                 } else if let literal = pattern["String"] as? String {
                     steps.append(.split(.literal(Array(literal.unicodeScalars)), behavior, invert: invert))
                 } else {
-                    throw TokenizerError("\(file): \(path).pattern is neither {\"Regex\": …} nor {\"String\": …}")
+                    throw VaneError("\(file): \(path).pattern is neither {\"Regex\": …} nor {\"String\": …}")
                 }
             default:
-                throw TokenizerError("\(file): \(path).type \"\(type)\" is not supported (supported: Sequence, Split, Digits, ByteLevel)")
+                throw VaneError("\(file): \(path).type \"\(type)\" is not supported (supported: Sequence, Split, Digits, ByteLevel)")
             }
         }
         try add(value, path: "pre_tokenizer")
         guard sawByteLevel else {
-            throw TokenizerError("\(file): pre_tokenizer has no ByteLevel step; Vane reads byte-level BPE tokenizers only")
+            throw VaneError("\(file): pre_tokenizer has no ByteLevel step; Vane reads byte-level BPE tokenizers only")
         }
         return PreTokenizer(steps: steps)
     }
@@ -202,7 +203,7 @@ extension BPETokenizer {
         case "Sequence":
             for inner in d["decoders"] as? [Any] ?? [] { try checkDecoder(inner, file: file) }
         default:
-            throw TokenizerError("\(file): decoder type \"\(type)\" is not supported; Vane decodes byte-level BPE (decoder ByteLevel)")
+            throw VaneError("\(file): decoder type \"\(type)\" is not supported; Vane decodes byte-level BPE (decoder ByteLevel)")
         }
     }
 
@@ -212,7 +213,7 @@ extension BPETokenizer {
         let type = p["type"] as? String ?? "?"
         func lookup(_ name: String, _ what: String) throws -> Int {
             guard let id = idOf(name) else {
-                throw TokenizerError("\(file): post_processor \(what) \(name.debugDescription) is not a token")
+                throw VaneError("\(file): post_processor \(what) \(name.debugDescription) is not a token")
             }
             return id
         }
@@ -234,7 +235,7 @@ extension BPETokenizer {
             for item in p["single"] as? [[String: Any]] ?? [] {
                 if item["Sequence"] != nil { sawSequence = true; continue }
                 guard let special = item["SpecialToken"] as? [String: Any], let name = special["id"] as? String else {
-                    throw TokenizerError("\(file): post_processor.single has an item that is neither SpecialToken nor Sequence")
+                    throw VaneError("\(file): post_processor.single has an item that is neither SpecialToken nor Sequence")
                 }
                 let ids: [Int]
                 if let entry = specials[name] as? [String: Any], let listed = entry["ids"] as? [Int] {
@@ -248,10 +249,10 @@ extension BPETokenizer {
         case "RobertaProcessing", "BertProcessing":
             guard let cls = p["cls"] as? [Any], let clsName = cls.first as? String,
                   let sep = p["sep"] as? [Any], let sepName = sep.first as? String
-            else { throw TokenizerError("\(file): post_processor \(type) lacks cls/sep") }
+            else { throw VaneError("\(file): post_processor \(type) lacks cls/sep") }
             return ([try lookup(clsName, "cls")], [try lookup(sepName, "sep")])
         default:
-            throw TokenizerError("\(file): post_processor type \"\(type)\" is not supported (supported: TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence)")
+            throw VaneError("\(file): post_processor type \"\(type)\" is not supported (supported: TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence)")
         }
     }
 }

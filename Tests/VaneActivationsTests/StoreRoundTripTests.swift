@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VaneActivations
+import VaneCore
 import VaneTestSupport
 
 /// Writer → reader round trips of the layout, including a run cut short and resumed.
@@ -39,7 +40,7 @@ import VaneTestSupport
         let rows = try store.read(hook: "blocks.0.hook_resid_post", example: 1)
         #expect(rows.shape == [3, 3])
         #expect(rows.data == example(1, rows: 3).activations[0])
-        #expect(throws: StoreError.self) { try store.read(hook: "blocks.7.hook_resid_post") }
+        #expect(throws: VaneError.self) { try store.read(hook: "blocks.7.hook_resid_post") }
     }
 
     @Test func resumeDropsUnflushedRowsAndChecksSettings() throws {

@@ -1,5 +1,6 @@
 import Testing
 import VaneEngine
+import VaneModelIO
 import VaneTensor
 import VaneTestSupport
 
@@ -60,7 +61,7 @@ import VaneTestSupport
     @Test func patternsExpandAndRejectClearly() throws {
         let points = try HookPoint.matching(["blocks.*.hook_resid_post", "hook_embed"], layers: 3)
         #expect(points.map(\.description) == ["hook_embed", "blocks.0.hook_resid_post", "blocks.1.hook_resid_post", "blocks.2.hook_resid_post"])
-        #expect(throws: HookPatternError.self) { try HookPoint.matching(["blocks.7.hook_resid_post"], layers: 3) }
-        #expect(throws: HookPatternError.self) { try HookPoint.matching(["blocks.*.hook_resid_postt"], layers: 3) }
+        #expect(throws: VaneError.self) { try HookPoint.matching(["blocks.7.hook_resid_post"], layers: 3) }
+        #expect(throws: VaneError.self) { try HookPoint.matching(["blocks.*.hook_resid_postt"], layers: 3) }
     }
 }

@@ -8,20 +8,11 @@ import VaneTestSupport
 /// views holding exactly its row blocks, stacked experts become one tensor holding expert 0, 1, … in order, and the
 /// writer's plan (hfTensors) rebuilds every HF tensor byte for byte from the GGUF tensors.
 @Suite struct TensorBindingTests {
-    /// Holds a tensor's values for the StoredTensor views into it.
-    final class Values {
-        let data: UnsafeMutableBufferPointer<Float>
-        init(_ values: [Float]) {
-            data = .allocate(capacity: values.count)
-            _ = data.initialize(from: values)
-        }
-        deinit { data.deallocate() }
-    }
-
     /// F32 tensor `name` of `shape` whose element i is base + i.
     static func tensor(_ name: String, _ shape: [Int], base: Float) -> StoredTensor {
-        let values = Values((0..<shape.reduce(1, *)).map { base + Float($0) })
-        return StoredTensor(name: name, type: .f32, shape: shape, bytes: UnsafeRawBufferPointer(values.data), owner: values)
+        let values = (0..<shape.reduce(1, *)).map { base + Float($0) }
+        let memory = try! values.withUnsafeBytes { try MappedFile(copying: [$0], url: URL(fileURLWithPath: name)) }
+        return StoredTensor(name: name, type: .f32, shape: shape, bytes: memory.bytes, owner: memory)
     }
 
     static func floats(_ t: StoredTensor) -> [Float] { Array(t.bytes.bindMemory(to: Float.self)) }

@@ -2,11 +2,11 @@ import Foundation
 import Testing
 import VaneStore
 
-/// Every failure is a thrown HDF5Error that names the file (and object) and says what went wrong.
+/// Every failure is a thrown VaneError that names the file (and object) and says what went wrong.
 @Suite struct HDF5ErrorTests {
     private func expectError(_ expectedParts: [String], _ body: () throws -> Void,
                              sourceLocation: SourceLocation = #_sourceLocation) {
-        let error = #expect(throws: HDF5Error.self, sourceLocation: sourceLocation) { try body() }
+        let error = #expect(throws: VaneError.self, sourceLocation: sourceLocation) { try body() }
         guard let error else { return }
         for part in expectedParts {
             #expect(error.description.contains(part), "«\(part)» missing from: \(error)", sourceLocation: sourceLocation)

@@ -142,7 +142,7 @@ import VaneTestSupport
         for (name, value) in expected {
             #expect(try file.attributes.get(name) == value, "\(name)")
         }
-        let matrix = #expect(throws: HDF5Error.self) { try file.attributes.get("matrix") }
+        let matrix = #expect(throws: VaneError.self) { try file.attributes.get("matrix") }
         #expect(matrix?.description.contains("@matrix") == true && matrix?.message.contains("[2, 2]") == true,
                 "\(String(describing: matrix))")
 
@@ -172,7 +172,7 @@ import VaneTestSupport
         #expect(try file.root.openDataset("text/utf8").read(rows: 1..<3, as: String.self) == ["日本語", ""])
         #expect(try file.root.openDataset("text/fixed").read(as: String.self) == ["ab", "cde", ""])
 
-        let doubles = #expect(throws: HDF5Error.self) { _ = try file.root.openDataset("doubles") }
+        let doubles = #expect(throws: VaneError.self) { _ = try file.root.openDataset("doubles") }
         #expect(doubles?.message.contains("unsupported element type (float, 8 bytes)") == true,
                 "\(String(describing: doubles))")
     }

@@ -166,7 +166,7 @@ import VaneTestSupport
             #expect(try attributes.get("scores", as: [Double].self) == [0.5, -3.0e10, .infinity])
             #expect(try attributes.get("format", as: String.self) == "vane.activations")
             #expect(try attributes.contains("format") && !attributes.contains("absent"))
-            let error = #expect(throws: HDF5Error.self) { try attributes.get("layers", as: String.self) }
+            let error = #expect(throws: VaneError.self) { try attributes.get("layers", as: String.self) }
             #expect(error?.description.contains("layers") == true && error?.message.contains("[int64]") == true,
                     "\(String(describing: error))")
         }
@@ -176,10 +176,10 @@ import VaneTestSupport
         let scratch = try Scratch()
         let file = try HDF5File.create(at: scratch.file("nul.h5"), mode: .exclusive)
         let text = try file.root.createDataset("text", type: .string, shape: [0])
-        let error = #expect(throws: HDF5Error.self) { try text.append(rows: ["fine", "cut\u{0}here"]) }
+        let error = #expect(throws: VaneError.self) { try text.append(rows: ["fine", "cut\u{0}here"]) }
         #expect(error?.message.contains("string 1 contains a NUL") == true, "\(String(describing: error))")
         #expect(try text.shape == [0])
-        #expect(throws: HDF5Error.self) { try file.attributes.set("bad", "a\u{0}b") }
+        #expect(throws: VaneError.self) { try file.attributes.set("bad", "a\u{0}b") }
     }
 
     /// An interrupted writer leaves a file that is valid up to its last flush: copying the bytes of a file that

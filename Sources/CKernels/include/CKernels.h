@@ -1,5 +1,6 @@
-// SIMD kernels Swift cannot emit without unsafe flags: each has a portable C version and AVX2/FMA variants chosen
-// at run time with __builtin_cpu_supports. The portable versions are the reference the tests compare against.
+// SIMD kernels Swift cannot emit without unsafe flags: each has a portable C version and, on x86, AVX2/FMA variants
+// chosen at run time with __builtin_cpu_supports; other CPUs build and run the portable versions only. The portable
+// versions are the reference the tests compare against.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

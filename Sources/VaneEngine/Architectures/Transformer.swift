@@ -64,10 +64,10 @@ public final class Transformer {
         let p0 = cache.length
         guard T > 0 else { return Tensor(zeros: [0, c.vocabSize]) }
         guard p0 + T <= cache.capacity else {
-            throw GenerationError.contextOverflow(tokens: p0 + T, limit: cache.capacity)
+            throw VaneError.contextOverflow(tokens: p0 + T, limit: cache.capacity)
         }
         if let bad = tokens.first(where: { $0 < 0 || $0 >= c.vocabSize }) {
-            throw GenerationError.badToken(bad, vocabSize: c.vocabSize)
+            throw VaneError.badToken(bad, vocabSize: c.vocabSize)
         }
         let d = c.hiddenSize
         let run = ForwardRun(config: c, cache: cache, hooks: hooks, precision: precision, scratch: scratch,

@@ -88,13 +88,6 @@ struct TensorName {
     }
 }
 
-/// Keeps copied tensor bytes alive as a StoredTensor's owner.
-final class OwnedBytes {
-    let pointer: UnsafeMutableRawBufferPointer
-    init(_ count: Int) { pointer = .allocate(byteCount: max(count, 1), alignment: 64) }
-    deinit { pointer.deallocate() }
-}
-
 extension ArchitectureSpec {
     /// The GGUF name of an HF tensor bound by `rename`, nil when none is (fused and stacked tensors have no one
     /// GGUF name).
@@ -240,13 +233,10 @@ extension ArchitectureSpec {
         for e in 1..<max(n, 1) where experts[e]!.type != first.type || experts[e]!.shape != first.shape {
             throw VaneError("\(path): expert \(e) of \(name) is \(experts[e]!.type) \(experts[e]!.shape), expert 0 is \(first.type) \(first.shape)")
         }
-        let size = first.bytes.count
-        let owned = OwnedBytes(size * n)
-        for e in 0..<n {
-            UnsafeMutableRawBufferPointer(rebasing: owned.pointer[(e * size)..<((e + 1) * size)]).copyMemory(from: experts[e]!.bytes)
-        }
+        let stacked = try MappedFile(copying: (0..<n).map { experts[$0]!.bytes },
+                                     url: URL(fileURLWithPath: path).appendingPathComponent(name))
         return StoredTensor(name: name, type: first.type, shape: [n] + first.shape,
-                            bytes: UnsafeRawBufferPointer(rebasing: owned.pointer[0..<(size * n)]), owner: owned)
+                            bytes: UnsafeRawBufferPointer(rebasing: stacked.bytes[0..<(first.bytes.count * n)]), owner: stacked)
     }
 }
 

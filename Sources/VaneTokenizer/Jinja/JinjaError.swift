@@ -1,4 +1,6 @@
-/// A template that could not be parsed or rendered: what went wrong and where in the template.
+/// A template that could not be parsed or rendered: what went wrong and where in the template. Not a VaneError for
+/// the reason ModelFileError is not: it carries a kind (syntax, runtime, or the template's own `raise_exception`,
+/// whose text is meant for the user) and a position (line, column, byte offset) that callers and tests check.
 public struct JinjaError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         /// The template text is malformed (found while parsing, before any rendering).

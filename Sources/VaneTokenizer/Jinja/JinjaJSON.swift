@@ -1,4 +1,5 @@
 import Foundation
+import VaneCore
 
 // JSON in and out of JinjaValue.
 //
@@ -6,14 +7,6 @@ import Foundation
 // a template's `tojson` output follows it). Integers without fraction or exponent that fit in Int stay ints.
 // Out: Python's `json.dumps(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)` — HF's
 // `tojson` filter — byte for byte: ", " and ": " separators without indent, "," and ": " with it.
-
-/// A JSON text that could not be parsed: what was wrong and where.
-public struct JSONParseError: Error, Sendable, CustomStringConvertible {
-    public let message: String
-    public let offset: Int  // byte offset into the UTF-8 text
-    public let line: Int    // 1-based
-    public var description: String { "JSON error at line \(line) (byte \(offset)): \(message)" }
-}
 
 extension JinjaValue {
     /// Parses JSON text, keeping the order of object keys.
@@ -45,9 +38,10 @@ private struct JSONParser {
         return value
     }
 
-    func fail(_ message: String) -> JSONParseError {
+    /// What was wrong and where: the 1-based line and the byte offset into the UTF-8 text.
+    func fail(_ message: String) -> VaneError {
         let line = bytes[..<min(pos, bytes.count)].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
-        return JSONParseError(message: message, offset: pos, line: line)
+        return VaneError("JSON error at line \(line) (byte \(pos)): \(message)")
     }
 
     mutating func skipWhitespace() {

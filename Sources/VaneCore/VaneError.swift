@@ -1,5 +1,6 @@
-/// A request Vane cannot carry out as given — a model file, a vector, an edit or a merge: what is wrong, where,
-/// and what to do about it.
+/// A request Vane cannot carry out as given — a model, a vector, an edit, a merge, an activation store, an input
+/// line, a tokenizer or template file: what is wrong, where, and what to do about it. The error type of every Vane
+/// library; the only others are ModelFileError and JinjaError, whose kind and position callers tell apart.
 public struct VaneError: Error, CustomStringConvertible, Sendable, Equatable {
     public var message: String
     public var hint: String?
