@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C shims: the only places that see C headers.
@@ -29,7 +30,7 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
 
         .target(name: "VaneTensor", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "VaneModelIO", dependencies: ["VaneTensor"]),
+        .target(name: "VaneModelIO", dependencies: ["VaneTensor", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "VaneTokenizer", dependencies: ["VaneModelIO"]),
         .target(name: "VaneEngine", dependencies: ["VaneTensor", "VaneModelIO", "VaneTokenizer"]),
         .target(name: "VaneStore", dependencies: ["CHDF5"]),
