@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C shims: the only places that see C headers.
@@ -31,7 +32,7 @@ let package = Package(
         // The error type every library throws; its own target so that VaneStore shares it without model types.
         .target(name: "VaneCore"),
         .target(name: "VaneTensor", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "VaneModelIO", dependencies: ["VaneCore", "VaneTensor"]),
+        .target(name: "VaneModelIO", dependencies: ["VaneCore", "VaneTensor", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "VaneTokenizer", dependencies: ["VaneCore", "VaneModelIO"]),
         .target(name: "VaneEngine", dependencies: ["VaneCore", "VaneTensor", "VaneModelIO", "VaneTokenizer"]),
         .target(name: "VaneStore", dependencies: ["CHDF5", "VaneCore"]),

@@ -92,7 +92,7 @@ public final class Extraction {
         input = try ExtractionInput(url: data, model: model, span: options.span, positions: options.positions,
                                     skipBad: options.skipBad)
         provenance = StoreProvenance(
-            tool: "extract", modelPath: model.files.url.path, modelSHA256: try modelSHA256(model.files),
+            tool: "extract", modelPath: model.files.url.path, modelSHA256: try ModelIdentity(files: model.files).sha256(),
             architecture: model.config.architecture, dims: modelDims(model.config),
             tokenizer: tokenizerDescription(model), chatTemplate: input.usedChatTemplate ? model.chatTemplate?.source ?? "" : "",
             hooks: points.map(\.description), positions: options.positions, span: options.span,
@@ -172,18 +172,6 @@ public final class Extraction {
 
 func modelDims(_ c: ModelConfig) -> [Int] {
     [c.hiddenSize, c.numHiddenLayers, c.numAttentionHeads, c.numKeyValueHeads, c.headDim, c.vocabSize]
-}
-
-/// sha256 of a .gguf file; for an HF folder, of the newline-joined sha256 digests of config.json and each shard.
-func modelSHA256(_ files: ModelFiles) throws -> String {
-    switch files.source {
-    case .gguf(let file):
-        return try SHA256.hex(ofFile: file.url)
-    case .hfFolder(let folder, let shards):
-        let parts = [folder.appendingPathComponent("config.json")] + shards.map(\.url)
-        let digests = try parts.map { try SHA256.hex(ofFile: $0) }
-        return SHA256.hex(of: Data(digests.joined(separator: "\n").utf8))
-    }
 }
 
 func tokenizerDescription(_ model: LanguageModel) -> String {

@@ -6,8 +6,9 @@ import VaneStore
 //
 //   /  (root attributes, provenance)
 //     format "vane.activations"        format_version 1             tool "extract" | "trace"
-//     model_path                       model_sha256 (sha256 of the .gguf; for an HF folder, of the newline-joined
-//                                      sha256 digests of config.json and each safetensors shard, in order)
+//     model_path                       model_sha256 (the model's identity, ModelIdentity.swift in VaneModelIO: the
+//                                      .gguf's sha256; for an HF folder, of the newline-joined sha256 digests of
+//                                      config.json and each safetensors shard in name order)
 //     architecture                     dims [hidden_size, layers, heads, kv_heads, head_dim, vocab_size] (int64)
 //     tokenizer                        where the vocabulary came from and whether BOS is added
 //     chat_template                    the template text used to render `messages` ("" when none was used)

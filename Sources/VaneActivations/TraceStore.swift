@@ -1,6 +1,7 @@
 import Foundation
 import VaneCore
 import VaneEngine
+import VaneModelIO
 import VaneTensor
 
 /// A trace (one forward pass) as an activation store: one example, all positions, each hook [T, …] as captured,
@@ -9,7 +10,7 @@ public func writeTrace(model: LanguageModel, text: String, tokens: [Int], points
                        activations: [HookPoint: Tensor], logits: Tensor, to output: URL, commandLine: String) throws {
     try checkWritable(output)
     let provenance = StoreProvenance(
-        tool: "trace", modelPath: model.files.url.path, modelSHA256: try modelSHA256(model.files),
+        tool: "trace", modelPath: model.files.url.path, modelSHA256: try ModelIdentity(files: model.files).sha256(),
         architecture: model.config.architecture, dims: modelDims(model.config), tokenizer: tokenizerDescription(model),
         chatTemplate: "", hooks: points.map(\.description), positions: .all, span: .input, inputPath: "",
         inputSHA256: "", batch: 1, deflate: 0, commandLine: commandLine)

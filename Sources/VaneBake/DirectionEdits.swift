@@ -8,7 +8,7 @@ import VaneSteer
 ///
 ///     edit.recipe            heads | ablate | add | thinkedit
 ///     edit.source            the edited model's file or folder name
-///     edit.source_sha256     its sha256 (ModelInput.sha256)
+///     edit.source_sha256     its identity (ModelIdentity)
 ///     edit.direction         the vector file's name
 ///     edit.direction_sha256  sha256 of the vector file
 ///     edit.hook              the vector's hook (where its directions were measured or are added)
@@ -136,7 +136,7 @@ public enum DirectionEdits {
         [
             "edit.recipe": recipe,
             "edit.source": input.url.lastPathComponent,
-            "edit.source_sha256": try input.sha256(),
+            "edit.source_sha256": try ModelIdentity(files: input.files).sha256(),
             "edit.direction": direction.url.lastPathComponent,
             "edit.direction_sha256": direction.sha256,
             "edit.hook": direction.vector.hook.rawValue,

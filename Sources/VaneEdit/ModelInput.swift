@@ -49,20 +49,6 @@ public final class ModelInput: Sendable {
     public func release(_ name: String) {
         if let t = stored(name) { releasePages(t.bytes) }
     }
-
-    /// SHA-256 of the model's bytes: the GGUF file, or an HF folder's safetensors shards concatenated in name order.
-    public func sha256() throws -> String {
-        switch files.source {
-        case .gguf(let f):
-            return SHA256.hex(ofMapped: f.file.bytes)
-        case .hfFolder(_, let shards):
-            if shards.count == 1 { return SHA256.hex(ofMapped: shards[0].file.bytes) }
-            var h = SHA256()
-            for s in shards.sorted(by: { $0.url.lastPathComponent < $1.url.lastPathComponent }) { h.update(s.file.bytes) }
-            for s in shards { releasePages(s.file.bytes) }
-            return h.finalize()
-        }
-    }
 }
 
 /// madvise(DONTNEED) over the whole pages spanning `bytes` of a read-only file mapping: resident pages are
@@ -73,22 +59,6 @@ func releasePages(_ bytes: UnsafeRawBufferPointer) {
     let start = Int(bitPattern: base) / page * page
     let end = (Int(bitPattern: base) + bytes.count + page - 1) / page * page
     _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, Int32(MADV_DONTNEED))
-}
-
-extension SHA256 {
-    /// Hashes a mapping, in chunks whose pages are dropped once hashed.
-    static func hex(ofMapped bytes: UnsafeRawBufferPointer) -> String {
-        var h = SHA256()
-        let chunk = 64 << 20
-        var offset = 0
-        while offset < bytes.count {
-            let piece = UnsafeRawBufferPointer(rebasing: bytes[offset..<min(offset + chunk, bytes.count)])
-            h.update(piece)
-            releasePages(piece)
-            offset += chunk
-        }
-        return h.finalize()
-    }
 }
 
 /// llama.cpp's converter reorders the rows of each llama Q and K head (weights and biases) so that RoPE rotates

@@ -88,8 +88,8 @@ public struct DiffReport: Codable, Sendable {
 }
 
 /// Task vectors: Δ = θ_A − θ_B per tensor, stored as a safetensors file (F32, HF names and layout) whose metadata
-/// names the two sources and their SHA-256 (`vane.format` = "task_vector", `vane.a`, `vane.a_sha256`, `vane.b`,
-/// `vane.b_sha256`, `vane.architecture`); and θ + α·Δ applied to a model.
+/// names the two sources and their identities (ModelIdentity: `vane.format` = "task_vector", `vane.a`,
+/// `vane.a_sha256`, `vane.b`, `vane.b_sha256`, `vane.architecture`); and θ + α·Δ applied to a model.
 public enum TaskVector {
     public static let format = "task_vector"
 
@@ -135,7 +135,8 @@ public enum TaskVector {
         let names = common.filter { filter.accepts($0, in: a.files.spec) }
         let excluded = common.filter { !filter.accepts($0, in: a.files.spec) }
         guard !names.isEmpty else { throw VaneError("no tensor is left to diff after --include/--exclude") }
-        var report = DiffReport(a: a.url.path, b: b.url.path, aSHA256: try a.sha256(), bSHA256: try b.sha256(),
+        var report = DiffReport(a: a.url.path, b: b.url.path, aSHA256: try ModelIdentity(files: a.files).sha256(),
+                                bSHA256: try ModelIdentity(files: b.files).sha256(),
                                 tensors: [], excluded: excluded, missing: missing)
         var entries: [TensorEntry] = []
         for name in names {

@@ -11,7 +11,8 @@ public enum ReasoningVector {
                                        filter: TensorFilter = .all, to options: OutputOptions) throws -> DiffReport {
         let (common, _) = try TaskVector.matchTensors(grpo, sft)
         _ = try TaskVector.matchTensors(target, grpo)
-        var report = DiffReport(a: grpo.url.path, b: sft.url.path, aSHA256: try grpo.sha256(), bSHA256: try sft.sha256(),
+        var report = DiffReport(a: grpo.url.path, b: sft.url.path, aSHA256: try ModelIdentity(files: grpo.files).sha256(),
+                                bSHA256: try ModelIdentity(files: sft.files).sha256(),
                                 tensors: [], excluded: common.filter { !filter.accepts($0, in: target.files.spec) }, missing: [])
         var stats: [TensorDiffStats] = []
         var out: [OutputTensor] = []

@@ -24,7 +24,7 @@ import VaneTensor
 //     vane.hook             string    resid_post | resid_mid | attn_out | mlp_out (where the directions are added)
 //     vane.method           string    how the directions were computed (mean-diff, pca-diff, …, combine)
 //     vane.model            string    the model's file or folder name, for messages
-//     vane.model_sha256     string    sha256 of the model file (for a folder: as `vane extract` records it)
+//     vane.model_sha256     string    the model's identity (ModelIdentity.swift in VaneModelIO)
 //     vane.command          string    the command line that made the file
 //     vane.layers           i32[]     layers with scores, and per layer:
 //     vane.layer_norms      f32[]     ‖direction‖
@@ -222,41 +222,6 @@ public struct ControlVector: Sendable, Equatable {
         return ControlVector(directions: sum, width: first.width, hook: first.hook, modelHint: first.modelHint,
                              method: "combine(\(recipe))", modelName: first.modelName,
                              modelSHA256: shas.count == 1 ? shas.first : nil)
-    }
-}
-
-/// What a vector is checked against: the model's dimensions and identity.
-public struct ModelIdentity: Sendable {
-    public var name: String
-    public var url: URL
-    public var architecture: String
-    public var hiddenSize: Int
-    public var layers: Int
-
-    public init(name: String, url: URL, architecture: String, hiddenSize: Int, layers: Int) {
-        self.name = name
-        self.url = url
-        self.architecture = architecture
-        self.hiddenSize = hiddenSize
-        self.layers = layers
-    }
-
-    public init(files: ModelFiles) {
-        self.init(name: files.url.lastPathComponent, url: files.url, architecture: files.config.architecture,
-                  hiddenSize: files.config.hiddenSize, layers: files.config.numHiddenLayers)
-    }
-
-    /// sha256 of a model file; of a folder, of the newline-joined sha256 digests of config.json and each
-    /// *.safetensors shard in name order — the value `vane extract` records as the store's model_sha256.
-    public func sha256() throws -> String {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw VaneError("model \(url.path) does not exist")
-        }
-        guard isDir.boolValue else { return try SHA256.hex(ofFile: url) }
-        let shards = try FileManager.default.contentsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".safetensors") }.sorted()
-        let digests = try (["config.json"] + shards).map { try SHA256.hex(ofFile: url.appendingPathComponent($0)) }
-        return SHA256.hex(of: Data(digests.joined(separator: "\n").utf8))
     }
 }
 

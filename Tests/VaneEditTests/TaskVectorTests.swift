@@ -18,7 +18,9 @@ import VaneTestSupport
         #expect(report.tensors.contains { $0.sparsity < 1 } && report.tensors.allSatisfy { $0.cosine > 0.9 })
         let file = try SafetensorsFile(url: tv)
         #expect(file.metadata["vane.format"] == "task_vector")
-        #expect(file.metadata["vane.b_sha256"] == (try SHA256.hex(ofFile: base.appendingPathComponent("model.safetensors"))))
+        // The base's identity as an HF folder: config.json's and the shard's digests, joined and hashed.
+        let digests = try ["config.json", "model.safetensors"].map { try SHA256.hex(ofFile: base.appendingPathComponent($0)) }
+        #expect(file.metadata["vane.b_sha256"] == SHA256.hex(of: Data(digests.joined(separator: "\n").utf8)))
 
         let one = dir.appendingPathComponent("one")
         try TaskVector.apply(base: ModelInput(url: base), taskVector: tv, scale: 1, to: OutputOptions(url: one))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VaneEngine
+import VaneModelIO
 import VaneSteer
 import VaneTestSupport
 
@@ -20,6 +21,19 @@ import VaneTestSupport
         let hooks = Hooks()
         try Steering(vectors: [(v, 0)]).install(on: hooks, promptLength: 1, modelLayers: model.config.numHiddenLayers)
         #expect(hooks.isEmpty)
+    }
+
+    /// The shipped vectors record the model's identity as it was computed when they were made; today's identity of
+    /// the same file must still match it (and is the sha256 `vane fetch` checks).
+    @Test(.enabled(if: Fixtures.smollm2 != nil))
+    func shippedVectorsMatchSmolLM2Identity() throws {
+        let identity = ModelIdentity(files: try ModelFiles(url: Fixtures.smollm2!))
+        #expect(try identity.sha256() == DefaultModel.sha256)
+        for file in ["efficiency-smollm2.gguf", "concise-smollm2.gguf", "thinkedit-smollm2/smollm2-thinkedit.direction.gguf"] {
+            let v = try ControlVector(contentsOf: Self.vectors.appendingPathComponent(file))
+            #expect(v.modelSHA256 == DefaultModel.sha256, "\(file)")
+            try v.check(against: identity)
+        }
     }
 
     /// Mean generated length over the first 10 held-out questions falls monotonically as the shipped vectors'
