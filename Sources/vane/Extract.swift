@@ -45,7 +45,7 @@ struct Extract: ParsableCommand {
         let rule = spanStart.map { SpanRule.markers(start: $0, end: spanEnd ?? "") } ?? SpanRule(span) ?? .auto
         let options = ExtractionOptions(hooks: hooks,
                                         positions: PositionMode(positions) ?? .last, span: rule, batch: batch,
-                                        deflate: compress ? 4 : 0, skipBad: skipBad, commandLine: commandLineText())
+                                        deflate: compress ? 4 : 0, skipBad: skipBad, commandLine: commandLine)
         let extraction = try Extraction(model: m, data: URL(fileURLWithPath: data), options: options)
         for skipped in extraction.input.skipped.prefix(5) { note("warning: skipped \(skipped)") }
         if !extraction.input.skipped.isEmpty { note("warning: skipped \(extraction.input.skipped.count) bad lines") }
@@ -61,14 +61,6 @@ struct Extract: ParsableCommand {
                          seconds, forward, summary.tokensPerSecond / forward))
         }
     }
-}
-
-/// The process's arguments as one shell-quoted line, for provenance.
-func commandLineText() -> String {
-    CommandLine.arguments.map { arg in
-        arg.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,*".contains($0) } && !arg.isEmpty
-            ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }.joined(separator: " ")
 }
 
 /// A progress line on stderr, redrawn in place at most ten times a second, only when stderr is a terminal.

@@ -47,7 +47,7 @@ struct Trace: ParsableCommand {
         let url = URL(fileURLWithPath: output)
         if ["h5", "hdf5"].contains(url.pathExtension.lowercased()) {
             try writeTrace(model: m, text: prompt ?? m.tokenizer.decode(tokens), tokens: tokens, points: points,
-                           activations: capture.tensors, logits: logits, to: url, commandLine: commandLineText())
+                           activations: capture.tensors, logits: logits, to: url, commandLine: commandLine)
         } else {
             let ids = tokens.map(String.init).joined(separator: ",")
             try SafetensorsWriter.write(tensors, metadata: ["token_ids": ids, "model": m.files.url.path], to: url)

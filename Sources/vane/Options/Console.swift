@@ -5,9 +5,13 @@ func note(_ s: String) {
     FileHandle.standardError.write(Data((s + "\n").utf8))
 }
 
-/// The command line as typed, for provenance.
+/// The process's arguments as one shell-quoted line, for provenance: pasted into a shell, it runs the same command.
+/// The only place that rebuilds the command line; libraries receive the string.
 var commandLine: String {
-    CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+    CommandLine.arguments.map { arg in
+        arg.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) } && !arg.isEmpty
+            ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }.joined(separator: " ")
 }
 
 func formatBytes(_ n: Int) -> String {
