@@ -40,7 +40,7 @@ struct Extract: ParsableCommand {
     }
 
     func run() throws {
-        try threads.apply()
+        threads.apply()
         let m = try model.load()
         let rule = spanStart.map { SpanRule.markers(start: $0, end: spanEnd ?? "") } ?? SpanRule(span) ?? .auto
         let options = ExtractionOptions(hooks: hooks,

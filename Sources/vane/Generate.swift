@@ -13,7 +13,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
-        try threads.apply()
+        threads.apply()
         let m = try model.load()
         m.transformer.precision = sampling.exact ? .exact : .fast
         let ids = try prompt.tokens(m)

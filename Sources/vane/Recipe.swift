@@ -48,7 +48,7 @@ struct Recipe: ParsableCommand {
         @OptionGroup var threads: ThreadOptions
 
         func run() throws {
-            try threads.apply()
+            threads.apply()
             let m = try model.loadForSampling()
             var recipe = EfficiencyRecipe(model: m)
             (recipe.samples, recipe.temperature, recipe.maxTokens, recipe.seed) = (samples, temperature, maxTokens, seed)

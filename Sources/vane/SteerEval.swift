@@ -38,7 +38,7 @@ struct SteerEvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        try threads.apply()
+        threads.apply()
         let m = try model.loadForSampling()
         let set = try PromptSet(contentsOf: URL(fileURLWithPath: prompts))
         if let edited { return try compareEdited(m, edited, set) }

@@ -28,13 +28,16 @@ extension Recipe {
         @OptionGroup var out: ModelOutputOptions
         @OptionGroup var threads: ThreadOptions
 
+        func validate() throws {
+            guard ThinkEdit.Site(rawValue: site) != nil else { throw ValidationError("--site: attn or mlp") }
+        }
+
         func run() throws {
-            try threads.apply()
+            threads.apply()
             let m = try model.loadForSampling()
             var recipe = ThinkEdit(model: m)
             try split.configure(&recipe)
-            guard let s = ThinkEdit.Site(rawValue: site) else { throw ValidationError("--site: attn or mlp") }
-            (recipe.site, recipe.topK) = (s, topK)
+            (recipe.site, recipe.topK) = (ThinkEdit.Site(rawValue: site) ?? .attn, topK)
             note("[sampling: \(recipe.samplingSource)]")
             let q = URL(fileURLWithPath: questions)
             let r = try recipe.run(try PromptSet(contentsOf: q), questionsURL: q, output: try out.options(), commandLine: commandLine, log: note)
@@ -66,7 +69,7 @@ extension Recipe {
         @OptionGroup var threads: ThreadOptions
 
         func run() throws {
-            try threads.apply()
+            threads.apply()
             let m = try model.loadForSampling()
             var recipe = ThinkEdit(model: m)
             try split.configure(&recipe)

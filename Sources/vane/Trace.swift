@@ -21,21 +21,22 @@ struct Trace: ParsableCommand {
 
     func validate() throws {
         guard (prompt == nil) != (ids == nil) else { throw ValidationError("give exactly one of --prompt and --ids") }
+        _ = try tokenIDs()
+    }
+
+    /// The ids --ids gives, if any.
+    func tokenIDs() throws -> [Int]? {
+        try ids?.split(separator: ",").map {
+            guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--ids: \"\($0)\" is not an integer")
+            }
+            return v
+        }
     }
 
     func run() throws {
         let m = try model.load()
-        let tokens: [Int]
-        if let ids {
-            tokens = try ids.split(separator: ",").map {
-                guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--ids: \"\($0)\" is not an integer")
-                }
-                return v
-            }
-        } else {
-            tokens = m.encode(prompt ?? "")
-        }
+        let tokens = try tokenIDs() ?? m.encode(prompt ?? "")
         let points = try HookPoint.matching(hooks, layers: m.config.numHiddenLayers)
         let registry = Hooks()
         let capture = Capture()

@@ -8,7 +8,12 @@ struct ModelOutputOptions: ParsableArguments {
     @Option(help: "Type of changed tensors: f32, f16, bf16 (and q8_0, q4_0, q4_1 for GGUF).") var dtype: String?
     @Option(help: "Largest safetensors shard, e.g. 5GB, 500MB (HF folders).") var shardSize: String = "5GB"
 
-    func options() throws -> OutputOptions {
+    func validate() throws { _ = try options() }
+
+    func options() throws -> OutputOptions { try Self.options(output: output, dtype: dtype, shardSize: shardSize) }
+
+    /// The output settings from the options' values; `convert`, whose output is an argument, builds its own here.
+    static func options(output: String, dtype: String?, shardSize: String) throws -> OutputOptions {
         let type = try dtype.map { name in
             guard let t = Encode.type(named: name) else { throw ValidationError("unknown --dtype \(name)") }
             return t

@@ -5,10 +5,11 @@ struct ThreadOptions: ParsableArguments {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    func apply() throws {
-        if let threads {
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-            Parallel.setThreads(threads)
-        }
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func apply() {
+        if let threads { Parallel.setThreads(threads) }
     }
 }
