@@ -35,7 +35,8 @@ public enum Merge {
     }
 
     /// Merges as `config` says and writes the result. `seed` makes DARE's random drops reproducible.
-    public static func run(_ config: MergeConfig, to options: OutputOptions, seed: UInt64 = 0) throws {
+    public static func run(_ config: MergeConfig, to options: OutputOptions, seed: UInt64 = 0,
+                           progress: (ProgressEvent) -> Void = { _ in }) throws {
         var opened: [URL: ModelInput] = [:]
         for url in config.inputs { opened[url] = try ModelInput(url: url) }
         let template = opened[config.baseModel ?? config.models[0].url]!
@@ -59,7 +60,8 @@ public enum Merge {
         for (i, m) in config.models.enumerated() { provenance["model.\(i)"] = m.url.path }
         if let base = config.baseModel { provenance["base_model"] = base.path }
         try ModelWriter.write(tensors, template: template, tokenizer: config.tokenizerSource.flatMap { opened[$0] },
-                              to: out, provenance: provenance, inputs: config.inputs, progressLabel: "merge") { name in
+                              to: out, provenance: provenance, inputs: config.inputs, task: "merge",
+                              progress: progress) { name in
             for input in opened.values { input.release(name) }
         }
     }

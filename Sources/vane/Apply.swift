@@ -13,6 +13,7 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         let model = try ModelInput(url: DefaultModel.resolve(base))
-        try TaskVector.apply(base: model, taskVector: URL(fileURLWithPath: taskVector), scale: scale, to: out.options())
+        try TaskVector.apply(base: model, taskVector: URL(fileURLWithPath: taskVector), scale: scale, to: out.options(),
+                             progress: ProgressLine().report)
     }
 }

@@ -16,7 +16,7 @@ struct Convert: ParsableCommand {
     func validate() throws { _ = try options() }
 
     func run() throws {
-        try VaneEdit.Convert.run(try ModelInput(url: DefaultModel.resolve(input)), to: options())
+        try VaneEdit.Convert.run(try ModelInput(url: DefaultModel.resolve(input)), to: options(), progress: ProgressLine().report)
     }
 
     private func options() throws -> OutputOptions {

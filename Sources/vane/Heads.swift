@@ -38,7 +38,7 @@ struct Heads: ParsableCommand {
             scores = try HeadAttribution.scores(store: try ActivationStore(url: url), directions: vector.directions, label: label)
         } else {
             scores = try HeadAttribution.scores(model: try model.load(), data: url, span: SpanRule(span) ?? .completion,
-                                                directions: vector.directions, label: label)
+                                                directions: vector.directions, label: label, progress: ProgressLine().report)
         }
         print(json ? String(decoding: try HeadAttribution.json(scores), as: UTF8.self) : HeadAttribution.table(scores, limit: limit),
               terminator: json ? "\n" : "")

@@ -40,14 +40,16 @@ extension Recipe {
             (recipe.site, recipe.topK) = (ThinkEdit.Site(rawValue: site) ?? .attn, topK)
             note("[sampling: \(recipe.samplingSource)]")
             let q = URL(fileURLWithPath: questions)
-            let r = try recipe.run(try PromptSet(contentsOf: q), questionsURL: q, output: try out.options(), commandLine: commandLine, log: note)
+            let progress = ProgressLine()
+            let r = try recipe.run(try PromptSet(contentsOf: q), questionsURL: q, output: try out.options(), commandLine: commandLine,
+                                   log: note, progress: progress.report)
             print(HeadAttribution.table(r.heads), terminator: "")
             note(String(format: "[%d responses, long > %.1f, short < %.1f tokens; %d heads edited in %.0f s → %@]",
                         r.samples.count, r.longCut, r.shortCut, r.heads.count, r.seconds, out.output))
             guard let eval else { return }
             let edited = try samplingModel(out.output)
             let report = try EditComparison(original: m, edited: edited, maxTokens: split.maxTokens)
-                .run(try PromptSet(contentsOf: URL(fileURLWithPath: eval)), shortBelow: .tokens(r.shortCut))
+                .run(try PromptSet(contentsOf: URL(fileURLWithPath: eval)), shortBelow: .tokens(r.shortCut), progress: progress.report)
             print(EditComparison.table(report), terminator: "")
             let stem = URL(fileURLWithPath: out.output).deletingPathExtension().path
             let encoder = JSONEncoder()
@@ -74,7 +76,8 @@ extension Recipe {
             var recipe = ThinkEdit(model: m)
             try split.configure(&recipe)
             note("[sampling: \(recipe.samplingSource)]")
-            let r = try recipe.generate(try PromptSet(contentsOf: URL(fileURLWithPath: questions)), log: note)
+            let r = try recipe.generate(try PromptSet(contentsOf: URL(fileURLWithPath: questions)), log: note,
+                                        progress: ProgressLine().report)
             try ThinkEdit.writeResponses(r.samples, tagged: r.tagged, to: URL(fileURLWithPath: output))
             let span = r.tagged ? "--span-start '<think>' --span-end '</think>'" : "--span completion"
             note("[→ \(output); next: vane extract MODEL \(output) --hooks 'blocks.*.hook_resid_mid' 'blocks.*.attn.hook_result' --positions mean \(span) -o STORE.h5]")

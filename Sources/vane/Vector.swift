@@ -30,7 +30,7 @@ struct Vector: ParsableCommand {
             let builder = VectorBuilder(store: try ActivationStore(url: URL(fileURLWithPath: store)))
             let vector = try builder.compute(method, hook: try hook.map(SteerHook.init(parsing:)),
                                              layers: try layers.map(LayerList.parse), normalize: normalize,
-                                             commandLine: commandLine)
+                                             commandLine: commandLine, progress: ProgressLine().report)
             try vector.write(to: URL(fileURLWithPath: output))
             print(VectorBuilder.table(vector.scores), terminator: "")
             note("[\(method) over \(builder.store.count) examples at \(vector.hook), \(vector.layers.count) layers → \(output)]")

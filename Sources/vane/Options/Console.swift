@@ -1,9 +1,12 @@
 import Foundation
 
-/// Writes to standard error (progress and statistics), keeping standard output for results.
+/// Writes to standard error (progress and statistics), keeping standard output for results. On a terminal it
+/// first clears the line, where a ProgressLine may be drawn; the progress redraws below at its next event.
 func note(_ s: String) {
-    FileHandle.standardError.write(Data((s + "\n").utf8))
+    FileHandle.standardError.write(Data(((stderrIsTerminal ? "\r\u{1B}[K" : "") + s + "\n").utf8))
 }
+
+let stderrIsTerminal = isatty(2) == 1
 
 /// The process's arguments as one shell-quoted line, for provenance: pasted into a shell, it runs the same command.
 /// The only place that rebuilds the command line; libraries receive the string.
