@@ -30,27 +30,6 @@ public struct ExtractionOptions: Sendable {
     }
 }
 
-/// Where a run stands, reported after each example.
-public struct ExtractionProgress: Sendable, CustomStringConvertible {
-    public var examples: Int
-    public var total: Int
-    /// Tokens run through the model in this process (not counting examples done before a resume).
-    public var tokens: Int
-    /// Examples done in this process.
-    public var examplesThisRun: Int
-    public var seconds: Double
-
-    public var tokensPerSecond: Double { Double(tokens) / max(seconds, 1e-9) }
-
-    /// "[96/512] 18.8% · 2,411 tok/s · ETA 0:42"
-    public var description: String {
-        let left = Double(total - examples) * seconds / Double(max(examplesThisRun, 1))
-        let eta = examplesThisRun == 0 ? "…" : String(format: "%d:%02d", Int(left) / 60, Int(left) % 60)
-        return String(format: "[%d/%d] %.1f%% · %.0f tok/s · ETA %@", examples, total,
-                      100 * Double(examples) / Double(max(total, 1)), tokensPerSecond, eta)
-    }
-}
-
 /// What a finished run did.
 public struct ExtractionSummary: Sendable {
     public var examples: Int
@@ -106,9 +85,10 @@ public final class Extraction {
     /// Extracts into `output`. With `resume`, continues OUTPUT.partial (refusing other settings), or reports a
     /// finished OUTPUT with the same settings as done; without it, an existing OUTPUT.partial is an error.
     /// With `compareForward`, each example also runs once as a plain forward call (no hooks, no file) just before
-    /// its extraction, timed apart: the two speeds are then measured under the same machine load.
+    /// its extraction, timed apart: the two speeds are then measured under the same machine load. `progress` hears
+    /// of each example (examples and tokens).
     public func run(output: URL, resume: Bool, compareForward: Bool = false,
-                    progress: (ExtractionProgress) -> Void = { _ in }) throws -> ExtractionSummary {
+                    progress: (ProgressEvent) -> Void = { _ in }) throws -> ExtractionSummary {
         try checkWritable(output)
         let partial = Self.partialURL(for: output)
         let fm = FileManager.default
@@ -134,6 +114,7 @@ public final class Extraction {
                                                  rowShapes: points.map(model.transformer.rowShape))
         }
         let resumedAt = writer.count
+        progress(ProgressEvent(task: "extract", done: resumedAt, total: input.examples.count, tokens: 0))
         let start = Date()
         var tokens = 0
         let capacity = input.examples.map { $0.span.upperBound }.max() ?? 1
@@ -158,9 +139,7 @@ public final class Extraction {
                 try writer.append(batch)
                 batch.removeAll(keepingCapacity: true)
             }
-            progress(ExtractionProgress(examples: index + 1, total: input.examples.count, tokens: tokens,
-                                        examplesThisRun: index + 1 - resumedAt,
-                                        seconds: Date().timeIntervalSince(start) - forwardSeconds))
+            progress(ProgressEvent(task: "extract", done: index + 1, total: input.examples.count, tokens: tokens))
         }
         try writer.close()
         try replace(output, with: partial)

@@ -75,7 +75,7 @@ public enum Bake {
 
     /// Projects each edit's direction out of its heads' o_proj columns.
     public static func heads(_ input: ModelInput, edits: [HeadEdit], to options: OutputOptions,
-                             provenance: [String: String]) throws {
+                             provenance: [String: String], progress: (ProgressEvent) -> Void = { _ in }) throws {
         let c = input.config
         let (H, hd) = (c.numAttentionHeads, c.headDim)
         var changes: [String: (Tensor) -> Tensor] = [:]
@@ -90,14 +90,15 @@ public enum Bake {
             let columns = e.heads.flatMap { h in (h * hd)..<((h + 1) * hd) }
             changes[name] = { w in projectColumns(w, columns: columns, unit: unit) }
         }
-        try write(input, changes: changes, added: [:], to: options, provenance: provenance)
+        try write(input, changes: changes, added: [:], to: options, provenance: provenance, progress: progress)
     }
 
     /// Projects r̂_L out of every targeted writer at each layer of `directions`; the embedding (when targeted)
     /// takes `embedDirection`.
     public static func ablate(_ input: ModelInput, directions: [Int: [Float]], targets: [Writer],
                               embedDirection: [Float]? = nil, normPreserve: Bool = false,
-                              to options: OutputOptions, provenance: [String: String]) throws {
+                              to options: OutputOptions, provenance: [String: String],
+                              progress: (ProgressEvent) -> Void = { _ in }) throws {
         let c = input.config
         var changes: [String: (Tensor) -> Tensor] = [:]
         for (layer, r) in directions {
@@ -115,14 +116,15 @@ public enum Bake {
             changes["token_embd.weight"] = { projectRows($0, unit: unit, normPreserve: normPreserve) }
         }
         guard !changes.isEmpty else { throw VaneError("nothing to ablate: no layers or targets") }
-        try write(input, changes: changes, added: [:], to: options, provenance: provenance)
+        try write(input, changes: changes, added: [:], to: options, provenance: provenance, progress: progress)
     }
 
     /// Adds `constants[L]` to block L's output through the bias of `writer` (o_proj or down_proj). GGUF output
     /// only: transformers' llama reads o_proj / down_proj biases only with attention_bias / mlp_bias, which bring
     /// q/k/v or gate/up biases along, so an HF folder would silently lose the constant.
     public static func add(_ input: ModelInput, constants: [Int: [Float]], writer: Writer = .ffnDown,
-                           to options: OutputOptions, provenance: [String: String]) throws {
+                           to options: OutputOptions, provenance: [String: String],
+                           progress: (ProgressEvent) -> Void = { _ in }) throws {
         guard options.format == .gguf else {
             throw VaneError("\(options.url.path): an additive edit is written as a bias, which an HF folder cannot carry for transformers' llama",
                             hint: "write a .gguf (llama.cpp and Vane read blk.L.ffn_down.bias), then convert if needed")
@@ -143,7 +145,7 @@ public enum Bake {
             }
         }
         guard !constants.isEmpty else { throw VaneError("nothing to add: no layers") }
-        try write(input, changes: changes, added: added, to: options, provenance: provenance)
+        try write(input, changes: changes, added: added, to: options, provenance: provenance, progress: progress)
     }
 
     // MARK: Arithmetic (HF layout)
@@ -228,7 +230,7 @@ public enum Bake {
     /// the tensor each names.
     static func write(_ input: ModelInput, changes: [String: (Tensor) -> Tensor],
                       added: [String: (after: String, values: [Float])], to options: OutputOptions,
-                      provenance: [String: String]) throws {
+                      provenance: [String: String], progress: (ProgressEvent) -> Void) throws {
         for name in changes.keys where input.stored(name) == nil {
             throw VaneError("\(input.url.path) has no tensor \(name)")
         }
@@ -249,6 +251,6 @@ public enum Bake {
             }
         }
         try ModelWriter.write(tensors, template: input, to: options, provenance: provenance, inputs: [input.url],
-                              progressLabel: "baking", done: input.release)
+                              task: "baking", progress: progress, done: input.release)
     }
 }

@@ -55,7 +55,7 @@ public enum DirectionEdits {
     /// Projects each chosen head's layer direction out of its o_proj columns.
     public static func heads(_ input: ModelInput, direction: Direction, heads: [(layer: Int, head: Int)],
                              to options: OutputOptions, recipe: String = "heads", command: String,
-                             extra: [String: String] = [:]) throws {
+                             extra: [String: String] = [:], progress: (ProgressEvent) -> Void = { _ in }) throws {
         let v = direction.vector
         try checkWidth(v, input)
         var byLayer: [Int: [Int]] = [:]
@@ -69,7 +69,7 @@ public enum DirectionEdits {
         var p = try provenance(input, direction, recipe: recipe, layers: edits.map(\.layer), command: command)
         p["edit.heads"] = heads.map { "\($0.layer).\($0.head)" }.joined(separator: ",")
         p.merge(extra) { $1 }
-        try Bake.heads(input, edits: edits, to: options, provenance: p)
+        try Bake.heads(input, edits: edits, to: options, provenance: p, progress: progress)
     }
 
     /// Projects the vector's direction out of the targeted writers at `layers` (default: every layer the vector
@@ -77,7 +77,7 @@ public enum DirectionEdits {
     /// embedding takes the direction of `directionLayer`, else of the lowest edited layer.
     public static func ablate(_ input: ModelInput, direction: Direction, layers: [Int]?, targets: [Bake.Writer],
                               directionLayer: Int? = nil, normPreserve: Bool, to options: OutputOptions,
-                              command: String) throws {
+                              command: String, progress: (ProgressEvent) -> Void = { _ in }) throws {
         let v = direction.vector
         try checkWidth(v, input)
         let chosen = layers ?? v.layers
@@ -99,13 +99,13 @@ public enum DirectionEdits {
         p["edit.norm_preserve"] = String(normPreserve)
         if let directionLayer { p["edit.direction_layer"] = String(directionLayer) }
         try Bake.ablate(input, directions: directions, targets: targets, embedDirection: embed,
-                        normPreserve: normPreserve, to: options, provenance: p)
+                        normPreserve: normPreserve, to: options, provenance: p, progress: progress)
     }
 
     /// Adds scale·v_L to block L's output as a bias: down_proj's for vectors added at resid_post or mlp_out,
     /// o_proj's for resid_mid or attn_out — the same change as steering with `add` at the vector's hook.
     public static func add(_ input: ModelInput, direction: Direction, scale: Float, layers: [Int]?,
-                           to options: OutputOptions, command: String) throws {
+                           to options: OutputOptions, command: String, progress: (ProgressEvent) -> Void = { _ in }) throws {
         let v = direction.vector
         try checkWidth(v, input)
         let chosen = layers ?? v.layers
@@ -121,7 +121,7 @@ public enum DirectionEdits {
         var p = try provenance(input, direction, recipe: "add", layers: chosen, command: command)
         p["edit.scales"] = chosen.map { "\($0):\(scale)" }.joined(separator: ",")
         p["edit.bias"] = writer == .ffnDown ? "ffn_down" : "attn_output"
-        try Bake.add(input, constants: constants, writer: writer, to: options, provenance: p)
+        try Bake.add(input, constants: constants, writer: writer, to: options, provenance: p, progress: progress)
     }
 
     static func checkWidth(_ v: ControlVector, _ input: ModelInput) throws {

@@ -85,7 +85,7 @@ public enum HeadAttribution {
     /// Scores computed on the fly from a JSONL dataset (the forms `vane extract` reads), teacher-forcing each
     /// example whose label is `label` and averaging over its span.
     public static func scores(model: LanguageModel, data: URL, span: SpanRule, directions: [Int: [Float]],
-                              label: Int = 0) throws -> [HeadScore] {
+                              label: Int = 0, progress: (ProgressEvent) -> Void = { _ in }) throws -> [HeadScore] {
         let c = model.config
         let (H, d) = (c.numAttentionHeads, c.hiddenSize)
         try LayerList.check(directions.keys.sorted(), modelLayers: c.numHiddenLayers)
@@ -99,11 +99,12 @@ public enum HeadAttribution {
         let units = directions.mapValues(unit)
         var sums = [Int: [Double]]()
         for l in layers { sums[l] = [Double](repeating: 0, count: H) }
-        let progress = TaskProgress("heads", total: chosen.count)
+        var tokensRun = 0
+        progress(ProgressEvent(task: "heads", done: 0, total: chosen.count, tokens: 0))
         // The mean over the span of −result_h · u is −(mean result_h) · u: pool the results, then project.
         let pooler = SpanPooler(model: model, points: layers.map { .attnResult($0) }, positions: .mean,
                                 capacity: chosen.map(\.span.upperBound).max() ?? 1)
-        for example in chosen {
+        for (index, example) in chosen.enumerated() {
             let means = try pooler.run(example.tokens, span: example.span)
             for (k, l) in layers.enumerated() {
                 let u = units[l]!
@@ -113,7 +114,8 @@ public enum HeadAttribution {
                     sums[l]![h] -= dot
                 }
             }
-            progress.advance()
+            tokensRun += example.span.upperBound
+            progress(ProgressEvent(task: "heads", done: index + 1, total: chosen.count, tokens: tokensRun))
         }
         return layers.flatMap { l in (0..<H).map { HeadScore(layer: l, head: $0, score: sums[l]![$0] / Double(chosen.count)) } }
     }

@@ -8,20 +8,18 @@ public enum Merge {
     struct Plan {
         var sparsification: MergeMath.Sparsification?
         var consensus: Bool
-        var normalize: Bool
-        var rescale: Bool
     }
 
-    /// mergekit's settings for each generalized-task-arithmetic method (sparsification, sign consensus, and the
-    /// defaults of `normalize` and `rescale`).
+    /// mergekit's settings for each generalized-task-arithmetic method: sparsification and sign consensus (the
+    /// defaults of `normalize` and `rescale` are declared with the method's parameters).
     static func plan(_ method: MergeConfig.Method) -> Plan? {
         switch method {
-        case .task_arithmetic: Plan(sparsification: nil, consensus: false, normalize: false, rescale: false)
-        case .ties: Plan(sparsification: .magnitude, consensus: true, normalize: true, rescale: false)
-        case .dare_linear: Plan(sparsification: .random, consensus: false, normalize: false, rescale: true)
-        case .dare_ties: Plan(sparsification: .random, consensus: true, normalize: false, rescale: true)
-        case .breadcrumbs: Plan(sparsification: .outliers(gamma: 0.01), consensus: false, normalize: false, rescale: false)
-        case .breadcrumbs_ties: Plan(sparsification: .outliers(gamma: 0.01), consensus: true, normalize: false, rescale: false)
+        case .task_arithmetic: Plan(sparsification: nil, consensus: false)
+        case .ties: Plan(sparsification: .magnitude, consensus: true)
+        case .dare_linear: Plan(sparsification: .random, consensus: false)
+        case .dare_ties: Plan(sparsification: .random, consensus: true)
+        case .breadcrumbs: Plan(sparsification: .outliers, consensus: false)
+        case .breadcrumbs_ties: Plan(sparsification: .outliers, consensus: true)
         case .linear, .slerp: nil
         }
     }
@@ -37,7 +35,8 @@ public enum Merge {
     }
 
     /// Merges as `config` says and writes the result. `seed` makes DARE's random drops reproducible.
-    public static func run(_ config: MergeConfig, to options: OutputOptions, seed: UInt64 = 0) throws {
+    public static func run(_ config: MergeConfig, to options: OutputOptions, seed: UInt64 = 0,
+                           progress: (ProgressEvent) -> Void = { _ in }) throws {
         var opened: [URL: ModelInput] = [:]
         for url in config.inputs { opened[url] = try ModelInput(url: url) }
         let template = opened[config.baseModel ?? config.models[0].url]!
@@ -61,7 +60,8 @@ public enum Merge {
         for (i, m) in config.models.enumerated() { provenance["model.\(i)"] = m.url.path }
         if let base = config.baseModel { provenance["base_model"] = base.path }
         try ModelWriter.write(tensors, template: template, tokenizer: config.tokenizerSource.flatMap { opened[$0] },
-                              to: out, provenance: provenance, inputs: config.inputs, progressLabel: "merge") { name in
+                              to: out, provenance: provenance, inputs: config.inputs, task: "merge",
+                              progress: progress) { name in
             for input in opened.values { input.release(name) }
         }
     }
@@ -69,12 +69,10 @@ public enum Merge {
     static func mergeTensor(_ name: String, config: MergeConfig, inputs: [URL: ModelInput], position: Double,
                             seed: UInt64) throws -> Tensor {
         let hf = inputs.values.first?.files.spec.hf(fromGGUF: name) ?? name
-        func number(_ key: String, _ model: MergeConfig.Model?) -> Double? {
-            (model?.parameters[key] ?? config.parameters[key])?.number(tensor: hf, position: position)
-        }
-        func flag(_ key: String, _ fallback: Bool) -> Bool { number(key, nil).map { $0 != 0 } ?? fallback }
-        func need(_ key: String, _ model: MergeConfig.Model?) throws -> Double {
-            guard let v = number(key, model) else {
+        // The model's own value (of a per-model parameter), else the top-level one, else the declared default.
+        func value(_ key: String, _ model: MergeConfig.Model? = nil) throws -> Double {
+            let given = model?.parameters[key] ?? config.parameters[key]
+            guard let v = given?.number(tensor: hf, position: position) ?? config.method.parameter(key)?.defaultValue else {
                 throw VaneError("no \(key) applies to tensor \(hf)\(model.map { " of \($0.url.path)" } ?? "") (a filter list without a default entry?)")
             }
             return v
@@ -83,28 +81,27 @@ public enum Merge {
         switch config.method {
         case .linear:
             let xs = try config.models.map { try inputs[$0.url]!.values(name) }
-            let weights = try config.models.map { Float(try need("weight", $0)) }
-            return Tensor(shape: xs[0].shape, data: MergeMath.linear(xs.map(\.data), weights: weights, normalize: flag("normalize", true)))
+            let weights = try config.models.map { Float(try value("weight", $0)) }
+            return Tensor(shape: xs[0].shape, data: MergeMath.linear(xs.map(\.data), weights: weights, normalize: try value("normalize") != 0))
         case .slerp:
             let base = config.baseModel!
             let other = config.models.first { $0.url != base }!
             let a = try inputs[base]!.values(name), b = try inputs[other.url]!.values(name)
-            return Tensor(shape: a.shape, data: MergeMath.slerp(t: try need("t", nil), a.data, b.data))
+            return Tensor(shape: a.shape, data: MergeMath.slerp(t: try value("t"), a.data, b.data))
         default:
             let plan = plan(config.method)!
             let base = try inputs[config.baseModel!]!.values(name)
             var tasks: [MergeMath.TaskVector] = []
             for m in config.models where m.url != config.baseModel {
                 let x = try inputs[m.url]!.values(name)
-                tasks.append(.init(delta: TaskVector.delta(x, base), weight: Float(try need("weight", m)),
-                                   density: number("density", m) ?? 1))
+                let gamma = try plan.sparsification == .outliers ? value("gamma", m) : 0
+                tasks.append(.init(delta: TaskVector.delta(x, base), weight: Float(try value("weight", m)),
+                                   density: try value("density", m), gamma: gamma))
             }
-            var sparsification = plan.sparsification
-            if case .outliers = sparsification { sparsification = .outliers(gamma: number("gamma", nil) ?? 0.01) }
             let data = try MergeMath.taskArithmetic(
-                base: base.data, tasks: &tasks, sparsification: sparsification, consensus: plan.consensus,
-                normalize: flag("normalize", plan.normalize), rescale: flag("rescale", plan.rescale),
-                lambda: number("lambda", nil) ?? 1, rng: { SplitMix64(seed: seed, name: name, index: $0) }, name: hf)
+                base: base.data, tasks: &tasks, sparsification: plan.sparsification, consensus: plan.consensus,
+                normalize: try value("normalize") != 0, rescale: try value("rescale") != 0,
+                lambda: try value("lambda"), rng: { SplitMix64(seed: seed, name: name, index: $0) }, name: hf)
             return Tensor(shape: base.shape, data: data)
         }
     }

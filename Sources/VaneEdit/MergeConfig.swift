@@ -17,12 +17,46 @@ import VaneModelIO
 ///
 /// A parameter is a number or bool; a list of numbers (a gradient, interpolated over the layers); or a list of
 /// {filter, value} entries, the first whose filter is a substring of the tensor's HF name (or that has no filter)
-/// giving the value. Model paths resolve against the YAML file's folder.
+/// giving the value. Each method declares the parameters it reads (`Method.parameters`); any other key is an
+/// error, so a typo cannot silently fall back to a default. Model paths resolve against the YAML file's folder.
 public struct MergeConfig: Sendable {
     public enum Method: String, CaseIterable, Sendable {
         case linear, task_arithmetic, ties, dare_linear, dare_ties, slerp, breadcrumbs, breadcrumbs_ties
 
         public var needsBase: Bool { self != .linear }
+
+        /// The parameters the method reads, as mergekit declares them (its `parameters()` and
+        /// `tensor_parameters()`), with mergekit's defaults.
+        public var parameters: [Declared] {
+            switch self {
+            case .linear: return [.model("weight"), .global("normalize", 1)]
+            case .slerp: return [.global("t")]
+            case .task_arithmetic, .ties, .dare_linear, .dare_ties, .breadcrumbs, .breadcrumbs_ties:
+                var list: [Declared] = [.model("weight"), .model("density", 1)]
+                if self == .breadcrumbs || self == .breadcrumbs_ties { list.append(.model("gamma", 0.01)) }
+                list += [.global("normalize", self == .ties ? 1 : 0),
+                         .global("rescale", self == .dare_linear || self == .dare_ties ? 1 : 0),
+                         .global("lambda", 1),
+                         // Accepted so that mergekit configs load; Vane's sign masks are booleans anyway.
+                         .global("int8_mask", 0)]
+                return list
+            }
+        }
+
+        /// The declaration of `name`, if the method has one.
+        public func parameter(_ name: String) -> Declared? { parameters.first { $0.name == name } }
+    }
+
+    /// A parameter a method reads. A global one is set under the top-level `parameters:`; a per-model one under
+    /// each model's `parameters:`, and the top-level `parameters:` may give it for every model at once.
+    public struct Declared: Sendable {
+        public var name: String
+        public var perModel: Bool
+        /// nil: required (bools are 1 and 0).
+        public var defaultValue: Double?
+
+        static func global(_ name: String, _ value: Double? = nil) -> Declared { Declared(name: name, perModel: false, defaultValue: value) }
+        static func model(_ name: String, _ value: Double? = nil) -> Declared { Declared(name: name, perModel: true, defaultValue: value) }
     }
 
     public indirect enum Parameter: Sendable, Equatable {
@@ -181,28 +215,62 @@ public struct MergeConfig: Sendable {
         if method.needsBase && baseModel == nil {
             throw fail("merge_method \(method.rawValue) needs a base_model", "add `base_model: <path>` (the model the task vectors are taken against)")
         }
+        try checkParameterNames(fail)
         let tasks = models.filter { $0.url != baseModel }
         switch method {
         case .slerp:
             guard models.count == 2, let baseModel, models.contains(where: { $0.url == baseModel }) else {
                 throw fail("slerp interpolates exactly two models, one of them the base_model", nil)
             }
-            guard parameters["t"] != nil || models.contains(where: { $0.parameters["t"] != nil }) else {
-                throw fail("slerp needs the parameter t (0 = base_model, 1 = the other model)", nil)
-            }
-        case .linear:
-            for (i, m) in models.enumerated() where m.parameters["weight"] == nil && parameters["weight"] == nil {
-                throw fail("models[\(i)] (\(m.url.path)) has no weight; \(method.rawValue) needs one per model", nil)
-            }
+        case .linear: break
         default:
             guard !tasks.isEmpty else { throw fail("\(method.rawValue) needs at least one model besides the base_model", nil) }
-            for m in tasks where m.parameters["weight"] == nil && parameters["weight"] == nil {
-                throw fail("\(m.url.path) has no weight; \(method.rawValue) needs one per model", nil)
+        }
+        for p in method.parameters where p.defaultValue == nil {
+            if !p.perModel {
+                guard parameters[p.name] != nil else {
+                    throw fail("\(method.rawValue) needs the parameter \(p.name)" + (p.name == "t" ? " (0 = base_model, 1 = the other model)" : ""),
+                               "set it under the top-level parameters:")
+                }
+                continue
+            }
+            // linear weighs every model; the task-vector methods every model but the base.
+            for m in method == .linear ? models : tasks where m.parameters[p.name] == nil && parameters[p.name] == nil {
+                throw fail("\(m.url.path) has no \(p.name); \(method.rawValue) needs one per model", nil)
             }
         }
         for (owner, params) in [("parameters", parameters)] + models.map({ ($0.url.path, $0.parameters) }) {
             for d in params["density"]?.allNumbers ?? [] where !(d > 0 && d <= 1) {
                 throw fail("density \(d) (\(owner)) is outside (0, 1]", "density is the fraction of each task vector kept")
+            }
+        }
+    }
+
+    /// Every key must be a parameter the method declares: per model only its per-model ones, at the top level
+    /// any of them (there a per-model one is the default for every model).
+    func checkParameterNames(_ fail: (String, String?) -> VaneError) throws {
+        let m = method.rawValue
+        let perModel = method.parameters.filter(\.perModel).map(\.name)
+        let global = method.parameters.filter { !$0.perModel }.map(\.name)
+        let valid = perModel.isEmpty
+            ? "\(m) reads only top-level parameters: " + global.joined(separator: ", ")
+            : "\(m) reads per model (or at the top level for every model): " + perModel.joined(separator: ", ")
+                + "; only at the top level: " + global.joined(separator: ", ")
+        func unknown(_ key: String, _ place: String) -> VaneError {
+            let near = method.parameters.map(\.name).first { editDistance($0, key) <= 2 }
+            return fail("unknown parameter \"\(key)\" in \(place) for merge_method \(m)" + (near.map { " (did you mean \($0)?)" } ?? ""),
+                        valid)
+        }
+        for key in parameters.keys.sorted() where method.parameter(key) == nil {
+            throw unknown(key, "parameters:")
+        }
+        for (i, model) in models.enumerated() {
+            for key in model.parameters.keys.sorted() {
+                let place = "models[\(i)] (\(model.url.lastPathComponent)) parameters:"
+                guard let p = method.parameter(key) else { throw unknown(key, place) }
+                guard p.perModel else {
+                    throw fail("\(key) in \(place) is a global parameter of merge_method \(m)", "move it to the top-level parameters:")
+                }
             }
         }
     }
@@ -215,4 +283,20 @@ public struct MergeConfig: Sendable {
         }
         return seen
     }
+}
+
+/// Levenshtein distance, to suggest the parameter a misspelt key meant.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    var row = Array(0...b.count)
+    for i in a.indices {
+        var diagonal = row[0]
+        row[0] = i + 1
+        for j in b.indices {
+            let above = row[j + 1]
+            row[j + 1] = min(above + 1, row[j] + 1, diagonal + (a[i] == b[j] ? 0 : 1))
+            diagonal = above
+        }
+    }
+    return row[b.count]
 }

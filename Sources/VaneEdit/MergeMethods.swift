@@ -43,13 +43,15 @@ public enum MergeMath {
         /// Keep each entry with probability density (DARE).
         case random
         /// Drop the ⌊gamma·n⌋ largest entries, then the smallest, keeping ⌊density·n⌋ (model breadcrumbs).
-        case outliers(gamma: Double)
+        case outliers
     }
 
     public struct TaskVector {
         public var delta: [Float]
         public var weight: Float
         public var density: Double
+        /// Share of the largest entries `outliers` drops; per model, as mergekit declares it.
+        public var gamma = 0.01
     }
 
     /// mergekit's generalized task arithmetic: sparsify each δᵢ, weight it, optionally keep only entries agreeing
@@ -63,8 +65,8 @@ public enum MergeMath {
         for k in tasks.indices {
             if let sparsification, tasks[k].density < 1 {
                 var random = rng(k)
-                try sparsify(&tasks[k].delta, density: tasks[k].density, method: sparsification, rescale: rescale,
-                             rng: &random, name: name)
+                try sparsify(&tasks[k].delta, density: tasks[k].density, method: sparsification, gamma: tasks[k].gamma,
+                             rescale: rescale, rng: &random, name: name)
             }
             let w = tasks[k].weight
             tasks[k].delta.withUnsafeMutableBufferPointer { d in for i in 0..<n { d[i] *= w } }
@@ -98,7 +100,7 @@ public enum MergeMath {
     static func sign(_ x: Float) -> Float { x > 0 ? 1 : x < 0 ? -1 : 0 }
 
     /// Zeroes the entries of `d` that `method` drops.
-    static func sparsify(_ d: inout [Float], density: Double, method: Sparsification, rescale: Bool,
+    static func sparsify(_ d: inout [Float], density: Double, method: Sparsification, gamma: Double = 0.01, rescale: Bool,
                          rng: inout SplitMix64, name: String) throws {
         let n = d.count
         var before = 0.0
@@ -125,7 +127,7 @@ public enum MergeMath {
                 if m > threshold { continue }
                 if m == threshold && ties > 0 { ties -= 1 } else { d[i] = 0 }
             }
-        case .outliers(let gamma):
+        case .outliers:
             if rescale { for x in d { before += Double(abs(x)) } }
             let target = Int(density * Double(n))
             var top = Int(gamma * Double(n))

@@ -71,23 +71,27 @@ public struct OutputTensor {
 public enum ModelWriter {
     /// Writes `tensors` to `options.url`. `template` gives the architecture, config and metadata; `tokenizer` (by
     /// default the template) the tokenizer and chat template. `provenance` becomes `vane.*` metadata. `inputs` are
-    /// every file the result was made from, which the output must not overwrite. `done(name)` runs after each
-    /// tensor is written (callers release the input pages it read).
+    /// every file the result was made from, which the output must not overwrite. `progress` hears of each tensor
+    /// written, under `task`; `done(name)` runs after each tensor is written (callers release the input pages it
+    /// read).
     public static func write(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput? = nil,
-                             to options: OutputOptions, provenance: [String: String], inputs: [URL],
-                             progressLabel: String = "writing", done: (String) -> Void = { _ in }) throws {
+                             to options: OutputOptions, provenance: [String: String], inputs: [URL], task: String,
+                             progress: (ProgressEvent) -> Void, done: (String) -> Void = { _ in }) throws {
         try options.validate(inputs: inputs)
         let tokenizer = tokenizer ?? template
         switch options.format {
-        case .gguf: try writeGGUF(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance, label: progressLabel, done: done)
-        case .hfFolder: try writeFolder(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance, label: progressLabel, done: done)
+        case .gguf: try writeGGUF(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance,
+                                  task: task, progress: progress, done: done)
+        case .hfFolder: try writeFolder(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance,
+                                        task: task, progress: progress, done: done)
         }
     }
 
     // MARK: GGUF
 
     static func writeGGUF(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
-                          provenance: [String: String], label: String, done: (String) -> Void) throws {
+                          provenance: [String: String], task: String, progress: (ProgressEvent) -> Void,
+                          done: (String) -> Void) throws {
         let config = template.config
         var entries: [TensorEntry] = []
         var copies: [Bool] = []
@@ -114,7 +118,9 @@ public enum ModelWriter {
         metadata += provenance.sorted { $0.key < $1.key }.map { ("vane.\($0.key)", GGUFValue.string($0.value)) }
         let alignment: Int = if case .gguf(let f) = template.files.source { f.alignment } else { GGUFFile.defaultAlignment }
 
-        let progress = Progress(label, tensors: entries.count, bytes: entries.reduce(0) { $0 + $1.byteCount })
+        let totalBytes = entries.reduce(0) { $0 + $1.byteCount }
+        var written = 0
+        progress(ProgressEvent(task: task, done: 0, total: entries.count, bytes: 0, totalBytes: totalBytes))
         try GGUFWriter.write(to: options.url, metadata: metadata, entries: entries, alignment: alignment) { i, emit in
             let t = tensors[i], e = entries[i]
             let heads = QKLayout.heads(of: t.name, spec: template.files.spec, config: config)
@@ -130,7 +136,8 @@ public enum ModelWriter {
                 if let heads { values = try QKLayout.rows(values, rows: t.shape[0], heads: heads, to: .gguf, name: t.name) }
                 try Encode.emit(values, as: e.type, emit)
             }
-            progress.advance(bytes: e.byteCount, name: t.name)
+            written += e.byteCount
+            progress(ProgressEvent(task: task, done: i + 1, total: entries.count, bytes: written, totalBytes: totalBytes, note: t.name))
             done(t.name)
         }
     }
@@ -138,7 +145,8 @@ public enum ModelWriter {
     // MARK: HF folder
 
     static func writeFolder(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
-                            provenance: [String: String], label: String, done: (String) -> Void) throws {
+                            provenance: [String: String], task: String, progress: (ProgressEvent) -> Void,
+                            done: (String) -> Void) throws {
         // Each HF tensor concatenates whole GGUF tensors (or slices of their outermost axis): one, a fused
         // tensor's parts, or one expert of a stacked tensor. It is copied byte for byte when every part can be.
         let hfTensors = try template.files.spec.hfTensors(fromGGUF: tensors.map { ($0.name, $0.shape) })
@@ -187,7 +195,9 @@ public enum ModelWriter {
             files.append(("model.safetensors.index.json", try JSONSerialization.data(withJSONObject: index, options: [.prettyPrinted, .sortedKeys])))
         }
 
-        let progress = Progress(label, tensors: entries.count, bytes: entries.reduce(0) { $0 + $1.byteCount })
+        let totalBytes = entries.reduce(0) { $0 + $1.byteCount }
+        var written = 0
+        progress(ProgressEvent(task: task, done: 0, total: entries.count, bytes: 0, totalBytes: totalBytes))
         var metadata = ["format": "pt"]
         for (k, v) in provenance { metadata["vane.\(k)"] = v }
         try FolderSwap.write(options.url) { dir in
@@ -215,7 +225,9 @@ public enum ModelWriter {
                         }
                         if part.rows.map({ $0.upperBound == t.shape[0] }) ?? true { done(t.name) }
                     }
-                    progress.advance(bytes: e.byteCount, name: e.name)
+                    written += e.byteCount
+                    progress(ProgressEvent(task: task, done: i + 1, total: entries.count, bytes: written,
+                                           totalBytes: totalBytes, note: e.name))
                 }
             }
             for (name, data) in files { try data.write(to: dir.appendingPathComponent(name)) }

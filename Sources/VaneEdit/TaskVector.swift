@@ -129,7 +129,7 @@ public enum TaskVector {
 
     /// Writes Δ = A − B for the tensors `filter` accepts to the safetensors file `url`, one tensor at a time.
     public static func diff(_ a: ModelInput, _ b: ModelInput, filter: TensorFilter = .all, allowMissing: Bool = false,
-                            to url: URL) throws -> DiffReport {
+                            to url: URL, progress: (ProgressEvent) -> Void = { _ in }) throws -> DiffReport {
         try OutputOptions(url: url).validate(inputs: [a.url, b.url])
         let (common, missing) = try matchTensors(a, b, allowMissing: allowMissing)
         let names = common.filter { filter.accepts($0, in: a.files.spec) }
@@ -144,7 +144,9 @@ public enum TaskVector {
         }
         let metadata = ["format": "pt", "vane.format": format, "vane.a": report.a, "vane.a_sha256": report.aSHA256,
                         "vane.b": report.b, "vane.b_sha256": report.bSHA256, "vane.architecture": a.config.architecture]
-        let progress = Progress("diff", tensors: entries.count, bytes: entries.reduce(0) { $0 + $1.byteCount })
+        let totalBytes = entries.reduce(0) { $0 + $1.byteCount }
+        var written = 0
+        progress(ProgressEvent(task: "diff", done: 0, total: entries.count, bytes: 0, totalBytes: totalBytes))
         var stats: [TensorDiffStats] = []
         try SafetensorsWriter.write(to: url, entries: entries, metadata: metadata) { i, emit in
             let name = names[i]
@@ -152,7 +154,8 @@ public enum TaskVector {
             let d = delta(ta, tb)
             stats.append(TensorDiffStats(name: name, shape: ta.shape, a: ta.data, b: tb.data, delta: d))
             try d.withUnsafeBytes(emit)
-            progress.advance(bytes: entries[i].byteCount, name: name)
+            written += entries[i].byteCount
+            progress(ProgressEvent(task: "diff", done: i + 1, total: entries.count, bytes: written, totalBytes: totalBytes, note: name))
             a.release(name)
             b.release(name)
         }
@@ -184,7 +187,8 @@ public enum TaskVector {
 
     /// BASE + α·Δ for every tensor the task vector holds; other tensors, and tensors whose Δ is all zeros or α = 0,
     /// are copied from BASE unchanged (byte for byte where the output format allows).
-    public static func apply(base: ModelInput, taskVector url: URL, scale: Float, to options: OutputOptions) throws {
+    public static func apply(base: ModelInput, taskVector url: URL, scale: Float, to options: OutputOptions,
+                             progress: (ProgressEvent) -> Void = { _ in }) throws {
         let tv = try File(url: url, spec: base.files.spec)
         if let arch = tv.metadata["vane.architecture"], arch != base.config.architecture {
             throw VaneError("the task vector \(url.path) was taken from a \(arch) model, but \(base.url.path) is \(base.config.architecture)")
@@ -215,7 +219,8 @@ public enum TaskVector {
         for key in ["vane.a", "vane.b", "vane.a_sha256", "vane.b_sha256"] {
             if let v = tv.metadata[key] { provenance["task_vector_" + key.dropFirst(5)] = v }
         }
-        try ModelWriter.write(out, template: base, to: options, provenance: provenance, inputs: [base.url, url], progressLabel: "apply") { name in
+        try ModelWriter.write(out, template: base, to: options, provenance: provenance, inputs: [base.url, url], task: "apply",
+                              progress: progress) { name in
             base.release(name)
             if let d = tv.tensors[name] { releasePages(d.bytes) }
         }

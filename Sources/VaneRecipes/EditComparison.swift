@@ -57,13 +57,17 @@ public struct EditComparison {
         self.plain = plain
     }
 
-    /// Runs both models; `onQuestion(i, originalText, editedText)` sees each pair of responses.
+    /// Runs both models; `onQuestion(i, originalText, editedText)` sees each pair of responses, `progress` each
+    /// response.
     public func run(_ questions: PromptSet, shortBelow: LengthThreshold,
-                    onQuestion: (Int, String, String) -> Void = { _, _, _ in }) throws -> Report {
+                    onQuestion: (Int, String, String) -> Void = { _, _, _ in },
+                    progress: (ProgressEvent) -> Void = { _ in }) throws -> Report {
         guard original.config.hiddenSize == edited.config.hiddenSize, original.config.vocabSize == edited.config.vocabSize else {
             throw VaneError("\(edited.files.url.lastPathComponent) is not an edit of \(original.files.url.lastPathComponent): their dimensions differ")
         }
-        let progress = TaskProgress("edit-eval", total: questions.items.count * 2)
+        let total = questions.items.count * 2
+        var tokens = 0
+        progress(ProgressEvent(task: "edit-eval", done: 0, total: total, tokens: 0))
         let options = GenerationOptions(maxTokens: maxTokens, sampling: .greedy)
         var lengths: [[Int]] = [], correct: [[Bool?]] = [], truncated: [[Bool]] = []
         for (i, item) in questions.items.enumerated() {
@@ -75,7 +79,8 @@ public struct EditComparison {
                 right.append(item.answer.map { AnswerChecker.isCorrect(r.text, answer: $0) })
                 cut.append(r.stopReason == .maxTokens)
                 texts.append(r.text)
-                progress.advance()
+                tokens += r.tokens.count
+                progress(ProgressEvent(task: "edit-eval", done: 2 * i + texts.count, total: total, tokens: tokens))
             }
             lengths.append(row); correct.append(right); truncated.append(cut)
             onQuestion(i, texts[0], texts[1])

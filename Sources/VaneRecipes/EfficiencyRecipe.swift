@@ -95,7 +95,8 @@ public struct EfficiencyRecipe {
     /// yet written) and a report. With `resume`, continues an interrupted run from its samples log and
     /// STORE.partial; without it, an existing STORE.partial is an error.
     public func run(_ questions: PromptSet, storeURL: URL, resume: Bool = false, commandLine: String, inputURL: URL,
-                    log: (String) -> Void = { _ in }) throws -> (vector: ControlVector, report: Report) {
+                    log: (String) -> Void = { _ in },
+                    progress: (ProgressEvent) -> Void = { _ in }) throws -> (vector: ControlVector, report: Report) {
         try LayerList.check(layers, modelLayers: model.config.numHiddenLayers)
         guard questions.items.allSatisfy({ $0.answer != nil }) else {
             throw VaneError("\(inputURL.path): every question needs an \"answer\" to check the samples against")
@@ -142,7 +143,9 @@ public struct EfficiencyRecipe {
         }
         let resumedQuestions = records.count
         var correctSoFar = records.reduce(0) { $0 + $1.correctCount }
-        let progress = TaskProgress("efficiency: sampling", total: (questions.items.count - records.count) * samples)
+        let task = "efficiency: sampling", total = questions.items.count * samples
+        var sampled = records.count * samples, tokens = 0
+        progress(ProgressEvent(task: task, done: sampled, total: total, tokens: 0))
         for (q, item) in questions.items.enumerated().dropFirst(records.count) {
             let ids = try PromptSet.tokens(item, model: model)
             var results: [GenerationResult] = []
@@ -157,7 +160,9 @@ public struct EfficiencyRecipe {
                 record.samples.append(.init(seed: sampleSeed, tokens: r.tokens.count, stop: r.stopReason.rawValue,
                                             correct: correct, text: r.text))
                 if correct { correctSoFar += 1 }
-                progress.advance(note: "\(correctSoFar) correct")
+                sampled += 1
+                tokens += r.tokens.count
+                progress(ProgressEvent(task: task, done: sampled, total: total, tokens: tokens, note: "\(correctSoFar) correct"))
             }
             let correct = record.samples.indices.filter { record.samples[$0].correct }
             if let short = correct.min(by: { results[$0].tokens.count < results[$1].tokens.count }),
@@ -193,7 +198,7 @@ public struct EfficiencyRecipe {
         }
         let vector = try VectorBuilder(store: try ActivationStore(url: storeURL)).compute(
             method, hook: hook, layers: layers, commandLine: commandLine, modelName: model.files.url.lastPathComponent,
-            modelHint: c.architecture)
+            modelHint: c.architecture, progress: progress)
         func mean(_ x: [Int]) -> Double { Double(x.reduce(0, +)) / Double(max(x.count, 1)) }
         return (vector, Report(questions: questions.items.count,
                                correctSamples: correctSoFar,

@@ -8,7 +8,8 @@ public enum ReasoningVector {
     /// The reasoning-vector recipe in one pass: OUT = TARGET + α·(GRPO − SFT) for the tensors `filter` accepts
     /// (others copied from TARGET), returning the per-tensor report of GRPO − SFT.
     public static func run(grpo: ModelInput, sft: ModelInput, target: ModelInput, scale: Float,
-                                       filter: TensorFilter = .all, to options: OutputOptions) throws -> DiffReport {
+                           filter: TensorFilter = .all, to options: OutputOptions,
+                           progress: (ProgressEvent) -> Void = { _ in }) throws -> DiffReport {
         let (common, _) = try TaskVector.matchTensors(grpo, sft)
         _ = try TaskVector.matchTensors(target, grpo)
         var report = DiffReport(a: grpo.url.path, b: sft.url.path, aSHA256: try ModelIdentity(files: grpo.files).sha256(),
@@ -34,7 +35,8 @@ public enum ReasoningVector {
         let provenance = ["command": "recipe reasoning-vector", "grpo": grpo.url.path, "grpo_sha256": report.aSHA256,
                           "sft": sft.url.path, "sft_sha256": report.bSHA256, "target": target.url.path, "scale": "\(scale)"]
         try ModelWriter.write(out, template: target, to: options, provenance: provenance,
-                              inputs: [grpo.url, sft.url, target.url], progressLabel: "reasoning-vector") { name in
+                              inputs: [grpo.url, sft.url, target.url], task: "reasoning-vector",
+                              progress: progress) { name in
             for m in [grpo, sft, target] { m.release(name) }
         }
         report.tensors = stats

@@ -83,9 +83,12 @@ public struct ThinkEdit {
     // MARK: Step 1
 
     /// Generates one response per question and labels each by its reasoning length.
-    public func generate(_ questions: PromptSet, log: (String) -> Void = { _ in }) throws
+    public func generate(_ questions: PromptSet, log: (String) -> Void = { _ in },
+                         progress: (ProgressEvent) -> Void = { _ in }) throws
         -> (samples: [ReasoningSample], longCut: Double, shortCut: Double, tagged: Bool) {
-        let progress = TaskProgress("thinkedit: generating", total: questions.items.count)
+        let task = "thinkedit: generating", total = questions.items.count
+        var tokens = 0
+        progress(ProgressEvent(task: task, done: 0, total: total, tokens: 0))
         var samples: [ReasoningSample] = []
         for (q, item) in questions.items.enumerated() {
             var s = sampling
@@ -96,7 +99,8 @@ public struct ThinkEdit {
             samples.append(ReasoningSample(item: item, response: r.text, responseTokens: r.tokens.count,
                                            reasoningTokens: span.count, tagged: tagged, stop: r.stopReason.rawValue,
                                            correct: item.answer.map { AnswerChecker.isCorrect(r.text, answer: $0) }))
-            progress.advance(note: "\(span.count) tokens")
+            tokens += r.tokens.count
+            progress(ProgressEvent(task: task, done: q + 1, total: total, tokens: tokens, note: "\(span.count) reasoning tokens"))
         }
         let tagged = samples.filter(\.tagged).count * 2 > samples.count
         let lengths = samples.filter { $0.tagged == tagged }.map(\.reasoningTokens)
@@ -148,7 +152,8 @@ public struct ThinkEdit {
     // MARK: Steps 2–3
 
     /// Extracts the store for the direction and the attribution from the responses file.
-    public func extract(responses: URL, tagged: Bool, store: URL, commandLine: String) throws {
+    public func extract(responses: URL, tagged: Bool, store: URL, commandLine: String,
+                        progress: (ProgressEvent) -> Void = { _ in }) throws {
         let hook = site == .attn ? "blocks.*.hook_resid_mid" : "blocks.*.hook_resid_post"
         let options = ExtractionOptions(hooks: [hook, "blocks.*.attn.hook_result"], positions: .mean,
                                         span: tagged ? .markers(start: ReasoningLength.open, end: ReasoningLength.close) : .completion,
@@ -156,15 +161,16 @@ public struct ThinkEdit {
         let partial = Extraction.partialURL(for: store)
         try? FileManager.default.removeItem(at: partial)
         try? FileManager.default.removeItem(at: store)
-        _ = try Extraction(model: model, data: responses, options: options).run(output: store, resume: false)
+        _ = try Extraction(model: model, data: responses, options: options).run(output: store, resume: false, progress: progress)
     }
 
     /// mean(long) − mean(short) per layer at the site, and the head scores on the short examples.
-    public func direction(store url: URL, commandLine: String) throws -> (vector: ControlVector, scores: [HeadScore]) {
+    public func direction(store url: URL, commandLine: String,
+                          progress: (ProgressEvent) -> Void = { _ in }) throws -> (vector: ControlVector, scores: [HeadScore]) {
         let store = try ActivationStore(url: url)
         let vector = try VectorBuilder(store: store).compute(
             .meanDiff, hook: site == .attn ? .residMid : .residPost, commandLine: commandLine,
-            modelName: model.files.url.lastPathComponent, modelHint: model.config.architecture, progress: false)
+            modelName: model.files.url.lastPathComponent, modelHint: model.config.architecture, progress: progress)
         return (vector, try HeadAttribution.scores(store: store, directions: vector.directions, label: 0))
     }
 
@@ -173,18 +179,19 @@ public struct ThinkEdit {
     /// Runs steps 1–4: writes OUT (the edited model) and beside it STEM.responses.jsonl, STEM.h5 (the store),
     /// STEM.direction.gguf, STEM.heads.json and STEM.heads.svg.
     public func run(_ questions: PromptSet, questionsURL: URL, output: OutputOptions, commandLine: String,
-                    log: (String) -> Void = { _ in }) throws -> Report {
+                    log: (String) -> Void = { _ in }, progress: (ProgressEvent) -> Void = { _ in }) throws -> Report {
         let start = Date()
         let input = try ModelInput(url: model.files.url)
         try output.validateEarly(inputs: [input.url])
         let stem = output.url.deletingPathExtension().path
         func side(_ suffix: String) -> URL { URL(fileURLWithPath: stem + suffix) }
 
-        let (samples, longCut, shortCut, tagged) = try generate(questions, log: log)
+        let (samples, longCut, shortCut, tagged) = try generate(questions, log: log, progress: progress)
         try Self.writeResponses(samples, tagged: tagged, to: side(".responses.jsonl"))
         log("extracting \(site == .attn ? "hook_resid_mid" : "hook_resid_post") and attn.hook_result over the reasoning tokens")
-        try extract(responses: side(".responses.jsonl"), tagged: tagged, store: side(".h5"), commandLine: commandLine)
-        let (vector, scores) = try direction(store: side(".h5"), commandLine: commandLine)
+        try extract(responses: side(".responses.jsonl"), tagged: tagged, store: side(".h5"), commandLine: commandLine,
+                    progress: progress)
+        let (vector, scores) = try direction(store: side(".h5"), commandLine: commandLine, progress: progress)
         let vectorURL = side(".direction.gguf")
         try vector.write(to: vectorURL)
         try AtomicFile.write(side(".heads.json")) { try $0.write(contentsOf: try HeadAttribution.json(scores)) }
@@ -199,7 +206,8 @@ public struct ThinkEdit {
                                  extra: ["edit.questions": questionsURL.lastPathComponent,
                                          "edit.long_above": String(format: "%g", longCut),
                                          "edit.short_below": String(format: "%g", shortCut),
-                                         "edit.site": site.rawValue])
+                                         "edit.site": site.rawValue],
+                                 progress: progress)
         return Report(samples: samples, longCut: longCut, shortCut: shortCut, tagged: tagged, sampling: samplingSource,
                       vector: vector, scores: scores, heads: chosen, seconds: Date().timeIntervalSince(start))
     }

@@ -1,6 +1,7 @@
 import Foundation
 import VanePlot
 import VaneEngine
+import VaneModelIO
 
 /// The effect of a steering intervention at several scales over a prompt set, greedy decoding throughout.
 ///
@@ -54,9 +55,18 @@ public struct SteerEval {
         self.plain = plain
     }
 
-    /// Runs the sweep; `onPrompt(i, texts)` sees each prompt's steered texts, one per scale.
-    public func run(_ prompts: PromptSet, scales: [Float], onPrompt: (Int, [String]) -> Void = { _, _ in }) throws -> [Row] {
-        let progress = TaskProgress("steer-eval", total: prompts.items.count * (scales.count + 1))
+    /// Runs the sweep; `onPrompt(i, texts)` sees each prompt's steered texts, one per scale. `progress` hears of
+    /// each generation (the unsteered one and one per scale, per prompt).
+    public func run(_ prompts: PromptSet, scales: [Float], onPrompt: (Int, [String]) -> Void = { _, _ in },
+                    progress: (ProgressEvent) -> Void = { _ in }) throws -> [Row] {
+        let total = prompts.items.count * (scales.count + 1)
+        var done = 0, tokens = 0
+        func advance(_ generated: Int, _ note: String) {
+            done += 1
+            tokens += generated
+            progress(ProgressEvent(task: "steer-eval", done: done, total: total, tokens: tokens, note: note))
+        }
+        progress(ProgressEvent(task: "steer-eval", done: 0, total: total, tokens: 0))
         let layers = model.config.numHiddenLayers
         var lengths = [[Double]](repeating: [], count: scales.count)
         var firstKL = lengths, meanKL = lengths, entropy = lengths, correct = lengths
@@ -65,7 +75,7 @@ public struct SteerEval {
             let ids = try PromptSet.tokens(item, model: model, plain: plain)
             let base = try Generator(model).generate(promptTokens: ids, options: options)
             let baseLogits = try teacherForced(ids + base.tokens, from: ids.count, hooks: nil)
-            progress.advance()
+            advance(base.tokens.count, "unsteered")
             var texts: [String] = []
             for (k, scale) in scales.enumerated() {
                 let hooks = Hooks()
@@ -80,7 +90,7 @@ public struct SteerEval {
                 entropy[k].append(ownLogits.map(Metrics.entropyBits).reduce(0, +) / Double(ownLogits.count))
                 if let answer = item.answer { correct[k].append(AnswerChecker.isCorrect(steered.text, answer: answer) ? 1 : 0) }
                 texts.append(steered.text)
-                progress.advance(note: "scale \(scale)")
+                advance(steered.tokens.count, "scale \(scale)")
             }
             onPrompt(p, texts)
         }

@@ -79,7 +79,7 @@ public struct VectorBuilder {
 
     public func compute(_ method: DirectionMethod, hook: SteerHook? = nil, layers: [Int]? = nil, normalize: Bool = false,
                         commandLine: String? = nil, modelName: String? = nil, modelHint: String? = nil,
-                        progress: Bool = true) throws -> ControlVector {
+                        progress: (ProgressEvent) -> Void = { _ in }) throws -> ControlVector {
         let examples = self.examples
         guard examples.labels.contains(1), examples.labels.contains(0) else {
             throw VaneError("\(store.url.path) has no labelled examples (/examples/label is −1 throughout), and \(method) needs positives (1) and negatives (0)",
@@ -87,16 +87,17 @@ public struct VectorBuilder {
         }
         let hook = try resolveHook(hook)
         let layers = try resolveLayers(layers, hook: hook)
-        let bar = TaskProgress("vector \(method)", total: layers.count, enabled: progress && isatty(2) == 1)
+        let task = "vector \(method.rawValue)"
+        progress(ProgressEvent(task: task, done: 0, total: layers.count))
         var directions: [Int: [Float]] = [:], scores: [LayerScore] = []
         var width = 0
-        for l in layers {
+        for (i, l) in layers.enumerated() {
             let (rows, d) = try rows(hook.point(l))
             width = d
             let (v, s) = try Directions.compute(method, rows: rows, width: d, examples: examples, normalize: normalize, layer: l)
             directions[l] = v
             scores.append(s)
-            bar.advance(note: "layer \(l)")
+            progress(ProgressEvent(task: task, done: i + 1, total: layers.count, note: "layer \(l)"))
         }
         let p = store.provenance
         return ControlVector(directions: directions, width: width, hook: hook, modelHint: modelHint ?? p.architecture,

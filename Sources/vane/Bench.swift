@@ -21,7 +21,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        try threads.apply()
+        threads.apply()
         let m = try model.load()
         let t = m.transformer
         let precision: Precision = exact ? .exact : .fast

@@ -13,9 +13,13 @@ struct Convert: ParsableCommand {
     var dtype: String?
     @Option(help: "Largest safetensors shard, e.g. 5GB (HF folders).") var shardSize: String = "5GB"
 
+    func validate() throws { _ = try options() }
+
     func run() throws {
-        let model = try ModelInput(url: DefaultModel.resolve(input))
-        let options = try ModelOutputOptions.parse(["-o", output, "--shard-size", shardSize] + (dtype.map { ["--dtype", $0] } ?? []))
-        try VaneEdit.Convert.run(model, to: options.options())
+        try VaneEdit.Convert.run(try ModelInput(url: DefaultModel.resolve(input)), to: options(), progress: ProgressLine().report)
+    }
+
+    private func options() throws -> OutputOptions {
+        try ModelOutputOptions.options(output: output, dtype: dtype, shardSize: shardSize)
     }
 }

@@ -18,7 +18,8 @@ struct Diff: ParsableCommand {
     func run() throws {
         let ma = try ModelInput(url: DefaultModel.resolve(a)), mb = try ModelInput(url: DefaultModel.resolve(b))
         let report = try TaskVector.diff(ma, mb, filter: TensorFilter(include: include, exclude: exclude),
-                                         allowMissing: allowMissing, to: URL(fileURLWithPath: output))
+                                         allowMissing: allowMissing, to: URL(fileURLWithPath: output),
+                                         progress: ProgressLine().report)
         if json {
             print(String(decoding: try report.json(), as: UTF8.self))
         } else {

@@ -38,6 +38,7 @@ struct Edit: ParsableCommand {
         func run() throws {
             let input = try ModelInput(url: DefaultModel.resolve(model))
             let dir = try DirectionEdits.Direction(contentsOf: URL(fileURLWithPath: direction))
+            let progress = ProgressLine()
             var chosen: [(layer: Int, head: Int)]
             if let heads {
                 chosen = try DirectionEdits.parseHeads(heads)
@@ -49,11 +50,13 @@ struct Edit: ParsableCommand {
                     all = try HeadAttribution.scores(store: try ActivationStore(url: URL(fileURLWithPath: data)), directions: dir.vector.directions)
                 } else {
                     all = try HeadAttribution.scores(model: try LanguageModel(url: input.url), data: URL(fileURLWithPath: data ?? ""),
-                                                     span: .completion, directions: dir.vector.directions)
+                                                     span: .completion, directions: dir.vector.directions,
+                                                     progress: progress.report)
                 }
                 chosen = try HeadAttribution.top(topK ?? 0, of: all).map { ($0.layer, $0.head) }
             }
-            try DirectionEdits.heads(input, direction: dir, heads: chosen, to: out.options(), command: commandLine)
+            try DirectionEdits.heads(input, direction: dir, heads: chosen, to: out.options(), command: commandLine,
+                                     progress: progress.report)
             note("[\(chosen.count) heads edited: \(chosen.map { "\($0.layer).\($0.head)" }.joined(separator: ",")) → \(out.output)]")
         }
     }
@@ -75,7 +78,7 @@ struct Edit: ParsableCommand {
             try DirectionEdits.ablate(input, direction: try DirectionEdits.Direction(contentsOf: URL(fileURLWithPath: direction)),
                                       layers: try layers.map(LayerList.parse), targets: try Bake.Writer.parse(list: targets),
                                       directionLayer: directionLayer, normPreserve: normPreserve, to: out.options(),
-                                      command: commandLine)
+                                      command: commandLine, progress: ProgressLine().report)
             note("[ablated \(targets) → \(out.output)]")
         }
     }
@@ -94,7 +97,7 @@ struct Edit: ParsableCommand {
             let scaled = try ScaledVectorPath(parsing: vector)
             try DirectionEdits.add(input, direction: try DirectionEdits.Direction(contentsOf: URL(fileURLWithPath: scaled.path)),
                                    scale: scaled.scale, layers: try layers.map(LayerList.parse), to: out.options(),
-                                   command: commandLine)
+                                   command: commandLine, progress: ProgressLine().report)
             note("[added \(scaled.scale) × \(scaled.path) as biases → \(out.output)]")
         }
     }

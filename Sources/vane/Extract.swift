@@ -40,19 +40,17 @@ struct Extract: ParsableCommand {
     }
 
     func run() throws {
-        try threads.apply()
+        threads.apply()
         let m = try model.load()
         let rule = spanStart.map { SpanRule.markers(start: $0, end: spanEnd ?? "") } ?? SpanRule(span) ?? .auto
         let options = ExtractionOptions(hooks: hooks,
                                         positions: PositionMode(positions) ?? .last, span: rule, batch: batch,
-                                        deflate: compress ? 4 : 0, skipBad: skipBad, commandLine: commandLineText())
+                                        deflate: compress ? 4 : 0, skipBad: skipBad, commandLine: commandLine)
         let extraction = try Extraction(model: m, data: URL(fileURLWithPath: data), options: options)
         for skipped in extraction.input.skipped.prefix(5) { note("warning: skipped \(skipped)") }
         if !extraction.input.skipped.isEmpty { note("warning: skipped \(extraction.input.skipped.count) bad lines") }
-        let bar = ProgressLine()
         let summary = try extraction.run(output: URL(fileURLWithPath: output), resume: resume,
-                                         compareForward: compareForward, progress: bar.show)
-        bar.finish()
+                                         compareForward: compareForward, progress: ProgressLine().report)
         let resumed = summary.resumedAt > 0 ? " (resumed after \(summary.resumedAt))" : ""
         print(String(format: "%d examples%@, %d tokens in %.2f s: %.1f tok/s → %@ (%.2f MB)", summary.examples, resumed,
                      summary.tokens, summary.seconds, summary.tokensPerSecond, output, Double(summary.fileBytes) / 1e6))
@@ -60,31 +58,5 @@ struct Extract: ParsableCommand {
             print(String(format: "plain forward over the same examples: %.2f s: %.1f tok/s; extraction/forward %.3f",
                          seconds, forward, summary.tokensPerSecond / forward))
         }
-    }
-}
-
-/// The process's arguments as one shell-quoted line, for provenance.
-func commandLineText() -> String {
-    CommandLine.arguments.map { arg in
-        arg.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,*".contains($0) } && !arg.isEmpty
-            ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }.joined(separator: " ")
-}
-
-/// A progress line on stderr, redrawn in place at most ten times a second, only when stderr is a terminal.
-final class ProgressLine {
-    private let enabled = isatty(2) == 1
-    private var last = Date.distantPast
-    private var drawn = false
-
-    func show(_ progress: ExtractionProgress) {
-        guard enabled, Date().timeIntervalSince(last) > 0.1 || progress.examples == progress.total else { return }
-        last = Date()
-        drawn = true
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(progress)".utf8))
-    }
-
-    func finish() {
-        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

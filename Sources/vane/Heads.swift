@@ -25,17 +25,20 @@ struct Heads: ParsableCommand {
     @Option(help: "Where to write the heatmap (default: DIRECTION with .heads.svg).") var svg: String?
     @OptionGroup var threads: ThreadOptions
 
+    func validate() throws {
+        guard SpanRule(span) != nil else { throw ValidationError("--span: auto, input, prompt or completion") }
+    }
+
     func run() throws {
-        try threads.apply()
+        threads.apply()
         let vector = try ControlVector(contentsOf: URL(fileURLWithPath: direction))
         let url = URL(fileURLWithPath: data)
         let scores: [HeadScore]
         if url.pathExtension == "h5" {
             scores = try HeadAttribution.scores(store: try ActivationStore(url: url), directions: vector.directions, label: label)
         } else {
-            guard let rule = SpanRule(span) else { throw ValidationError("--span: auto, input, prompt or completion") }
-            scores = try HeadAttribution.scores(model: try model.load(), data: url, span: rule,
-                                                directions: vector.directions, label: label)
+            scores = try HeadAttribution.scores(model: try model.load(), data: url, span: SpanRule(span) ?? .completion,
+                                                directions: vector.directions, label: label, progress: ProgressLine().report)
         }
         print(json ? String(decoding: try HeadAttribution.json(scores), as: UTF8.self) : HeadAttribution.table(scores, limit: limit),
               terminator: json ? "\n" : "")

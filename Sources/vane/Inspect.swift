@@ -34,10 +34,3 @@ struct Inspect: ParsableCommand {
         for (key, value) in f.provenance { print("\(key.padding(toLength: max(14, key.count), withPad: " ", startingAt: 0)) \(value)") }
     }
 }
-
-func formatBytes(_ n: Int) -> String {
-    let units = ["B", "KB", "MB", "GB", "TB"]
-    var v = Double(n), i = 0
-    while v >= 1000 && i < units.count - 1 { v /= 1000; i += 1 }
-    return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
-}

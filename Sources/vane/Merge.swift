@@ -12,6 +12,6 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         let merge = try MergeConfig.load(URL(fileURLWithPath: config))
-        try VaneEdit.Merge.run(merge, to: out.options(), seed: seed)
+        try VaneEdit.Merge.run(merge, to: out.options(), seed: seed, progress: ProgressLine().report)
     }
 }

@@ -27,7 +27,8 @@ struct Recipe: ParsableCommand {
         func run() throws {
             let open = { (s: String) in try ModelInput(url: DefaultModel.resolve(s)) }
             let report = try VaneRecipes.ReasoningVector.run(grpo: open(grpo), sft: open(sft), target: open(target), scale: scale,
-                                                        filter: TensorFilter(include: include, exclude: exclude), to: out.options())
+                                                        filter: TensorFilter(include: include, exclude: exclude), to: out.options(),
+                                                        progress: ProgressLine().report)
             print(json ? String(decoding: try report.json(), as: UTF8.self) : report.table())
         }
     }
@@ -48,7 +49,7 @@ struct Recipe: ParsableCommand {
         @OptionGroup var threads: ThreadOptions
 
         func run() throws {
-            try threads.apply()
+            threads.apply()
             let m = try model.loadForSampling()
             var recipe = EfficiencyRecipe(model: m)
             (recipe.samples, recipe.temperature, recipe.maxTokens, recipe.seed) = (samples, temperature, maxTokens, seed)
@@ -56,7 +57,8 @@ struct Recipe: ParsableCommand {
             let out = URL(fileURLWithPath: output)
             let store = out.deletingPathExtension().appendingPathExtension("h5")
             let (vector, r) = try recipe.run(try PromptSet(contentsOf: URL(fileURLWithPath: questions)), storeURL: store,
-                                             resume: resume, commandLine: commandLine, inputURL: URL(fileURLWithPath: questions), log: note)
+                                             resume: resume, commandLine: commandLine, inputURL: URL(fileURLWithPath: questions), log: note,
+                                             progress: ProgressLine().report)
             try vector.write(to: out)
             print(VectorBuilder.table(vector.scores), terminator: "")
             let resumed = r.resumedQuestions > 0 ? " (resumed after \(r.resumedQuestions))" : ""

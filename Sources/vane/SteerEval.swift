@@ -38,7 +38,7 @@ struct SteerEvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        try threads.apply()
+        threads.apply()
         let m = try model.loadForSampling()
         let set = try PromptSet(contentsOf: URL(fileURLWithPath: prompts))
         if let edited { return try compareEdited(m, edited, set) }
@@ -46,10 +46,10 @@ struct SteerEvalCommand: ParsableCommand {
         let eval = SteerEval(model: m, steering: steering, maxTokens: maxTokens, plain: plain)
         var lines: [String] = []
         let start = Date()
-        let rows = try eval.run(set, scales: try scales()) { i, outs in
+        let rows = try eval.run(set, scales: try scales(), onPrompt: { i, outs in
             let obj: [String: Any] = ["prompt": set.items[i].text, "texts": outs]
             if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) { lines.append(String(decoding: data, as: UTF8.self)) }
-        }
+        }, progress: ProgressLine().report)
         if let texts { try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: texts), options: .atomic) }
         try SteerEval.plot(rows, title: URL(fileURLWithPath: steer.steer[0]).lastPathComponent).write(to: URL(fileURLWithPath: plot))
         if json {
@@ -67,7 +67,7 @@ struct SteerEvalCommand: ParsableCommand {
     func compareEdited(_ m: LanguageModel, _ path: String, _ set: PromptSet) throws {
         let e = try samplingModel(path)
         let report = try EditComparison(original: m, edited: e, maxTokens: maxTokens, plain: plain)
-            .run(set, shortBelow: try LengthThreshold(parsing: shortBelow))
+            .run(set, shortBelow: try LengthThreshold(parsing: shortBelow), progress: ProgressLine().report)
         try EditComparison.plot(report, title: URL(fileURLWithPath: path).lastPathComponent).write(to: URL(fileURLWithPath: plot))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -6,32 +6,6 @@ import VaneEdit
 import VaneEngine
 import VaneSteer
 
-/// Options of the ThinkEdit generation step, shared by `recipe thinkedit` and `recipe reasoning-lengths`.
-struct ReasoningSplitOptions: ParsableArguments {
-    @Option(help: "Tokens per response at most.") var maxTokens = 256
-    @Option(help: "Long: reasoning above this many tokens, or above this percentile (e.g. 70%).") var longAbove = "70%"
-    @Option(help: "Short: reasoning below this many tokens, or below this percentile (e.g. 30%).") var shortBelow = "30%"
-    @Option(help: "Sampling temperature (default: the model's own settings; greedy when it has none).") var temperature: Float?
-    @Option(help: "Random seed (question i uses SEED + i).") var seed: UInt64 = 0
-
-    func validate() throws {
-        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
-        _ = try LengthThreshold(parsing: longAbove)
-        _ = try LengthThreshold(parsing: shortBelow)
-    }
-
-    func configure(_ recipe: inout ThinkEdit) throws {
-        recipe.maxTokens = maxTokens
-        recipe.seed = seed
-        recipe.longAbove = try LengthThreshold(parsing: longAbove)
-        recipe.shortBelow = try LengthThreshold(parsing: shortBelow)
-        if let temperature {
-            recipe.sampling.temperature = temperature
-            recipe.samplingSource = "--temperature \(temperature)"
-        }
-    }
-}
-
 extension Recipe {
     struct ThinkEditRecipe: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -54,23 +28,28 @@ extension Recipe {
         @OptionGroup var out: ModelOutputOptions
         @OptionGroup var threads: ThreadOptions
 
+        func validate() throws {
+            guard ThinkEdit.Site(rawValue: site) != nil else { throw ValidationError("--site: attn or mlp") }
+        }
+
         func run() throws {
-            try threads.apply()
+            threads.apply()
             let m = try model.loadForSampling()
             var recipe = ThinkEdit(model: m)
             try split.configure(&recipe)
-            guard let s = ThinkEdit.Site(rawValue: site) else { throw ValidationError("--site: attn or mlp") }
-            (recipe.site, recipe.topK) = (s, topK)
+            (recipe.site, recipe.topK) = (ThinkEdit.Site(rawValue: site) ?? .attn, topK)
             note("[sampling: \(recipe.samplingSource)]")
             let q = URL(fileURLWithPath: questions)
-            let r = try recipe.run(try PromptSet(contentsOf: q), questionsURL: q, output: try out.options(), commandLine: commandLine, log: note)
+            let progress = ProgressLine()
+            let r = try recipe.run(try PromptSet(contentsOf: q), questionsURL: q, output: try out.options(), commandLine: commandLine,
+                                   log: note, progress: progress.report)
             print(HeadAttribution.table(r.heads), terminator: "")
             note(String(format: "[%d responses, long > %.1f, short < %.1f tokens; %d heads edited in %.0f s → %@]",
                         r.samples.count, r.longCut, r.shortCut, r.heads.count, r.seconds, out.output))
             guard let eval else { return }
             let edited = try samplingModel(out.output)
             let report = try EditComparison(original: m, edited: edited, maxTokens: split.maxTokens)
-                .run(try PromptSet(contentsOf: URL(fileURLWithPath: eval)), shortBelow: .tokens(r.shortCut))
+                .run(try PromptSet(contentsOf: URL(fileURLWithPath: eval)), shortBelow: .tokens(r.shortCut), progress: progress.report)
             print(EditComparison.table(report), terminator: "")
             let stem = URL(fileURLWithPath: out.output).deletingPathExtension().path
             let encoder = JSONEncoder()
@@ -92,12 +71,13 @@ extension Recipe {
         @OptionGroup var threads: ThreadOptions
 
         func run() throws {
-            try threads.apply()
+            threads.apply()
             let m = try model.loadForSampling()
             var recipe = ThinkEdit(model: m)
             try split.configure(&recipe)
             note("[sampling: \(recipe.samplingSource)]")
-            let r = try recipe.generate(try PromptSet(contentsOf: URL(fileURLWithPath: questions)), log: note)
+            let r = try recipe.generate(try PromptSet(contentsOf: URL(fileURLWithPath: questions)), log: note,
+                                        progress: ProgressLine().report)
             try ThinkEdit.writeResponses(r.samples, tagged: r.tagged, to: URL(fileURLWithPath: output))
             let span = r.tagged ? "--span-start '<think>' --span-end '</think>'" : "--span completion"
             note("[→ \(output); next: vane extract MODEL \(output) --hooks 'blocks.*.hook_resid_mid' 'blocks.*.attn.hook_result' --positions mean \(span) -o STORE.h5]")

@@ -21,21 +21,22 @@ struct Trace: ParsableCommand {
 
     func validate() throws {
         guard (prompt == nil) != (ids == nil) else { throw ValidationError("give exactly one of --prompt and --ids") }
+        _ = try tokenIDs()
+    }
+
+    /// The ids --ids gives, if any.
+    func tokenIDs() throws -> [Int]? {
+        try ids?.split(separator: ",").map {
+            guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--ids: \"\($0)\" is not an integer")
+            }
+            return v
+        }
     }
 
     func run() throws {
         let m = try model.load()
-        let tokens: [Int]
-        if let ids {
-            tokens = try ids.split(separator: ",").map {
-                guard let v = Int($0.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--ids: \"\($0)\" is not an integer")
-                }
-                return v
-            }
-        } else {
-            tokens = m.encode(prompt ?? "")
-        }
+        let tokens = try tokenIDs() ?? m.encode(prompt ?? "")
         let points = try HookPoint.matching(hooks, layers: m.config.numHiddenLayers)
         let registry = Hooks()
         let capture = Capture()
@@ -47,7 +48,7 @@ struct Trace: ParsableCommand {
         let url = URL(fileURLWithPath: output)
         if ["h5", "hdf5"].contains(url.pathExtension.lowercased()) {
             try writeTrace(model: m, text: prompt ?? m.tokenizer.decode(tokens), tokens: tokens, points: points,
-                           activations: capture.tensors, logits: logits, to: url, commandLine: commandLineText())
+                           activations: capture.tensors, logits: logits, to: url, commandLine: commandLine)
         } else {
             let ids = tokens.map(String.init).joined(separator: ",")
             try SafetensorsWriter.write(tensors, metadata: ["token_ids": ids, "model": m.files.url.path], to: url)

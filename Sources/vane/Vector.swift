@@ -19,14 +19,18 @@ struct Vector: ParsableCommand {
         @Flag(help: "Make every direction a unit vector.") var normalize = false
         @Option(name: .shortAndLong, help: "The vector file to write (.gguf).") var output: String
 
-        func run() throws {
-            guard let method = DirectionMethod(rawValue: method) else {
+        func validate() throws {
+            guard DirectionMethod(rawValue: method) != nil else {
                 throw ValidationError("--method \(method): use one of " + DirectionMethod.allCases.map(\.rawValue).joined(separator: ", "))
             }
+        }
+
+        func run() throws {
+            let method = DirectionMethod(rawValue: method) ?? .meanDiff
             let builder = VectorBuilder(store: try ActivationStore(url: URL(fileURLWithPath: store)))
             let vector = try builder.compute(method, hook: try hook.map(SteerHook.init(parsing:)),
                                              layers: try layers.map(LayerList.parse), normalize: normalize,
-                                             commandLine: commandLine)
+                                             commandLine: commandLine, progress: ProgressLine().report)
             try vector.write(to: URL(fileURLWithPath: output))
             print(VectorBuilder.table(vector.scores), terminator: "")
             note("[\(method) over \(builder.store.count) examples at \(vector.hook), \(vector.layers.count) layers → \(output)]")
@@ -58,11 +62,15 @@ struct Vector: ParsableCommand {
         @Option(help: "safetensors, h5 or npy-dir.") var format: String
         @Option(name: .shortAndLong, help: "The file (or folder, for npy-dir) to write.") var output: String
 
-        func run() throws {
-            guard let f = VectorExportFormat(rawValue: format) else {
+        func validate() throws {
+            guard VectorExportFormat(rawValue: format) != nil else {
                 throw ValidationError("--format \(format): use safetensors, h5 or npy-dir")
             }
-            try ControlVector(contentsOf: URL(fileURLWithPath: vector)).export(to: URL(fileURLWithPath: output), format: f)
+        }
+
+        func run() throws {
+            try ControlVector(contentsOf: URL(fileURLWithPath: vector))
+                .export(to: URL(fileURLWithPath: output), format: VectorExportFormat(rawValue: format) ?? .safetensors)
         }
     }
 
@@ -73,8 +81,11 @@ struct Vector: ParsableCommand {
         @Option(name: .shortAndLong, help: "The vector file to write.") var output: String
         @Flag(help: "Combine vectors made for different models.") var force = false
 
-        func run() throws {
+        func validate() throws {
             guard !terms.isEmpty else { throw ValidationError("give at least one VECTOR.gguf[:SCALE]") }
+        }
+
+        func run() throws {
             let parsed = try terms.map(ScaledVectorPath.init(parsing:))
             var v = try ControlVector.combine(parsed.map { (try ControlVector(contentsOf: URL(fileURLWithPath: $0.path)), $0.scale) },
                                               force: force)

@@ -91,6 +91,37 @@ import VaneTestSupport
         #expect(m.contains("cannot hold Q8_0"), "\(m)")
     }
 
+    /// A misspelt key is an error naming the key, the method, where it is, and the keys the method reads.
+    @Test func unknownParameter() {
+        let m = message {
+            _ = try config("merge_method: ties\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, densty: 0.5}\n")
+        }
+        #expect(m.contains("test.yaml") && m.contains("\"densty\"") && m.contains("ties") && m.contains("models[0] (ft_a)")
+                && m.contains("did you mean density") && m.contains("weight, density"), "\(m)")
+        let top = message {
+            _ = try config("merge_method: ties\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1}\nparameters: {normalise: true}\n")
+        }
+        #expect(top.contains("\"normalise\"") && top.contains("in parameters:") && top.contains("ties") && top.contains("lambda"), "\(top)")
+    }
+
+    /// Keys are per method: density is a ties parameter but not a linear one; gamma only breadcrumbs'.
+    @Test func parameterOfAnotherMethod() {
+        let m = message { _ = try config("merge_method: linear\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, density: 0.5}\n") }
+        #expect(m.contains("\"density\"") && m.contains("linear") && m.contains("per model (or at the top level for every model): weight;"), "\(m)")
+        let g = message { _ = try config("merge_method: ties\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, gamma: 0.1}\n") }
+        #expect(g.contains("\"gamma\"") && g.contains("ties"), "\(g)")
+        let b = message { _ = try config("merge_method: breadcrumbs\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, density: 0.9, gamma: 0.1}\n") }
+        #expect(b == "no error", "\(b)")
+    }
+
+    /// A global parameter given per model is an error rather than silently ignored.
+    @Test func globalParameterPerModel() {
+        let m = message { _ = try config("merge_method: ties\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, normalize: false}\n") }
+        #expect(m.contains("normalize") && m.contains("global parameter of merge_method ties") && m.contains("top-level parameters:"), "\(m)")
+        let t = message { _ = try config("merge_method: slerp\nbase_model: ft_a\nmodels:\n  - model: ft_a\n  - model: ft_b\n    parameters: {t: 0.5}\n") }
+        #expect(t.contains("global parameter of merge_method slerp"), "\(t)")
+    }
+
     @Test func slerpNeedsT() {
         let m = message { _ = try config("merge_method: slerp\nbase_model: ft_a\nmodels:\n  - model: ft_a\n  - model: ft_b\n") }
         #expect(m.contains("needs the parameter t"), "\(m)")

@@ -36,7 +36,7 @@ import VaneTensor
         let d: [Float] = [5, -1, 0.5, 2, -3, 0.1, 4, -0.2, 1.5, 10]
         // n 10, density 0.5 → keep 5; gamma 0.1 → drop the largest (10), then the 4 smallest (0.1, -0.2, 0.5, -1).
         var out = d
-        try MergeMath.sparsify(&out, density: 0.5, method: .outliers(gamma: 0.1), rescale: false, rng: &rng, name: "t")
+        try MergeMath.sparsify(&out, density: 0.5, method: .outliers, gamma: 0.1, rescale: false, rng: &rng, name: "t")
         #expect(out == [5, 0, 0, 2, -3, 0, 4, 0, 1.5, 0])
     }
 

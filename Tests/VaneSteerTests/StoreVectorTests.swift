@@ -29,7 +29,7 @@ import VaneTestSupport
     @Test(arguments: DirectionMethod.allCases)
     func computeFromStore(_ method: DirectionMethod) throws {
         let (url, rows, examples, u) = try plantedStore()
-        let v = try VectorBuilder(store: ActivationStore(url: url)).compute(method, progress: false)
+        let v = try VectorBuilder(store: ActivationStore(url: url)).compute(method)
         #expect(v.layers == [1, 2] && v.hook == .residPost && v.width == 16)
         #expect(v.modelSHA256 == String(repeating: "c", count: 64) && v.modelName == "m.gguf" && v.method == method.rawValue)
         let (direct, score) = try Directions.compute(method, rows: rows, width: 16, examples: examples, layer: 1)
@@ -40,13 +40,13 @@ import VaneTestSupport
     @Test func storeErrors() throws {
         let (unlabelled, _, _, _) = try plantedStore(labelled: false)
         let builder = try VectorBuilder(store: ActivationStore(url: unlabelled))
-        let e1 = #expect(throws: VaneError.self) { try builder.compute(.meanDiff, progress: false) }
+        let e1 = #expect(throws: VaneError.self) { try builder.compute(.meanDiff) }
         #expect(e1?.message.contains("no labelled examples") == true)
         let (url, _, _, _) = try plantedStore()
         let labelled = try VectorBuilder(store: ActivationStore(url: url))
-        let e2 = #expect(throws: VaneError.self) { try labelled.compute(.meanDiff, layers: [5], progress: false) }
+        let e2 = #expect(throws: VaneError.self) { try labelled.compute(.meanDiff, layers: [5]) }
         #expect(e2?.message.contains("layer 5 is out of range") == true)
-        let e3 = #expect(throws: VaneError.self) { try labelled.compute(.meanDiff, hook: .mlpOut, progress: false) }
+        let e3 = #expect(throws: VaneError.self) { try labelled.compute(.meanDiff, hook: .mlpOut) }
         #expect(e3?.message.contains("hook_mlp_out") == true)
         let wrong = ControlVector(directions: [1: [Float](repeating: 1, count: 8)], width: 8, modelHint: "llama")
         #expect(throws: VaneError.self) { try labelled.score(wrong) }
@@ -56,7 +56,7 @@ import VaneTestSupport
     @Test(.enabled(if: Python.available("gguf", "numpy")))
     func ggufPyReadsVaneVector() throws {
         let (url, _, _, _) = try plantedStore()
-        let v = try VectorBuilder(store: ActivationStore(url: url)).compute(.pcaCenter, commandLine: "vane vector compute", progress: false)
+        let v = try VectorBuilder(store: ActivationStore(url: url)).compute(.pcaCenter, commandLine: "vane vector compute")
         let file = url.deletingLastPathComponent().appendingPathComponent("v.gguf")
         try v.write(to: file)
         let dump = try #require(try Python.reference("gguf", input: file) as? [String: Any])

@@ -52,8 +52,3 @@ struct SteerOptions: ParsableArguments {
                         normPreserve: normPreserve)
     }
 }
-
-/// The command line as typed, for provenance.
-var commandLine: String {
-    CommandLine.arguments.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
-}

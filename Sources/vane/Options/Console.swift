@@ -1,0 +1,25 @@
+import Foundation
+
+/// Writes to standard error (progress and statistics), keeping standard output for results. On a terminal it
+/// first clears the line, where a ProgressLine may be drawn; the progress redraws below at its next event.
+func note(_ s: String) {
+    FileHandle.standardError.write(Data(((stderrIsTerminal ? "\r\u{1B}[K" : "") + s + "\n").utf8))
+}
+
+let stderrIsTerminal = isatty(2) == 1
+
+/// The process's arguments as one shell-quoted line, for provenance: pasted into a shell, it runs the same command.
+/// The only place that rebuilds the command line; libraries receive the string.
+var commandLine: String {
+    CommandLine.arguments.map { arg in
+        arg.allSatisfy { $0.isLetter || $0.isNumber || "-_./=:,+@%".contains($0) } && !arg.isEmpty
+            ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }.joined(separator: " ")
+}
+
+func formatBytes(_ n: Int) -> String {
+    let units = ["B", "KB", "MB", "GB", "TB"]
+    var v = Double(n), i = 0
+    while v >= 1000 && i < units.count - 1 { v /= 1000; i += 1 }
+    return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+}
