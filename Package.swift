@@ -67,6 +67,8 @@ let package = Package(
         .testTarget(name: "VaneRecipesTests", dependencies: ["VaneRecipes", "VaneTestSupport"]),
         // Executes the walkthroughs in notebooks-text/ against the built vane.
         .testTarget(name: "NotebookTests", dependencies: ["VaneTestSupport"]),
+        // Runs the built vane: what commands refuse and what they leave behind.
+        .testTarget(name: "CLITests", dependencies: ["VaneTestSupport"]),
         .testTarget(name: "VaneModelIOTests", dependencies: ["VaneModelIO", "VaneTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -63,7 +63,7 @@ public final class Extraction {
 
     /// Loads and checks everything before any compute: the input (every line), the hooks, the settings.
     public init(model: LanguageModel, data: URL, options: ExtractionOptions) throws {
-        guard options.batch >= 1 else { throw VaneError("--batch must be at least 1") }
+        guard (1...Self.maxBatch).contains(options.batch) else { throw VaneError("--batch \(options.batch): give 1…\(Self.maxBatch)") }
         guard (0...9).contains(options.deflate) else { throw VaneError("deflate level must be 0…9") }
         self.model = model
         self.options = options
@@ -78,6 +78,9 @@ public final class Extraction {
             inputPath: data.path, inputSHA256: try SHA256.hex(ofFile: data), batch: options.batch,
             deflate: options.deflate, commandLine: options.commandLine)
     }
+
+    /// Examples per flush at most: a batch is one HDF5 chunk of rows, and a chunk must stay under 4 GiB.
+    public static let maxBatch = 65536
 
     /// OUTPUT.partial, where an unfinished run lives.
     public static func partialURL(for output: URL) -> URL { URL(fileURLWithPath: output.path + ".partial") }
@@ -110,9 +113,33 @@ public final class Extraction {
             return ExtractionSummary(examples: store.count, resumedAt: store.count, tokens: 0, seconds: 0,
                                      fileBytes: fileSize(output))
         } else {
-            writer = try ActivationWriter.create(at: partial, provenance: provenance,
-                                                 rowShapes: points.map(model.transformer.rowShape))
+            do {
+                writer = try ActivationWriter.create(at: partial, provenance: provenance,
+                                                     rowShapes: points.map(model.transformer.rowShape))
+            } catch {
+                try? fm.removeItem(at: partial)
+                throw error
+            }
         }
+        do {
+            return try extract(into: writer, output: output, partial: partial, compareForward: compareForward,
+                               progress: progress)
+        } catch {
+            // A run that flushed nothing leaves nothing behind; flushed batches stay for --resume, which an error
+            // that has nothing to do with the data (a full disk) does not make wrong.
+            let kept = writer.count
+            try? writer.close()
+            guard kept > 0 else {
+                try? fm.removeItem(at: partial)
+                throw error
+            }
+            throw VaneError((error as? VaneError)?.message ?? "\(error)", hint: "\(partial.path) keeps the \(kept) examples flushed before the error: rerun "
+                + "with --resume once the cause is fixed, or delete it to start over")
+        }
+    }
+
+    private func extract(into writer: ActivationWriter, output: URL, partial: URL, compareForward: Bool,
+                         progress: (ProgressEvent) -> Void) throws -> ExtractionSummary {
         let resumedAt = writer.count
         progress(ProgressEvent(task: "extract", done: resumedAt, total: input.examples.count, tokens: 0))
         let start = Date()

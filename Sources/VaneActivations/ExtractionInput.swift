@@ -197,6 +197,9 @@ private struct LineParser {
             throw fail("needs \"prompt\", \"messages\", or \"positive\" and \"negative\"; keys here: "
                 + (object.keys.sorted().joined(separator: ", ")))
         }
+        guard !(promptText + (completion ?? "")).contains("\u{0}") else {
+            throw fail("the text holds a NUL character, which the store's HDF5 strings cannot hold")
+        }
         let promptCount = promptIDs.count
         if let completion { promptIDs += model.tokenizer.encode(completion, addSpecial: false) }
         let tokens = promptIDs

@@ -36,14 +36,7 @@ public struct OutputOptions: Sendable {
             }
         }
         guard shardSize > 0 else { throw VaneError("the shard size must be positive (got \(shardSize))") }
-        let out = url.standardizedFileURL.resolvingSymlinksInPath().path
-        for input in inputs {
-            let path = input.standardizedFileURL.resolvingSymlinksInPath().path
-            if out == path || path.hasPrefix(out + "/") || (format == .hfFolder && out.hasPrefix(path + "/")) {
-                throw VaneError("the output \(url.path) would overwrite the input \(input.path)",
-                                hint: "write the result to another path")
-            }
-        }
+        try OutputPath.check(url, inputs: inputs, folder: format == .hfFolder)
     }
 }
 

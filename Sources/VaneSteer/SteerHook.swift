@@ -46,15 +46,21 @@ public enum SteerHook: String, Sendable, CaseIterable, CustomStringConvertible {
 
 /// Layer lists as the CLI writes them: `8-20`, `3,5,7`, `1-4,10`.
 public enum LayerList {
+    static let maxLayers = ConfigKeys.numHiddenLayers.range.upperBound
+
     public static func parse(_ text: String) throws -> [Int] {
-        var out: [Int] = []
+        var out = Set<Int>()
         for part in text.split(separator: ",") {
             let ends = part.split(separator: "-", omittingEmptySubsequences: false)
             guard (1...2).contains(ends.count), let lo = Int(ends[0]), let hi = Int(ends[ends.count - 1]), lo >= 0, lo <= hi else {
                 throw VaneError("layers \"\(text)\": \"\(part)\" is not a layer or a range lo-hi",
                                  hint: "write layers like 8-20 or 3,5,7")
             }
-            for l in lo...hi where !out.contains(l) { out.append(l) }
+            // Bounded before the range is walked: no model has this many layers.
+            guard hi < maxLayers else {
+                throw VaneError("layers \"\(text)\": layer \(hi) is beyond any model (at most \(maxLayers) layers)")
+            }
+            out.formUnion(lo...hi)
         }
         guard !out.isEmpty else { throw VaneError("layers \"\(text)\" names no layer", hint: "write layers like 8-20 or 3,5,7") }
         return out.sorted()

@@ -15,6 +15,10 @@ struct Diff: ParsableCommand {
     @Flag(help: "Diff only the tensors both models have.") var allowMissing = false
     @Flag(help: "Print the report as JSON.") var json = false
 
+    func validate() throws {
+        try checkOutput(output, inputs: [a, b], extensions: ["safetensors"], what: "a task vector (safetensors)")
+    }
+
     func run() throws {
         let ma = try ModelInput(url: DefaultModel.resolve(a)), mb = try ModelInput(url: DefaultModel.resolve(b))
         let report = try TaskVector.diff(ma, mb, filter: TensorFilter(include: include, exclude: exclude),

@@ -36,7 +36,8 @@ struct Extract: ParsableCommand {
         guard PositionMode(positions) != nil else { throw ValidationError("--positions: last, mean, all or index:K") }
         guard (spanStart == nil) == (spanEnd == nil) else { throw ValidationError("give --span-start and --span-end together") }
         guard SpanRule(span) != nil else { throw ValidationError("--span: auto, input, prompt or completion") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard (1...Extraction.maxBatch).contains(batch) else { throw ValidationError("--batch \(batch): give 1…\(Extraction.maxBatch)") }
+        try checkOutput(output, inputs: [model.model, data], extensions: ["h5", "hdf5"], what: "an HDF5 activation store")
     }
 
     func run() throws {

@@ -27,6 +27,7 @@ struct Heads: ParsableCommand {
 
     func validate() throws {
         guard SpanRule(span) != nil else { throw ValidationError("--span: auto, input, prompt or completion") }
+        if let svg { try checkOutput(svg, inputs: [model.model, data, direction], extensions: ["svg"], what: "an SVG heatmap") }
     }
 
     func run() throws {

@@ -48,6 +48,12 @@ struct Recipe: ParsableCommand {
         @Flag(help: "Continue an interrupted run from STORE.partial and its samples log (same settings).") var resume = false
         @OptionGroup var threads: ThreadOptions
 
+        func validate() throws {
+            let store = URL(fileURLWithPath: output).deletingPathExtension().appendingPathExtension("h5").path
+            try checkOutput(output, inputs: [model.model, questions], extensions: ["gguf"], what: "a control vector (GGUF)")
+            try checkOutput(store, inputs: [model.model, questions], extensions: ["h5"], what: "the recipe's activation store")
+        }
+
         func run() throws {
             threads.apply()
             let m = try model.loadForSampling()

@@ -27,6 +27,10 @@ struct SteerEvalCommand: ParsableCommand {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
         guard !steer.steer.isEmpty || edited != nil else { throw ValidationError("give a vector with --steer VECTOR.gguf, or --edited MODEL") }
         _ = try scales()
+        let inputs = [model.model, prompts] + (try steer.steer.map { try ScaledVectorPath(parsing: $0).path })
+            + (edited.map { [$0] } ?? [])
+        try checkOutput(plot, inputs: inputs, extensions: ["svg"], what: "an SVG plot")
+        if let texts { try checkOutput(texts, inputs: inputs, extensions: ["jsonl"], what: "a JSON Lines file of texts") }
     }
 
     func scales() throws -> [Float] {

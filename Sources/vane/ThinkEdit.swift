@@ -70,6 +70,10 @@ extension Recipe {
         @Option(name: .shortAndLong, help: "The responses file to write (.jsonl), ready for `vane extract`.") var output: String
         @OptionGroup var threads: ThreadOptions
 
+        func validate() throws {
+            try checkOutput(output, inputs: [model.model, questions], extensions: ["jsonl"], what: "a JSON Lines responses file")
+        }
+
         func run() throws {
             threads.apply()
             let m = try model.loadForSampling()

@@ -21,7 +21,9 @@ struct Trace: ParsableCommand {
 
     func validate() throws {
         guard (prompt == nil) != (ids == nil) else { throw ValidationError("give exactly one of --prompt and --ids") }
-        _ = try tokenIDs()
+        if try tokenIDs()?.isEmpty == true { throw ValidationError("--ids: give at least one token id") }
+        try checkOutput(output, inputs: [model.model], extensions: ["safetensors", "h5", "hdf5"],
+                        what: "a trace (safetensors, or an HDF5 store)")
     }
 
     /// The ids --ids gives, if any.
@@ -37,6 +39,9 @@ struct Trace: ParsableCommand {
     func run() throws {
         let m = try model.load()
         let tokens = try tokenIDs() ?? m.encode(prompt ?? "")
+        guard !tokens.isEmpty else {
+            throw VaneError("the prompt encodes to no tokens", hint: "give a non-empty --prompt, or --ids")
+        }
         let points = try HookPoint.matching(hooks, layers: m.config.numHiddenLayers)
         let registry = Hooks()
         let capture = Capture()

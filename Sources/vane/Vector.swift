@@ -23,6 +23,7 @@ struct Vector: ParsableCommand {
             guard DirectionMethod(rawValue: method) != nil else {
                 throw ValidationError("--method \(method): use one of " + DirectionMethod.allCases.map(\.rawValue).joined(separator: ", "))
             }
+            try checkOutput(output, inputs: [store], extensions: ["gguf"], what: "a control vector (GGUF)")
         }
 
         func run() throws {
@@ -45,6 +46,10 @@ struct Vector: ParsableCommand {
         @Argument(help: "A control vector (.gguf).") var vector: String
         @Option(help: "Where to write the plot (default: VECTOR with .scores.svg).") var plot: String?
 
+        func validate() throws {
+            if let plot { try checkOutput(plot, inputs: [store, vector], extensions: ["svg"], what: "an SVG plot") }
+        }
+
         func run() throws {
             let v = try ControlVector(contentsOf: URL(fileURLWithPath: vector))
             let scores = try VectorBuilder(store: try ActivationStore(url: URL(fileURLWithPath: store))).score(v)
@@ -66,6 +71,8 @@ struct Vector: ParsableCommand {
             guard VectorExportFormat(rawValue: format) != nil else {
                 throw ValidationError("--format \(format): use safetensors, h5 or npy-dir")
             }
+            let extensions = ["safetensors": ["safetensors"], "h5": ["h5", "hdf5"], "npy-dir": []][format] ?? []
+            try checkOutput(output, inputs: [vector], extensions: extensions, what: "a \(format) export")
         }
 
         func run() throws {
@@ -83,6 +90,8 @@ struct Vector: ParsableCommand {
 
         func validate() throws {
             guard !terms.isEmpty else { throw ValidationError("give at least one VECTOR.gguf[:SCALE]") }
+            let paths = try terms.map { try ScaledVectorPath(parsing: $0).path }
+            try checkOutput(output, inputs: paths, extensions: ["gguf"], what: "a control vector (GGUF)")
         }
 
         func run() throws {

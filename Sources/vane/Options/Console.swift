@@ -1,3 +1,4 @@
+import VaneModelIO
 import Foundation
 
 /// Writes to standard error (progress and statistics), keeping standard output for results. On a terminal it
@@ -22,4 +23,11 @@ func formatBytes(_ n: Int) -> String {
     var v = Double(n), i = 0
     while v >= 1000 && i < units.count - 1 { v /= 1000; i += 1 }
     return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+}
+
+/// Refuses, before any work, an output that is one of the inputs (model names such as `smollm2` resolved) or
+/// whose extension contradicts what is written (OutputPath).
+func checkOutput(_ output: String, inputs: [String], extensions: [String] = [], what: String = "the output") throws {
+    let urls = inputs.map { (try? DefaultModel.resolve($0)) ?? URL(fileURLWithPath: $0) }
+    try OutputPath.check(URL(fileURLWithPath: output), inputs: urls, extensions: extensions, what: what)
 }

@@ -6,7 +6,8 @@ struct ThreadOptions: ParsableArguments {
     var threads: Int?
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        // More workers than this only spawn threads that wait on each other.
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads \(threads): give 1…256") }
     }
 
     func apply() {
