@@ -84,8 +84,10 @@ public enum Merge {
             let weights = try config.models.map { Float(try value("weight", $0)) }
             return Tensor(shape: xs[0].shape, data: MergeMath.linear(xs.map(\.data), weights: weights, normalize: try value("normalize") != 0))
         case .slerp:
-            let base = config.baseModel!
-            let other = config.models.first { $0.url != base }!
+            // MergeConfig.validate guarantees a base and one other model.
+            guard let base = config.baseModel, let other = config.models.first(where: { $0.url != base }) else {
+                throw VaneError("slerp needs a base_model and one other model")
+            }
             let a = try inputs[base]!.values(name), b = try inputs[other.url]!.values(name)
             return Tensor(shape: a.shape, data: MergeMath.slerp(t: try value("t"), a.data, b.data))
         default:

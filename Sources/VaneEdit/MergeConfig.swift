@@ -29,16 +29,18 @@ public struct MergeConfig: Sendable {
         /// `tensor_parameters()`), with mergekit's defaults.
         public var parameters: [Declared] {
             switch self {
-            case .linear: return [.model("weight"), .global("normalize", 1)]
-            case .slerp: return [.global("t")]
+            case .linear: return [.model("weight", range: .finite), .global("normalize", 1, range: .bool)]
+            case .slerp: return [.global("t", range: .closed(0, 1))]
             case .task_arithmetic, .ties, .dare_linear, .dare_ties, .breadcrumbs, .breadcrumbs_ties:
-                var list: [Declared] = [.model("weight"), .model("density", 1)]
-                if self == .breadcrumbs || self == .breadcrumbs_ties { list.append(.model("gamma", 0.01)) }
-                list += [.global("normalize", self == .ties ? 1 : 0),
-                         .global("rescale", self == .dare_linear || self == .dare_ties ? 1 : 0),
-                         .global("lambda", 1),
+                // density: the fraction of each task vector kept; gamma: the fraction of its largest entries
+                // breadcrumbs drops (mergekit `magnitude_outliers`), so density + gamma ≤ 1 as well.
+                var list: [Declared] = [.model("weight", range: .finite), .model("density", 1, range: .openClosed(0, 1))]
+                if self == .breadcrumbs || self == .breadcrumbs_ties { list.append(.model("gamma", 0.01, range: .closed(0, 1))) }
+                list += [.global("normalize", self == .ties ? 1 : 0, range: .bool),
+                         .global("rescale", self == .dare_linear || self == .dare_ties ? 1 : 0, range: .bool),
+                         .global("lambda", 1, range: .finite),
                          // Accepted so that mergekit configs load; Vane's sign masks are booleans anyway.
-                         .global("int8_mask", 0)]
+                         .global("int8_mask", 0, range: .bool)]
                 return list
             }
         }
@@ -54,9 +56,45 @@ public struct MergeConfig: Sendable {
         public var perModel: Bool
         /// nil: required (bools are 1 and 0).
         public var defaultValue: Double?
+        /// The values the parameter accepts; checked for every number a config gives it.
+        public var range: Range
 
-        static func global(_ name: String, _ value: Double? = nil) -> Declared { Declared(name: name, perModel: false, defaultValue: value) }
-        static func model(_ name: String, _ value: Double? = nil) -> Declared { Declared(name: name, perModel: true, defaultValue: value) }
+        static func global(_ name: String, _ value: Double? = nil, range: Range) -> Declared {
+            Declared(name: name, perModel: false, defaultValue: value, range: range)
+        }
+        static func model(_ name: String, _ value: Double? = nil, range: Range) -> Declared {
+            Declared(name: name, perModel: true, defaultValue: value, range: range)
+        }
+    }
+
+    public enum Range: Sendable, CustomStringConvertible {
+        /// true or false (a bare 0 or 1 too, as YAML writers sometimes give it).
+        case bool
+        /// Any finite number.
+        case finite
+        case closed(Double, Double)
+        /// Excludes the lower end.
+        case openClosed(Double, Double)
+
+        public func contains(_ x: Double) -> Bool {
+            switch self {
+            case .bool: x == 0 || x == 1
+            case .finite: x.isFinite
+            case .closed(let lo, let hi): x >= lo && x <= hi
+            case .openClosed(let lo, let hi): x > lo && x <= hi
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .bool: "true or false"
+            case .finite: "a finite number"
+            case .closed(let lo, let hi): "[\(Self.format(lo)), \(Self.format(hi))]"
+            case .openClosed(let lo, let hi): "(\(Self.format(lo)), \(Self.format(hi))]"
+            }
+        }
+
+        static func format(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(x) }
     }
 
     public indirect enum Parameter: Sendable, Equatable {
@@ -84,6 +122,16 @@ public struct MergeConfig: Sendable {
                 return (1 - f) * values[i] + f * values[i + 1]
             case .filtered(let entries):
                 return entries.first { $0.filter.map { tensor.contains($0) } ?? true }?.value.number(tensor: tensor, position: position)
+            }
+        }
+
+        /// For messages: the value as the config gave it.
+        var summary: String {
+            switch self {
+            case .number(let v): "\(v)"
+            case .bool(let b): "\(b)"
+            case .gradient(let values): "the list \(values)"
+            case .filtered: "a list of {filter, value}"
             }
         }
 
@@ -122,6 +170,7 @@ public struct MergeConfig: Sendable {
 
     public init(yaml: String, directory: URL, path: String = "<config>") throws {
         func fail(_ message: String, hint: String? = nil) -> VaneError { VaneError("\(path): \(message)", hint: hint) }
+        try YAMLLimits.check(yaml, path: path)
         let root: Any?
         do { root = try Yams.load(yaml: yaml) } catch {
             throw fail("not valid YAML: \(error)")
@@ -219,8 +268,8 @@ public struct MergeConfig: Sendable {
         let tasks = models.filter { $0.url != baseModel }
         switch method {
         case .slerp:
-            guard models.count == 2, let baseModel, models.contains(where: { $0.url == baseModel }) else {
-                throw fail("slerp interpolates exactly two models, one of them the base_model", nil)
+            guard models.count == 2, let baseModel, models.contains(where: { $0.url == baseModel }), tasks.count == 1 else {
+                throw fail("slerp interpolates exactly two different models, one of them the base_model", nil)
             }
         case .linear: break
         default:
@@ -239,9 +288,42 @@ public struct MergeConfig: Sendable {
                 throw fail("\(m.url.path) has no \(p.name); \(method.rawValue) needs one per model", nil)
             }
         }
-        for (owner, params) in [("parameters", parameters)] + models.map({ ($0.url.path, $0.parameters) }) {
-            for d in params["density"]?.allNumbers ?? [] where !(d > 0 && d <= 1) {
-                throw fail("density \(d) (\(owner)) is outside (0, 1]", "density is the fraction of each task vector kept")
+        try checkParameterValues(fail)
+    }
+
+    /// Every number given to a parameter lies in its declared range; bools go only where bools belong.
+    func checkParameterValues(_ fail: (String, String?) -> VaneError) throws {
+        let places = [("parameters", parameters)]
+            + models.enumerated().map { ("models[\($0)] (\($1.url.lastPathComponent)) parameters", $1.parameters) }
+        for (place, params) in places {
+            for (key, value) in params.sorted(by: { $0.key < $1.key }) {
+                guard let range = method.parameter(key)?.range else { continue }
+                let what = "\(key) in \(place)"
+                switch (range, value) {
+                case (.bool, .bool): continue
+                case (.bool, .number(let x)) where range.contains(x): continue
+                case (.bool, _): throw fail("\(what) is \(value.summary), expected true or false", nil)
+                case (_, .bool): throw fail("\(what) is a bool, expected a number in \(range)", nil)
+                default: break
+                }
+                let numbers = value.allNumbers
+                guard !numbers.isEmpty else { throw fail("\(what) is an empty list, expected a number in \(range)", nil) }
+                for x in numbers where !x.isFinite || !range.contains(x) {
+                    throw fail("\(what) is \(x), outside \(range)",
+                               key == "density" ? "density is the fraction of each task vector kept" : nil)
+                }
+            }
+        }
+        // breadcrumbs drops gamma of the largest entries and keeps density, so both together cannot pass 1.
+        guard method.parameter("gamma") != nil else { return }
+        for m in models where m.url != baseModel {
+            func most(_ key: String) -> Double {
+                (m.parameters[key] ?? parameters[key])?.allNumbers.max() ?? method.parameter(key)?.defaultValue ?? 0
+            }
+            let density = most("density"), gamma = most("gamma")
+            guard density + gamma <= 1 else {
+                throw fail("density \(density) + gamma \(gamma) for \(m.url.lastPathComponent) exceeds 1",
+                           "gamma is the fraction of the largest entries dropped, density the fraction kept")
             }
         }
     }

@@ -189,6 +189,9 @@ public enum TaskVector {
     /// are copied from BASE unchanged (byte for byte where the output format allows).
     public static func apply(base: ModelInput, taskVector url: URL, scale: Float, to options: OutputOptions,
                              progress: (ProgressEvent) -> Void = { _ in }) throws {
+        guard scale.isFinite else {
+            throw VaneError("scale \(scale) is not a finite number", hint: "give --scale a number such as 1, 0.5 or -1")
+        }
         let tv = try File(url: url, spec: base.files.spec)
         if let arch = tv.metadata["vane.architecture"], arch != base.config.architecture {
             throw VaneError("the task vector \(url.path) was taken from a \(arch) model, but \(base.url.path) is \(base.config.architecture)")

@@ -66,7 +66,9 @@ public final class BPETokenizer: Sendable {
             }
             tokenToID[a.content] = a.id
         }
-        for (name, id) in [("BOS", bosID), ("EOS", eosID)] {
+        let named = [("BOS", bosID), ("EOS", eosID)] + suffixIDs.map { ("post-processor suffix", $0) }
+            + extraEndOfTurnIDs.map { ("end-of-turn", $0) }
+        for (name, id) in named {
             if let id, id < 0 || id >= pieces.count {
                 throw VaneError("\(source): \(name) id \(id) is outside the vocabulary of \(pieces.count) tokens")
             }

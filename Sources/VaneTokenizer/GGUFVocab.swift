@@ -34,11 +34,19 @@ extension BPETokenizer {
     ///   - addBOS: `tokenizer.ggml.add_bos_token`, or nil when absent.
     ///   - eotID: `tokenizer.ggml.eot_token_id` when present; it joins endOfTurnIDs.
     public convenience init(ggufTokens: [String], tokenTypes: [Int], merges: [String], pre: String, bosID: Int?,
-                            eosID: Int?, addBOS: Bool?, eotID: Int? = nil) throws {
-        let source = "GGUF tokenizer.ggml.*"
+                            eosID: Int?, addBOS: Bool?, eotID: Int? = nil, file: String = "GGUF") throws {
+        let source = "\(file) tokenizer.ggml.*"
+        for (key, id) in [("bos_token_id", bosID), ("eos_token_id", eosID), ("eot_token_id", eotID)] {
+            if let id, id < 0 || id >= ggufTokens.count {
+                throw VaneError("\(file): tokenizer.ggml.\(key) \(id) is outside the vocabulary of \(ggufTokens.count) tokens")
+            }
+        }
         guard let preTokenizer = Self.ggufPreTokenizers[pre] else {
             let known = Self.ggufPreTokenizers.keys.sorted().joined(separator: ", ")
             throw VaneError("\(source): tokenizer.ggml.pre \"\(pre)\" is not supported (supported: \(known))")
+        }
+        guard ggufTokens.count <= Self.maxVocabulary else {
+            throw VaneError("\(source): tokenizer.ggml.tokens has \(ggufTokens.count) entries, more than \(Self.maxVocabulary)")
         }
         guard tokenTypes.isEmpty || tokenTypes.count == ggufTokens.count else {
             throw VaneError("\(source): token_type has \(tokenTypes.count) entries for \(ggufTokens.count) tokens")

@@ -25,7 +25,7 @@ extension BPETokenizer {
                           bosID: m["tokenizer.ggml.bos_token_id"]?.int,
                           eosID: m["tokenizer.ggml.eos_token_id"]?.int,
                           addBOS: m["tokenizer.ggml.add_bos_token"]?.bool,
-                          eotID: m["tokenizer.ggml.eot_token_id"]?.int)
+                          eotID: m["tokenizer.ggml.eot_token_id"]?.int, file: path)
         case .hfFolder(let dir, _):
             let config = dir.appendingPathComponent("tokenizer_config.json")
             try self.init(tokenizerJSON: dir.appendingPathComponent("tokenizer.json"),

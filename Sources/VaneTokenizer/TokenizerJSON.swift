@@ -52,12 +52,21 @@ extension BPETokenizer {
                                     lstrip: t["lstrip"] as? Bool ?? false, rstrip: t["rstrip"] as? Bool ?? false))
         }
 
+        // The table is sized from the largest id, so every id is checked before it is allocated: within the sane
+        // bound, and leaving no more gaps than there are tokens (real files number their tokens densely).
+        let entries = vocab.count + added.count
+        let bound = min(Self.maxVocabulary, max(2 * entries, 1024))
+        func check(_ id: Int, _ key: String) throws {
+            guard id >= 0 && id < bound else {
+                throw VaneError("\(file): \(key) has id \(id), outside 0..<\(bound) (the file has \(entries) tokens)",
+                                hint: "token ids run from 0 up to about the number of tokens; the file is damaged")
+            }
+        }
+        for (token, id) in vocab { try check(id, "model.vocab[\(token.debugDescription)]") }
+        for (i, a) in added.enumerated() { try check(a.id, "added_tokens[\(i)] (\(a.content.debugDescription))") }
         let size = max(vocab.values.max() ?? -1, added.map(\.id).max() ?? -1) + 1
         var pieces = [String](repeating: "", count: size)
-        for (token, id) in vocab {
-            guard id >= 0 else { throw VaneError("\(file): model.vocab gives \(token.debugDescription) the negative id \(id)") }
-            pieces[id] = token
-        }
+        for (token, id) in vocab { pieces[id] = token }
         for a in added { pieces[a.id] = a.content }
 
         let merges = try Self.parseMerges(model["merges"], file: file)
@@ -98,6 +107,9 @@ extension BPETokenizer {
                       normalizeNFC: normalizeNFC, ignoreMerges: model["ignore_merges"] as? Bool ?? false,
                       bosID: bosID, eosID: eosID, addBOS: addBOS, suffixIDs: suffix, source: file)
     }
+
+    /// Vocabularies in use reach about 262,000 tokens (Gemma 3); 2^24 leaves room and still bounds the tables.
+    static let maxVocabulary = 1 << 24
 
     private static func readJSONObject(_ url: URL) throws -> [String: Any] {
         let data: Data

@@ -122,6 +122,75 @@ import VaneTestSupport
         #expect(t.contains("global parameter of merge_method slerp"), "\(t)")
     }
 
+    /// Every parameter is checked against the range its method declares, before any output.
+    @Test func parameterValuesOutOfRange() {
+        let ties = "merge_method: ties\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: "
+        let crumbs = "merge_method: breadcrumbs\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: "
+        let slerp = "merge_method: slerp\nbase_model: ft_a\nmodels:\n  - model: ft_a\n  - model: ft_b\nparameters: "
+        let cases: [(String, [String])] = [
+            (ties + "{weight: .nan, density: 0.5}\n", ["test.yaml", "weight in models[0] (ft_a)", "nan", "a finite number"]),
+            (ties + "{weight: .inf, density: 0.5}\n", ["weight", "inf", "a finite number"]),
+            (ties + "{weight: [1, .nan], density: 0.5}\n", ["weight", "nan"]),
+            (ties + "{weight: [], density: 0.5}\n", ["weight", "empty list"]),
+            (ties + "{weight: true, density: 0.5}\n", ["weight", "is a bool"]),
+            (ties + "{weight: 1, density: .nan}\n", ["density", "nan", "(0, 1]"]),
+            (ties + "{weight: 1}\nparameters: {normalize: [1, 0]}\n", ["normalize in parameters", "true or false"]),
+            (ties + "{weight: 1}\nparameters: {lambda: .inf}\n", ["lambda", "inf"]),
+            (slerp + "{t: 1.5}\n", ["t in parameters", "1.5", "[0, 1]"]),
+            (slerp + "{t: -0.1}\n", ["t in parameters", "[0, 1]"]),
+            (slerp + "{t: .nan}\n", ["t in parameters", "nan"]),
+            (crumbs + "{weight: 1, density: 0.5, gamma: 1.5}\n", ["gamma", "1.5", "[0, 1]"]),
+            (crumbs + "{weight: 1, density: 0.5, gamma: -0.1}\n", ["gamma", "-0.1", "[0, 1]"]),
+            (crumbs + "{weight: 1, density: 0.9, gamma: 0.2}\n", ["density 0.9 + gamma 0.2", "ft_a", "exceeds 1"]),
+        ]
+        for (yaml, parts) in cases {
+            let m = message { _ = try config(yaml) }
+            for part in parts { #expect(m.contains(part), "\(yaml): \(m)") }
+        }
+        #expect(message { _ = try config(crumbs + "{weight: 1, density: 0.8, gamma: 0.2}\n") } == "no error")
+    }
+
+    /// A slerp whose two models are both the base used to trap in the merge and leave a .partial folder behind.
+    @Test func slerpOfTheBaseWithItself() throws {
+        let m = message { _ = try config("merge_method: slerp\nbase_model: ft_a\nmodels:\n  - model: ft_a\n  - model: ft_a\nparameters: {t: 0.5}\n") }
+        #expect(m.contains("test.yaml") && m.contains("two different models"), "\(m)")
+    }
+
+    @Test func applyRefusesNonFiniteScale() throws {
+        let dir = try scratch("scale")
+        let out = dir.appendingPathComponent("out")
+        let m = message {
+            try TaskVector.apply(base: ModelInput(url: Fixtures.url("merge/base")), taskVector: dir.appendingPathComponent("tv.safetensors"),
+                                 scale: .nan, to: OutputOptions(url: out))
+        }
+        #expect(m.contains("scale nan is not a finite number"), "\(m)")
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
+    /// Deep nesting overflowed the stack inside Yams and nested aliases made it expand for ever, even unused;
+    /// both are refused from the text, naming the file and line, in well under a second.
+    @Test func hostileYAMLIsRefusedBeforeParsing() {
+        let start = Date()
+        var laughs = "a0: &a0 x\n"
+        for level in 1...9 { laughs += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ", ") + "]\n" }
+        let cases: [(String, [String])] = [
+            ("merge_method: linear\n" + laughs + "models:\n  - model: ft_a\n", ["test.yaml:7:", "*a4", "aliases expand to more than 10000"]),
+            ("merge_method: linear\nx: " + String(repeating: "[", count: 5_000) + "\n", ["test.yaml:2:", "nested deeper than 64"]),
+            ("merge_method: linear\nx: " + String(repeating: "{a: ", count: 20_000) + "\n", ["test.yaml:2:", "nested deeper than 64"]),
+            ("merge_method: linear\nx:\n" + String(repeating: "- ", count: 5_000) + "1\n", ["test.yaml:3:", "nested deeper than 64"]),
+            ("x:\n" + (1...200).map { String(repeating: " ", count: $0) + "a\($0):" }.joined(separator: "\n") + "\n", ["test.yaml:65:", "nested deeper than 64"]),
+        ]
+        for (yaml, parts) in cases {
+            let m = message { _ = try config(yaml) }
+            for part in parts { #expect(m.contains(part), "\(yaml.prefix(80)): \(m.prefix(300))") }
+        }
+        // Brackets, anchors and indentation in quotes, comments and block scalars are text, and a few aliases are fine.
+        let fine = "merge_method: linear\n# [[[[ *a *a\nw: &w 1\nnote: '[[[[{{{{ *w *w'\ntext: |\n" + (1...100).map { String(repeating: " ", count: $0 + 1) + "t" }.joined(separator: "\n")
+            + "\nmodels:\n  - model: ft_a\n    parameters: {weight: *w}\n  - model: ft_b\n    parameters: {weight: *w}\n"
+        #expect(message { _ = try config(fine) } == "no error")
+        #expect(Date().timeIntervalSince(start) < 5)
+    }
+
     @Test func slerpNeedsT() {
         let m = message { _ = try config("merge_method: slerp\nbase_model: ft_a\nmodels:\n  - model: ft_a\n  - model: ft_b\n") }
         #expect(m.contains("needs the parameter t"), "\(m)")

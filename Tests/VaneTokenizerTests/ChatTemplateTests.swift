@@ -183,6 +183,38 @@ import VaneTestSupport
         #expect(m.kind == .runtime && m.message.contains("frobnicate"), "\(m)")
     }
 
+    /// Templates that loop, repeat or nest without end fail with an error at their position instead of hanging,
+    /// aborting on an allocation or overflowing the stack; each case finishes in well under a second.
+    @Test func runawayTemplatesHitLimits() throws {
+        let start = Date()
+        let cases: [(String, JinjaError.Kind, String, Int)] = [
+            ("{% for i in range(100000000000) %}x{% endfor %}", .runtime, "range() of 100000000000 items", 18),
+            ("{{ 'x' * 100000000000 }}", .runtime, "string repetition", 8),
+            ("{{ [1] * 100000000000 }}", .runtime, "list repetition", 8),
+            ("{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}", .runtime, "more than 100000 iterations", 27),
+            ("{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}",
+             .runtime, "a string would be", 75),
+            ("{% set s = 'x' * 1000000 %}{% for i in range(100) %}{{ s }}{% endfor %}", .runtime, "16 MiB", 56),
+            ("{% set s = 'x' * 1000000 %}{{ [s] * 100 }}", .runtime, "16 MiB", 35),
+            ("{{ (['x' * 1000000] * 100) | join(',') }}", .runtime, "16 MiB", 30),
+            ("{{ ('x' * 1000000) | replace('x', 'yyyyyyyyyyyyyyyyyyyyy') }}", .runtime, "replace()", 22),
+            ("{{ 'a' | indent(100000000000) }}", .runtime, "indent width", 10),
+            ("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", .runtime, "nested deeper than", 21),
+            ("{{ " + String(repeating: "(", count: 20_000) + "1" + String(repeating: ")", count: 20_000) + " }}",
+             .syntax, "expression nested deeper than 256", 260),
+            ("{{ 1" + String(repeating: " + 1", count: 20_000) + " }}", .syntax, "nested deeper than 256", 1026),
+            ("{{ " + String(repeating: "not ", count: 20_000) + "1 }}", .syntax, "'not' nested deeper than 256", 1024),
+            (String(repeating: "{% if 1 %}", count: 20_000) + String(repeating: "{% endif %}", count: 20_000),
+             .syntax, "'if' block nested deeper than 256", 2567),
+        ]
+        for (source, kind, message, column) in cases {
+            let e = try #require(error(source), "\(source.prefix(60)) rendered")
+            #expect(e.kind == kind && e.message.contains(message) && e.origin == "t.jinja", "\(source.prefix(60)): \(e)")
+            #expect(e.line == 1 && e.column == column, "\(source.prefix(60)): \(e.line):\(e.column)")
+        }
+        #expect(Date().timeIntervalSince(start) < 5, "limits took \(Date().timeIntervalSince(start)) s")
+    }
+
     @Test func runtimeErrorsNameTheOperation() throws {
         let add = try #require(error("{{ 'a' + 1 }}"))
         #expect(add.kind == .runtime && add.message.contains("+") && add.message.contains("'str' and 'int'"), "\(add)")

@@ -247,6 +247,38 @@ func ggufTokenizer(_ model: String) throws -> BPETokenizer {
         }
     }
 
+    /// Ids size the token table, so a huge, negative or far-off id is refused with the file, key and value
+    /// before anything is allocated (these crashed or aborted before).
+    @Test func outOfRangeTokenIDsThrow() throws {
+        let url = Fixtures.url("tiny-llama/tokenizer.json")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let model = try #require(json["model"] as? [String: Any])
+        let added = json["added_tokens"] as? [[String: Any]] ?? []
+
+        var hugeVocab = json, m = model
+        m["vocab"] = (m["vocab"] as! [String: Int]).merging(["huge": 1 << 62]) { $1 }
+        hugeVocab["model"] = m
+        let hugeURL = try writeTemporary(hugeVocab, name: "tokenizer.json")
+        expectError(containing: [hugeURL.path, "model.vocab[\"huge\"]", "\(1 << 62)"]) {
+            _ = try BPETokenizer(tokenizerJSON: hugeURL, tokenizerConfig: nil)
+        }
+        for id in [1 << 40, -1] {
+            var bad = json
+            bad["added_tokens"] = added + [["id": id, "content": "<bad>", "special": true]]
+            let badURL = try writeTemporary(bad, name: "tokenizer.json")
+            expectError(containing: [badURL.path, "added_tokens[\(added.count)]", "<bad>", "\(id)"]) {
+                _ = try BPETokenizer(tokenizerJSON: badURL, tokenizerConfig: nil)
+            }
+        }
+
+        let vocab = try JSONDecoder().decode(GGUFVocab.self, from: Data(contentsOf: Fixtures.url("tokenizer/tiny-llama.gguf-vocab.json")))
+        expectError(containing: ["m.gguf", "tokenizer.ggml.eot_token_id", "\(vocab.tokens.count)"]) {
+            _ = try BPETokenizer(ggufTokens: vocab.tokens, tokenTypes: vocab.tokenTypes, merges: vocab.merges,
+                                 pre: vocab.pre, bosID: vocab.bosID, eosID: vocab.eosID, addBOS: vocab.addBOS,
+                                 eotID: vocab.tokens.count, file: "m.gguf")
+        }
+    }
+
     /// A long text encodes quickly and decodes back; the bound is loose for debug builds.
     @Test func longText() throws {
         let tokenizer = try hfTokenizer("tiny-qwen2")

@@ -22,6 +22,25 @@ struct Expr: Sendable {
     }
     let kind: Kind
     let offset: Int
+    /// Levels of nesting, this node included: the renderer recurses this deep, so the parser bounds it.
+    let depth: Int
+
+    init(kind: Kind, offset: Int) {
+        self.kind = kind
+        self.offset = offset
+        let children: [Expr?] = switch kind {
+        case .literal, .name: []
+        case .list(let items), .concat(let items): items
+        case .dict(let pairs): pairs.flatMap { [$0.key, $0.value] }
+        case .attribute(let e, _), .unary(_, let e): [e]
+        case .item(let a, let b), .binary(_, let a, let b), .and(let a, let b), .or(let a, let b): [a, b]
+        case .slice(let e, let start, let stop, let step): [e, start, stop, step]
+        case .call(let e, let args), .filter(let e, _, let args): [e] + args.positional + args.keyword.map(\.value)
+        case .test(let e, _, let args): [e] + args
+        case .conditional(let test, let then, let otherwise): [test, then, otherwise]
+        }
+        depth = 1 + children.reduce(0) { max($0, $1?.depth ?? 0) }
+    }
 }
 
 struct Arguments: Sendable {

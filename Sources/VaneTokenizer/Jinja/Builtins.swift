@@ -86,9 +86,11 @@ enum Operators {
         case (.add, .array(let x), .array(let y)): return .array(x + y)
         case (.multiply, .string(let s), _), (.multiply, _, .string(let s)):
             guard let n = Number(a.typeName == "str" ? b : a), case .int(let count) = n else { throw unsupported() }
+            try JinjaLimits.checkRepetition(s.utf8.count, count, limit: JinjaLimits.maxStringBytes, "string repetition")
             return .string(String(repeating: s, count: max(count, 0)))
         case (.multiply, .array(let items), _), (.multiply, _, .array(let items)):
             guard let n = Number(a.typeName == "list" ? b : a), case .int(let count) = n else { throw unsupported() }
+            try JinjaLimits.checkRepetition(items.count, count, limit: JinjaLimits.maxItems, "list repetition")
             return .array(Array([[JinjaValue]](repeating: items, count: max(count, 0)).joined()))
         case (.modulo, .string, _):
             throw JinjaFailure("printf-style '%' string formatting is not supported; use '~' or filters")
@@ -281,7 +283,10 @@ enum Filters {
             let p = try bind(["d", "attribute"])
             var items = try Operators.iterate(value, name)
             if let attribute = p[1] { items = items.map { path($0, attribute, renderer) } }
-            return .string(items.map(\.pythonString).joined(separator: p[0]?.pythonString ?? ""))
+            let separator = p[0]?.pythonString ?? ""
+            try JinjaLimits.checkRepetition(separator.utf8.count, items.count, limit: JinjaLimits.maxStringBytes, "join separators")
+            try JinjaLimits.checkRenderable(.array(items), "join")
+            return .string(items.map(\.pythonString).joined(separator: separator))
         case "replace":
             let p = try bind(["old", "new", "count"])
             guard let old = p[0], let new = p[1] else { throw JinjaFailure("replace() needs the old and new strings") }
@@ -340,7 +345,9 @@ enum Filters {
             options.ensureASCII = p[0]?.isTruthy ?? false
             switch p[1] ?? JinjaValue.none {
             case .none: break
-            case .int(let n): options.indent = String(repeating: " ", count: max(n, 0))
+            case .int(let n):
+                try JinjaLimits.checkRepetition(1, n, limit: 1024, "tojson indent")
+                options.indent = String(repeating: " ", count: max(n, 0))
             case .string(let s): options.indent = s
             case let v: throw JinjaFailure("tojson indent must be an integer or string, not '\(v.typeName)'")
             }
@@ -352,6 +359,8 @@ enum Filters {
                 options.keySeparator = key
             }
             options.sortKeys = p[3]?.isTruthy ?? false
+            // Refused before dumping when even the plain rendering is too large; the result is checked after.
+            try JinjaLimits.checkRenderable(value, "tojson")
             do {
                 return .string(try JSONDump.dump(value, options))
             } catch let e as JSONDump.Unserializable {
@@ -425,9 +434,15 @@ enum Filters {
             let indentation: String
             switch p[0] ?? .int(4) {
             case .string(let s): indentation = s
-            case let w: indentation = String(repeating: " ", count: max(try requireInt(w, "indent width"), 0))
+            case let w:
+                let width = try requireInt(w, "indent width")
+                try JinjaLimits.checkRepetition(1, width, limit: 1024, "indent width")
+                indentation = String(repeating: " ", count: max(width, 0))
             }
-            var lines = value.pythonString.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            let text = value.pythonString
+            let lineCount = text.utf8.reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
+            try JinjaLimits.checkRepetition(indentation.utf8.count, lineCount, limit: JinjaLimits.maxStringBytes - text.utf8.count, "indent")
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             var result: String
             if p[2]?.isTruthy ?? false {
                 result = lines.joined(separator: "\n" + indentation)
@@ -570,7 +585,10 @@ enum Methods {
             case "join":
                 let p = try bind(["iterable"])
                 let items = try Operators.iterate(p[0] ?? .undefined, "join")
-                return .string(try items.map { try requireString($0, "join() item") }.joined(separator: s))
+                let strings = try items.map { try requireString($0, "join() item") }
+                try JinjaLimits.checkRepetition(s.utf8.count, strings.count, limit: JinjaLimits.maxStringBytes, "join separators")
+                try JinjaLimits.checkRenderable(.array(items), "join")
+                return .string(strings.joined(separator: s))
             case "splitlines":
                 _ = try bind([])
                 var lines = s.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -650,6 +668,9 @@ enum Methods {
     static func replace(_ s: String, _ old: String, _ new: String, count: Int) throws -> String {
         let chars = scalars(s)
         let limit = count < 0 ? Int.max : count
+        // Each replacement adds at most new's bytes; checked before the result is built.
+        let most = min(limit, old.isEmpty ? chars.count + 1 : occurrences(of: scalars(old), in: chars, limit: limit).count)
+        try JinjaLimits.checkRepetition(new.utf8.count, most, limit: JinjaLimits.maxStringBytes - s.utf8.count, "replace()")
         if old.isEmpty {
             // Python inserts `new` before every character and at the end.
             var out = String.UnicodeScalarView()

@@ -12,10 +12,9 @@ final class Renderer {
     private var namespaces: [JinjaObject] = []
     private var macros: [MacroDefinition] = []
     private var macroDepth = 0
+    private var depth = 0
+    private var iterations = 0
     let clock: (now: Date, timeZone: TimeZone)
-
-    static let maxMacroDepth = 64
-    static let maxOutputBytes = 64 << 20
 
     init(source: SourceText, globals: [String: JinjaValue], now: Date, timeZone: TimeZone) {
         self.source = source
@@ -30,16 +29,31 @@ final class Renderer {
 
     // MARK: Statements
 
+    /// Counts one level of renderer recursion; `offset` is where the error points.
+    private func enter(at offset: Int) throws {
+        depth += 1
+        guard depth <= JinjaLimits.maxRenderDepth else {
+            throw fail("the template nests deeper than \(JinjaLimits.maxRenderDepth) levels (expressions, blocks and macro calls together)",
+                       at: offset)
+        }
+    }
+
     func run(_ nodes: [Node], into out: inout String) throws -> Flow {
+        try enter(at: 0)
+        defer { depth -= 1 }
         for node in nodes {
             switch node {
             case .text(let s):
                 out += s
-            case .output(let e):
-                out += try eval(e).pythonString
-                if out.utf8.count > Self.maxOutputBytes {
-                    throw fail("output exceeds \(Self.maxOutputBytes >> 20) MiB; the template is probably looping on its own output", at: e.offset)
+                if out.utf8.count > JinjaLimits.maxStringBytes {
+                    throw fail("output exceeds \(JinjaLimits.maxStringBytes >> 20) MiB; the template repeats text without end", at: 0)
                 }
+            case .output(let e):
+                let value = try eval(e)
+                do { try JinjaLimits.checkRenderable(value, "the output", extra: out.utf8.count) } catch let f as JinjaFailure {
+                    throw fail(f.message, at: e.offset)
+                }
+                out += value.pythonString
             case .conditional(let branches, let otherwise):
                 var body = otherwise
                 for branch in branches where try eval(branch.test).isTruthy {
@@ -111,6 +125,10 @@ final class Renderer {
         frames.append([:])
         defer { frames.removeLast() }
         func bind(_ item: JinjaValue) throws {
+            iterations += 1
+            guard iterations <= JinjaLimits.maxIterations else {
+                throw fail("loops ran more than \(JinjaLimits.maxIterations) iterations in one render", at: loop.offset)
+            }
             if loop.targets.count == 1 {
                 frames[frames.count - 1][loop.targets[0]] = item
             } else {
@@ -151,8 +169,18 @@ final class Renderer {
     // MARK: Expressions
 
     func eval(_ e: Expr) throws -> JinjaValue {
+        try enter(at: e.offset)
+        defer { depth -= 1 }
         do {
-            return try evaluate(e)
+            let value = try evaluate(e)
+            // Doubling a string or list in a loop grows without bound; each step is checked here.
+            switch value {
+            case .string(let s) where s.utf8.count > JinjaLimits.maxStringBytes:
+                throw JinjaLimits.tooLong(s.utf8.count, "a string")
+            case .array(let a) where a.count > JinjaLimits.maxItems:
+                throw JinjaFailure("a list of \(a.count) items exceeds the limit of \(JinjaLimits.maxItems)")
+            default: return value
+            }
         } catch let failure as JinjaFailure {
             throw source.error(failure.raised ? .raised : .runtime, failure.message, at: e.offset)
         }
@@ -230,7 +258,9 @@ final class Renderer {
             let a = try eval(l)
             return a.isTruthy ? a : try eval(r)
         case .concat(let parts):
-            return .string(try parts.map { try eval($0).pythonString }.joined())
+            let values = try parts.map(eval)
+            try JinjaLimits.checkRenderable(.array(values), "'~'")
+            return .string(values.map(\.pythonString).joined())
         case .conditional(let test, let then, let otherwise):
             if try eval(test).isTruthy { return try eval(then) }
             return try otherwise.map(eval) ?? .undefined
@@ -296,8 +326,8 @@ final class Renderer {
         guard args.positional.count <= m.parameters.count else {
             throw JinjaFailure("macro '\(m.name)' takes \(m.parameters.count) arguments, \(args.positional.count) given")
         }
-        guard macroDepth < Self.maxMacroDepth else {
-            throw JinjaFailure("macro '\(m.name)' nested deeper than \(Self.maxMacroDepth) calls")
+        guard macroDepth < JinjaLimits.maxMacroDepth else {
+            throw JinjaFailure("macro '\(m.name)' nested deeper than \(JinjaLimits.maxMacroDepth) calls")
         }
         let names = Set(m.parameters.map(\.name))
         for (name, _) in args.keyword where !names.contains(name) {
@@ -343,9 +373,12 @@ final class Renderer {
             guard (1...3).contains(ints.count), args.keyword.isEmpty else { throw JinjaFailure("range() takes 1 to 3 integer arguments") }
             let (start, stop, step) = ints.count == 1 ? (0, ints[0], 1) : (ints[0], ints[1], ints.count == 3 ? ints[2] : 1)
             guard step != 0 else { throw JinjaFailure("range() step must not be zero") }
-            let seq = stride(from: start, to: stop, by: step)
-            guard seq.underestimatedCount <= 1_000_000 else { throw JinjaFailure("range() longer than 1000000 items") }
-            return .array(seq.map { .int($0) })
+            // Counted before any item is made (the stride's own count would walk it); in Double, which cannot overflow.
+            let count = max(0, ((Double(stop) - Double(start)) / Double(step)).rounded(.up))
+            guard count <= Double(JinjaLimits.maxItems) else {
+                throw JinjaFailure("range() of \(Int(count)) items exceeds the limit of \(JinjaLimits.maxItems)")
+            }
+            return .array(stride(from: start, to: stop, by: step).map { .int($0) })
         case .namespace, .dict:
             var o = JinjaObject()
             for v in args.positional {

@@ -17,6 +17,8 @@ struct Parser {
     private let source: SourceText
     private var index = 0
     private var loopDepth = 0
+    /// Open expressions and blocks; the parser and the renderer recurse once per level.
+    private var nesting = 0
 
     init(tokens: [Token], source: SourceText) {
         self.tokens = tokens
@@ -25,6 +27,23 @@ struct Parser {
 
     private var current: Token { tokens[index] }
     private var next: Token { tokens[min(index + 1, tokens.count - 1)] }
+
+    /// An expression node, refused when it nests deeper than the renderer may recurse (`1+1+…` nests too).
+    private func make(_ kind: Expr.Kind, offset: Int) throws -> Expr {
+        let e = Expr(kind: kind, offset: offset)
+        guard e.depth <= JinjaLimits.maxParseDepth else {
+            throw fail("expression nested deeper than \(JinjaLimits.maxParseDepth) levels", at: offset)
+        }
+        return e
+    }
+
+    /// Counts one level of parser recursion (a parenthesis, `not`, unary sign or block); pair with `nesting -= 1`.
+    private mutating func nest(_ what: String) throws {
+        nesting += 1
+        guard nesting <= JinjaLimits.maxParseDepth else {
+            throw fail("\(what) nested deeper than \(JinjaLimits.maxParseDepth) levels")
+        }
+    }
 
     private func fail(_ message: String, at offset: Int? = nil) -> JinjaError {
         source.error(.syntax, message, at: offset ?? current.offset)
@@ -130,6 +149,8 @@ struct Parser {
     }
 
     private mutating func parseStatement(_ tag: String, offset: Int, nameOffset: Int) throws -> Node {
+        try nest("'\(tag)' block")
+        defer { nesting -= 1 }
         switch tag {
         case "if": return try parseIf(offset: offset)
         case "for": return try parseFor(offset: offset)
@@ -260,6 +281,8 @@ struct Parser {
     // MARK: Expressions
 
     mutating func parseExpression() throws -> Expr {
+        try nest("expression")
+        defer { nesting -= 1 }
         let value = try parseOr()
         guard isName("if") else { return value }
         let offset = advance().offset
@@ -269,14 +292,14 @@ struct Parser {
             _ = advance()
             otherwise = try parseExpression()
         }
-        return Expr(kind: .conditional(test: test, then: value, otherwise: otherwise), offset: offset)
+        return try make(.conditional(test: test, then: value, otherwise: otherwise), offset: offset)
     }
 
     private mutating func parseOr() throws -> Expr {
         var left = try parseAnd()
         while isName("or") {
             let offset = advance().offset
-            left = Expr(kind: .or(left, try parseAnd()), offset: offset)
+            left = try make(.or(left, try parseAnd()), offset: offset)
         }
         return left
     }
@@ -285,15 +308,17 @@ struct Parser {
         var left = try parseNot()
         while isName("and") {
             let offset = advance().offset
-            left = Expr(kind: .and(left, try parseNot()), offset: offset)
+            left = try make(.and(left, try parseNot()), offset: offset)
         }
         return left
     }
 
     private mutating func parseNot() throws -> Expr {
         if isName("not") {
+            try nest("'not'")
+            defer { nesting -= 1 }
             let offset = advance().offset
-            return Expr(kind: .unary(.not, try parseNot()), offset: offset)
+            return try make(.unary(.not, try parseNot()), offset: offset)
         }
         return try parseCompare()
     }
@@ -317,7 +342,7 @@ struct Parser {
             default: return left
             }
             _ = advance()
-            left = Expr(kind: .binary(op, left, try parseAdditive()), offset: offset)
+            left = try make(.binary(op, left, try parseAdditive()), offset: offset)
         }
     }
 
@@ -325,7 +350,7 @@ struct Parser {
         var left = try parseConcat()
         while isOp("+") || isOp("-") {
             let t = advance()
-            left = Expr(kind: .binary(t.kind == .op("+") ? .add : .subtract, left, try parseConcat()), offset: t.offset)
+            left = try make(.binary(t.kind == .op("+") ? .add : .subtract, left, try parseConcat()), offset: t.offset)
         }
         return left
     }
@@ -338,7 +363,7 @@ struct Parser {
             _ = advance()
             parts.append(try parseMultiplicative())
         }
-        return Expr(kind: .concat(parts), offset: first.offset)
+        return try make(.concat(parts), offset: first.offset)
     }
 
     private mutating func parseMultiplicative() throws -> Expr {
@@ -353,7 +378,7 @@ struct Parser {
             default: return left
             }
             let offset = advance().offset
-            left = Expr(kind: .binary(op, left, try parsePower()), offset: offset)
+            left = try make(.binary(op, left, try parsePower()), offset: offset)
         }
     }
 
@@ -361,7 +386,7 @@ struct Parser {
         var left = try parseUnary(withFilters: true)
         while isOp("**") {
             let offset = advance().offset
-            left = Expr(kind: .binary(.power, left, try parseUnary(withFilters: true)), offset: offset)
+            left = try make(.binary(.power, left, try parseUnary(withFilters: true)), offset: offset)
         }
         return left
     }
@@ -369,8 +394,10 @@ struct Parser {
     private mutating func parseUnary(withFilters: Bool) throws -> Expr {
         var node: Expr
         if isOp("-") || isOp("+") {
+            try nest("unary sign")
+            defer { nesting -= 1 }
             let t = advance()
-            node = Expr(kind: .unary(t.kind == .op("-") ? .negate : .plus, try parseUnary(withFilters: false)), offset: t.offset)
+            node = try make(.unary(t.kind == .op("-") ? .negate : .plus, try parseUnary(withFilters: false)), offset: t.offset)
         } else {
             node = try parsePrimary()
         }
@@ -385,10 +412,10 @@ struct Parser {
         case .name(let n):
             _ = advance()
             switch n {
-            case "true", "True": return Expr(kind: .literal(.bool(true)), offset: t.offset)
-            case "false", "False": return Expr(kind: .literal(.bool(false)), offset: t.offset)
-            case "none", "None": return Expr(kind: .literal(.none), offset: t.offset)
-            default: return Expr(kind: .name(n), offset: t.offset)
+            case "true", "True": return try make(.literal(.bool(true)), offset: t.offset)
+            case "false", "False": return try make(.literal(.bool(false)), offset: t.offset)
+            case "none", "None": return try make(.literal(.none), offset: t.offset)
+            default: return try make(.name(n), offset: t.offset)
             }
         case .string(var s):
             _ = advance()
@@ -397,18 +424,18 @@ struct Parser {
                 s += more
                 _ = advance()
             }
-            return Expr(kind: .literal(.string(s)), offset: t.offset)
+            return try make(.literal(.string(s)), offset: t.offset)
         case .integer(let i):
             _ = advance()
-            return Expr(kind: .literal(.int(i)), offset: t.offset)
+            return try make(.literal(.int(i)), offset: t.offset)
         case .float(let d):
             _ = advance()
-            return Expr(kind: .literal(.double(d)), offset: t.offset)
+            return try make(.literal(.double(d)), offset: t.offset)
         case .op("("):
             _ = advance()
             if isOp(")") {
                 _ = advance()
-                return Expr(kind: .list([]), offset: t.offset)
+                return try make(.list([]), offset: t.offset)
             }
             let first = try parseExpression()
             guard isOp(",") else {
@@ -423,7 +450,7 @@ struct Parser {
                 items.append(try parseExpression())
             }
             try expectOp(")")
-            return Expr(kind: .list(items), offset: t.offset)
+            return try make(.list(items), offset: t.offset)
         case .op("["):
             _ = advance()
             var items: [Expr] = []
@@ -432,7 +459,7 @@ struct Parser {
                 if !isOp("]") { try expectOp(",") }
             }
             _ = advance()
-            return Expr(kind: .list(items), offset: t.offset)
+            return try make(.list(items), offset: t.offset)
         case .op("{"):
             _ = advance()
             var pairs: [(key: Expr, value: Expr)] = []
@@ -443,7 +470,7 @@ struct Parser {
                 if !isOp("}") { try expectOp(",") }
             }
             _ = advance()
-            return Expr(kind: .dict(pairs), offset: t.offset)
+            return try make(.dict(pairs), offset: t.offset)
         default:
             throw fail("expected an expression, found \(Self.describe(t.kind))")
         }
@@ -457,17 +484,18 @@ struct Parser {
                 switch current.kind {
                 case .name(let n):
                     _ = advance()
-                    node = Expr(kind: .attribute(node, n), offset: offset)
+                    node = try make(.attribute(node, n), offset: offset)
                 case .integer(let i):
                     _ = advance()
-                    node = Expr(kind: .item(node, Expr(kind: .literal(.int(i)), offset: offset)), offset: offset)
+                    node = try make(.item(node, Expr(kind: .literal(.int(i)), offset: offset)), offset: offset)
                 default:
                     throw fail("expected an attribute name after '.', found \(Self.describe(current.kind))")
                 }
             } else if isOp("[") {
                 node = try parseSubscript(node)
             } else if isOp("(") {
-                node = Expr(kind: .call(node, try parseArguments()), offset: current.offset)
+                let offset = current.offset
+                node = try make(.call(node, try parseArguments()), offset: offset)
             } else {
                 return node
             }
@@ -492,10 +520,10 @@ struct Parser {
         _ = advance()
         if !isSlice {
             guard let index = parts[0] else { throw fail("empty subscript '[]'", at: offset) }
-            return Expr(kind: .item(target, index), offset: offset)
+            return try make(.item(target, index), offset: offset)
         }
         while parts.count < 3 { parts.append(nil) }
-        return Expr(kind: .slice(target, start: parts[0], stop: parts[1], step: parts[2]), offset: offset)
+        return try make(.slice(target, start: parts[0], stop: parts[1], step: parts[2]), offset: offset)
     }
 
     private mutating func parseArguments() throws -> Arguments {
@@ -525,7 +553,7 @@ struct Parser {
                 let name = try expectName("a filter name after '|'")
                 guard Filters.names.contains(name) else { throw fail("no filter named '\(name)'", at: offset) }
                 let args = isOp("(") ? try parseArguments() : Arguments()
-                node = Expr(kind: .filter(node, name, args), offset: offset)
+                node = try make(.filter(node, name, args), offset: offset)
             } else if isName("is") {
                 let offset = advance().offset
                 var negated = false
@@ -543,10 +571,11 @@ struct Parser {
                 } else if startsTestArgument {
                     args = [try parsePostfix(try parsePrimary())]
                 }
-                node = Expr(kind: .test(node, name, args), offset: offset)
-                if negated { node = Expr(kind: .unary(.not, node), offset: offset) }
+                node = try make(.test(node, name, args), offset: offset)
+                if negated { node = try make(.unary(.not, node), offset: offset) }
             } else if isOp("(") {
-                node = Expr(kind: .call(node, try parseArguments()), offset: current.offset)
+                let offset = current.offset
+                node = try make(.call(node, try parseArguments()), offset: offset)
             } else {
                 return node
             }
