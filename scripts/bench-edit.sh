@@ -7,14 +7,7 @@
 #
 # Usage: scripts/bench-edit.sh [WORKDIR] [VECTOR.gguf]     (VANE=path/to/vane to use another binary)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-work=${1:-$(mktemp -d)}
-mkdir -p "$work"
-if [ -z "${VANE:-}" ]; then
-    swift build -c release --product vane >&2
-    VANE=.build/release/vane
-fi
-"$VANE" fetch smollm2 >&2
+source "$(dirname "$0")/bench-common.sh"
 
 vector=${2:-}
 if [ -z "$vector" ]; then

@@ -13,14 +13,7 @@
 #
 # Usage: scripts/bench-identity.sh [WORKDIR]     (VANE=path/to/vane, VANE_BEFORE=path/to/older/vane)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-work=${1:-$(mktemp -d)}
-mkdir -p "$work"
-if [ -z "${VANE:-}" ]; then
-    swift build -c release --product vane >&2
-    VANE=.build/release/vane
-fi
-"$VANE" fetch smollm2 >&2
+source "$(dirname "$0")/bench-common.sh"
 [ -d "$work/f32" ] || "$VANE" convert smollm2 "$work/f32" --dtype f32 >&2
 
 python3 - "$work/f32" "$work/deep" <<'PY'

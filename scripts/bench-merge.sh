@@ -7,14 +7,7 @@
 #
 # Usage: scripts/bench-merge.sh [WORKDIR]     (VANE=path/to/vane to use another binary)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-work=${1:-$(mktemp -d)}
-mkdir -p "$work"
-if [ -z "${VANE:-}" ]; then
-    swift build -c release --product vane >&2
-    VANE=.build/release/vane
-fi
-"$VANE" fetch smollm2 >&2
+source "$(dirname "$0")/bench-common.sh"
 
 for name in a b c; do
     [ -d "$work/$name" ] || "$VANE" convert smollm2 "$work/$name" --dtype f32 >&2
