@@ -44,28 +44,7 @@ public final class ActivationStore {
         self.url = url
         file = try HDF5File.open(at: url, mode: .readOnly)
         provenance = try StoreProvenance(reading: file.attributes, file: url.path)
-        let n = Int(try file.attributes.get("n_examples", as: Int64.self))
-        count = n
-        let root = file.root
-        func ints(_ path: String) throws -> [Int] {
-            let data = try root.openDataset(path)
-            guard let rows = try data.shape.first, rows >= n else {
-                throw VaneError("\(url.path):/\(path) has \(try data.shape.first ?? 0) rows but n_examples is \(n)")
-            }
-            return try data.read(rows: 0..<n, as: Int64.self).map { Int($0) }
-        }
-        let spanPairs = try root.openDataset(StoreLayout.span).read(rows: 0..<n, as: Int64.self)
-        examples = StoredExamples(
-            texts: try root.openDataset(StoreLayout.text).read(rows: 0..<n, as: String.self),
-            labels: try ints(StoreLayout.label), pairs: try ints(StoreLayout.pair), lines: try ints(StoreLayout.line),
-            tokenCounts: try ints(StoreLayout.nTokens), promptTokenCounts: try ints(StoreLayout.nPromptTokens),
-            spans: (0..<n).map { Int(spanPairs[2 * $0])..<Int(spanPairs[2 * $0 + 1]) })
-        if provenance.positions == .all {
-            let offsets = try root.openDataset(StoreLayout.tokenOffsets).read(rows: 0..<(n + 1), as: Int64.self)
-            tokenOffsets = offsets.map { Int($0) }
-        } else {
-            tokenOffsets = nil
-        }
+        (count, examples, tokenOffsets) = try StoreNumbers(url: url).examples(in: file, provenance: provenance)
     }
 
     /// Rows of the hook datasets that belong to examples `range`.

@@ -88,7 +88,7 @@ public final class ActivationWriter {
         }
         let stored = try StoreProvenance(reading: file.attributes, file: url.path)
         try stored.checkResumable(as: provenance, url: url)
-        let n = Int(try file.attributes.get("n_examples", as: Int64.self))
+        let n = try StoreNumbers(url: url).examples(in: file, provenance: stored).count
         let writer = try ActivationWriter(file: file, url: url, provenance: stored, count: n)
         try writer.truncateToCount()
         return writer

@@ -25,6 +25,7 @@ import VaneTensor
 //     vane.method           string    how the directions were computed (mean-diff, pca-diff, …, combine)
 //     vane.model            string    the model's file or folder name, for messages
 //     vane.model_sha256     string    the model's identity (ModelIdentity.swift in VaneModelIO)
+//     vane.model_layers     u32       the model's block count: every direction.L has L < it
 //     vane.command          string    the command line that made the file
 //     vane.layers           i32[]     layers with scores, and per layer:
 //     vane.layer_norms      f32[]     ‖direction‖
@@ -32,6 +33,9 @@ import VaneTensor
 //     vane.layer_cohens_d   f32[]     Cohen's d of the projection
 //
 // A file without vane.hook (llama.cpp's, repeng's) is taken as resid_post, which is what llama.cpp does with it.
+//
+// Reading refuses what would make steering meaningless: two tensors for one layer (direction.5 and direction.05),
+// and any value that is not finite or whose magnitude exceeds `ControlVector.maxMagnitude`.
 
 /// How well one layer's direction separates the two classes of the examples it was computed from.
 public struct LayerScore: Sendable, Equatable, Codable {
@@ -51,6 +55,11 @@ public struct LayerScore: Sendable, Equatable, Codable {
 /// One direction per layer, added (times a scale) at the same hook point of each layer.
 public struct ControlVector: Sendable, Equatable {
     public static let formatVersion = 1
+    /// The largest |value| a direction may hold. Residual-stream components of LLMs stay within about 1e4 even in
+    /// their "massive activations", so a mean difference of them does too; 1e6 leaves two orders of magnitude for
+    /// that, while a value beyond it — or 3e38, one step from infinity once scaled — can only be damage, and makes
+    /// generation stop at once.
+    public static let maxMagnitude: Float = 1e6
 
     /// layer → direction [width].
     public var directions: [Int: [Float]]
@@ -61,12 +70,14 @@ public struct ControlVector: Sendable, Equatable {
     public var method: String?
     public var modelName: String?
     public var modelSHA256: String?
+    /// The model's block count, when known: every layer is below it.
+    public var modelLayers: Int?
     public var command: String?
     public var scores: [LayerScore]
 
     public init(directions: [Int: [Float]], width: Int, hook: SteerHook = .residPost, modelHint: String,
-                method: String? = nil, modelName: String? = nil, modelSHA256: String? = nil, command: String? = nil,
-                scores: [LayerScore] = []) {
+                method: String? = nil, modelName: String? = nil, modelSHA256: String? = nil, modelLayers: Int? = nil,
+                command: String? = nil, scores: [LayerScore] = []) {
         precondition(directions.values.allSatisfy { $0.count == width }, "every direction has the vector's width")
         self.directions = directions
         self.width = width
@@ -75,6 +86,7 @@ public struct ControlVector: Sendable, Equatable {
         self.method = method
         self.modelName = modelName
         self.modelSHA256 = modelSHA256
+        self.modelLayers = modelLayers
         self.command = command
         self.scores = scores
     }
@@ -95,6 +107,7 @@ public struct ControlVector: Sendable, Equatable {
                              hint: "this looks like a model, not a control vector")
         }
         var directions: [Int: [Float]] = [:]
+        var tensorNames: [Int: String] = [:]
         var width: Int?
         for t in file.tensors {
             guard t.name.hasPrefix("direction."), let layer = Int(t.name.dropFirst("direction.".count)) else {
@@ -103,6 +116,11 @@ public struct ControlVector: Sendable, Equatable {
             guard layer >= 1 else {
                 throw VaneError("\(path): tensor \(t.name): llama.cpp's control vectors start at direction.1")
             }
+            if let other = tensorNames[layer] {
+                throw VaneError("\(path): tensors \(other) and \(t.name) are both layer \(layer)'s direction",
+                                hint: "keep one of them; a layer has one direction")
+            }
+            tensorNames[layer] = t.name
             guard t.shape.count == 1, [.f32, .f16, .bf16].contains(t.type) else {
                 throw VaneError("\(path): tensor \(t.name) is \(t.type) \(t.shape), expected a 1-D F32 vector")
             }
@@ -110,9 +128,19 @@ public struct ControlVector: Sendable, Equatable {
                 throw VaneError("\(path): tensor \(t.name) has width \(t.shape[0]) but earlier directions have \(w)")
             }
             width = t.shape[0]
-            directions[layer] = dequantize(t).data
+            let values = dequantize(t).data
+            try Self.checkValues(values, "\(path): tensor \(t.name)")
+            directions[layer] = values
         }
         guard let width else { throw VaneError("\(path): the file holds no direction tensors") }
+        let modelLayers = file["vane.model_layers"]?.int
+        if let modelLayers, !(1...Int(Int32.max)).contains(modelLayers) {
+            throw VaneError("\(path): vane.model_layers is \(modelLayers); a block count is 1…\(Int32.max)")
+        }
+        if let modelLayers, let top = directions.keys.max(), top >= modelLayers {
+            throw VaneError("\(path): tensor \(tensorNames[top] ?? "") is layer \(top), but vane.model_layers says the "
+                + "model has layers 0…\(modelLayers - 1)", hint: "the file is damaged; compute the vector again")
+        }
         var hook = SteerHook.residPost
         if let h = file["vane.hook"]?.string { hook = try SteerHook(parsing: h) }
         var scores: [LayerScore] = []
@@ -122,6 +150,9 @@ public struct ControlVector: Sendable, Equatable {
             guard norms.count == layers.count, auroc.count == layers.count, cohen.count == layers.count else {
                 throw VaneError("\(path): vane.layers has \(layers.count) entries but the score arrays have \(norms.count), \(auroc.count), \(cohen.count)")
             }
+            if let stray = layers.first(where: { directions[$0] == nil }) {
+                throw VaneError("\(path): vane.layers scores layer \(stray), which has no direction tensor")
+            }
             scores = layers.indices.map {
                 LayerScore(layer: layers[$0], norm: Float(norms[$0]), auroc: Float(auroc[$0]), cohensD: Float(cohen[$0]))
             }
@@ -129,7 +160,7 @@ public struct ControlVector: Sendable, Equatable {
         self.init(directions: directions, width: width, hook: hook,
                   modelHint: file["controlvector.model_hint"]?.string ?? "", method: file["vane.method"]?.string,
                   modelName: file["vane.model"]?.string, modelSHA256: file["vane.model_sha256"]?.string,
-                  command: file["vane.command"]?.string, scores: scores)
+                  modelLayers: modelLayers, command: file["vane.command"]?.string, scores: scores)
     }
 
     // MARK: Writing
@@ -138,8 +169,9 @@ public struct ControlVector: Sendable, Equatable {
     public func write(to url: URL) throws {
         if directions[0] != nil {
             throw VaneError("cannot write \(url.path): llama.cpp's format has no direction.0 (block 0's output is never steered)",
-                             hint: "leave layer 0 out (--layers 1-…), or export with --format safetensors|h5|npy-dir")
+                             hint: "leave layer 0 out (--layers 1-…)")
         }
+        for l in layers { try Self.checkValues(directions[l]!, "cannot write \(url.path): layer \(l)") }
         var meta: [(key: String, value: GGUFValue)] = [
             ("general.architecture", .string("controlvector")),
             ("controlvector.model_hint", .string(modelHint)),
@@ -150,6 +182,7 @@ public struct ControlVector: Sendable, Equatable {
         if let method { meta.append(("vane.method", .string(method))) }
         if let modelName { meta.append(("vane.model", .string(modelName))) }
         if let modelSHA256 { meta.append(("vane.model_sha256", .string(modelSHA256))) }
+        if let modelLayers { meta.append(("vane.model_layers", .uint32(UInt32(modelLayers)))) }
         if let command { meta.append(("vane.command", .string(command))) }
         if !scores.isEmpty {
             meta.append(("vane.layers", .array(scores.map { .int32(Int32($0.layer)) })))
@@ -161,6 +194,14 @@ public struct ControlVector: Sendable, Equatable {
         let entries = layers.map { TensorEntry(name: "direction.\($0)", type: .f32, shape: [width]) }
         try GGUFWriter.write(to: url, metadata: meta, entries: entries) { i, emit in
             try directions[layers[i]]!.withUnsafeBytes { try emit($0) }
+        }
+    }
+
+    /// Refuses a direction holding a value that is not finite or exceeds `maxMagnitude`; `place` says whose.
+    static func checkValues(_ values: [Float], _ place: String) throws {
+        if let i = values.firstIndex(where: { !(abs($0) <= maxMagnitude) }) {
+            throw VaneError("\(place): value [\(i)] is \(values[i]); a direction's values must be finite and within "
+                + "±\(maxMagnitude)", hint: "the vector is damaged or was computed from broken activations")
         }
     }
 
@@ -218,10 +259,11 @@ public struct ControlVector: Sendable, Equatable {
             }
         }
         let shas = Set(terms.compactMap(\.vector.modelSHA256))
+        let depths = Set(terms.compactMap(\.vector.modelLayers))
         let recipe = terms.map { "\($0.vector.method ?? "vector")×\($0.scale)" }.joined(separator: " + ")
         return ControlVector(directions: sum, width: first.width, hook: first.hook, modelHint: first.modelHint,
                              method: "combine(\(recipe))", modelName: first.modelName,
-                             modelSHA256: shas.count == 1 ? shas.first : nil)
+                             modelSHA256: shas.count == 1 ? shas.first : nil, modelLayers: depths.count == 1 ? depths.first : nil)
     }
 }
 

@@ -8,7 +8,7 @@ import VaneModelIO
 ///
 /// Each example contributes one row per layer: the stored row when the store is pooled (last, mean, index:K),
 /// the mean of its span's rows when it holds all positions. Labels come from /examples/label (1 positive,
-/// 0 negative, −1 left out), pairs from /examples/pair. Layer 0 is left out unless asked for, since llama.cpp's
+/// 0 negative, −1 left out), pairs from /examples/pair. Layer 0 is never used, since llama.cpp's
 /// vector files cannot hold it.
 public struct VectorBuilder {
     public let store: ActivationStore
@@ -47,7 +47,12 @@ public struct VectorBuilder {
             guard !out.isEmpty else { throw VaneError("\(store.url.path) holds \(hook) only at layer 0, which a vector file cannot hold") }
             return out
         }
-        let modelLayers = store.provenance.dims.count > 1 ? store.provenance.dims[1] : Int.max
+        // llama.cpp adds direction.L after block L for L ≥ 1 only, so no vector file can hold layer 0.
+        if layers.contains(0) {
+            throw VaneError("layer 0 cannot be in a control vector: llama.cpp's files start at direction.1 (block 0's "
+                + "output is never steered)", hint: "ask for layers from 1, e.g. --layers 1-\(max(1, layers.max() ?? 1))")
+        }
+        let modelLayers = store.provenance.dims[1]
         if let bad = layers.first(where: { $0 >= modelLayers }) {
             throw VaneError("layer \(bad) is out of range: the store's model has layers 0…\(modelLayers - 1)")
         }
@@ -103,7 +108,8 @@ public struct VectorBuilder {
         return ControlVector(directions: directions, width: width, hook: hook, modelHint: modelHint ?? p.architecture,
                              method: method.rawValue + (normalize ? " (normalized)" : ""),
                              modelName: modelName ?? URL(fileURLWithPath: p.modelPath).lastPathComponent,
-                             modelSHA256: p.modelSHA256.isEmpty ? nil : p.modelSHA256, command: commandLine, scores: scores)
+                             modelSHA256: p.modelSHA256.isEmpty ? nil : p.modelSHA256, modelLayers: p.dims[1],
+                             command: commandLine, scores: scores)
     }
 
     /// The vector's separation of this store's labelled examples, layer by layer, at the vector's hook.

@@ -48,6 +48,10 @@ import VaneTestSupport
         #expect(e2?.message.contains("layer 5 is out of range") == true)
         let e3 = #expect(throws: VaneError.self) { try labelled.compute(.meanDiff, hook: .mlpOut) }
         #expect(e3?.message.contains("hook_mlp_out") == true)
+        // No vector file can hold layer 0 (llama.cpp's start at direction.1): refused before computing anything.
+        let e4 = #expect(throws: VaneError.self) { try labelled.compute(.meanDiff, layers: [0, 1, 2]) }
+        #expect(e4?.message.contains("layer 0") == true && e4?.message.contains("direction.1") == true)
+        #expect(try labelled.compute(.meanDiff).modelLayers == 3)
         let wrong = ControlVector(directions: [1: [Float](repeating: 1, count: 8)], width: 8, modelHint: "llama")
         #expect(throws: VaneError.self) { try labelled.score(wrong) }
     }
