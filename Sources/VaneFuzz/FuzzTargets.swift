@@ -23,36 +23,37 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
     /// Runs the parser on `data`; errors are swallowed.
     public func run(_ data: Data) {
+        defer { try? FileManager.default.removeItem(at: Scratch.url(self)) }
         do {
             switch self {
             case .gguf:
-                let file = try GGUFFile(url: Scratch.write(data, as: "gguf"))
+                let file = try GGUFFile(url: Scratch.write(data, for: self))
                 _ = try ModelConfig(gguf: file)
             case .safetensors:
-                let file = try SafetensorsFile(url: Scratch.write(data, as: "safetensors"))
+                let file = try SafetensorsFile(url: Scratch.write(data, for: self))
                 for t in file.tensors.prefix(4) { _ = dequantize(t) }
             case .config:
-                _ = try ModelConfig(configJSON: Scratch.write(data, as: "json"))
+                _ = try ModelConfig(configJSON: Scratch.write(data, for: self))
             case .tokenizer:
-                let tokenizer = try BPETokenizer(tokenizerJSON: Scratch.write(data, as: "json"), tokenizerConfig: nil)
+                let tokenizer = try BPETokenizer(tokenizerJSON: Scratch.write(data, for: self), tokenizerConfig: nil)
                 _ = tokenizer.decode(tokenizer.encode("Hello <|im_start|> wörld 123 \u{1F600}"))
             case .template:
                 let template = try ChatTemplate(source: String(decoding: data, as: UTF8.self))
                 _ = try template.render(messages: Scratch.conversation, addGenerationPrompt: true, bosToken: "<s>",
                                         eosToken: "</s>", now: Date(timeIntervalSince1970: 0))
             case .jsonl:
-                _ = try ExtractionInput(url: Scratch.write(data, as: "jsonl"), model: Scratch.model(),
+                _ = try ExtractionInput(url: Scratch.write(data, for: self), model: Scratch.model(),
                                         span: .auto, positions: .last, skipBad: true)
             case .mergeYAML:
                 _ = try MergeConfig(yaml: String(decoding: data, as: UTF8.self),
                                     directory: URL(fileURLWithPath: "/nonexistent"))
             case .hdf5:
-                let store = try ActivationStore(url: Scratch.write(data, as: "h5"))
+                let store = try ActivationStore(url: Scratch.write(data, for: self))
                 _ = try store.logits()
                 if let hook = store.hooks.first { _ = try store.read(hook: hook) }
                 if store.count > 0 { _ = try store.tokenIDs(example: 0) }
             case .vector:
-                _ = try ControlVector(contentsOf: Scratch.write(data, as: "gguf"))
+                _ = try ControlVector(contentsOf: Scratch.write(data, for: self))
             }
         } catch {}
     }
@@ -66,11 +67,14 @@ enum Scratch {
         return FileManager.default.isWritableFile(atPath: shm.path) ? shm : FileManager.default.temporaryDirectory
     }()
 
-    /// Overwrites this process's scratch file with `data`; the previous run's mappings are gone by then.
-    static func write(_ data: Data, as ext: String) throws -> URL {
-        let url = directory.appendingPathComponent("vane-fuzz-\(getpid()).\(ext)")
-        try data.write(to: url)
-        return url
+    static func url(_ target: FuzzTarget) -> URL {
+        directory.appendingPathComponent("vane-fuzz-\(getpid())-\(target.rawValue)")
+    }
+
+    /// Writes `data` to this process's scratch file for `target`; `run` removes it once the parser is done with it.
+    static func write(_ data: Data, for target: FuzzTarget) throws -> URL {
+        try data.write(to: url(target))
+        return url(target)
     }
 
     static let conversation = [
@@ -80,12 +84,18 @@ enum Scratch {
         ChatMessage(role: "user", content: "2 + 2?"),
     ]
 
-    /// The tiny-llama fixture, loaded on first use: JSONL lines are tokenized and rendered with it.
-    static func model() throws -> LanguageModel {
+    /// The tiny-llama fixture, loaded on first use: JSONL lines are tokenized and rendered with it. Failing to
+    /// load it is a broken setup, not a finding, and must not pass as an error of the input.
+    static func model() -> LanguageModel {
         if let loaded { return loaded }
-        let model = try LanguageModel(url: FuzzCorpus.repository.appendingPathComponent("Tests/Fixtures/tiny-llama"))
-        loaded = model
-        return model
+        let url = FuzzCorpus.repository.appendingPathComponent("Tests/Fixtures/tiny-llama")
+        do {
+            let model = try LanguageModel(url: url)
+            loaded = model
+            return model
+        } catch {
+            fatalError("vane-fuzz: cannot load \(url.path): \(error)")
+        }
     }
 }
 
