@@ -53,6 +53,9 @@ let package = Package(
             "VanePlot",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // One fuzz target per parser (scripts/fuzz.sh runs them under libFuzzer; see RELIABILITY.md).
+        .target(name: "VaneFuzz", dependencies: ["VaneActivations", "VaneEdit", "VaneEngine", "VaneModelIO", "VaneSteer", "VaneTokenizer"]),
+        .executableTarget(name: "vane-fuzz", dependencies: ["VaneFuzz"]),
 
         // Shared by the test targets: fixture paths and tolerance comparisons that print the first mismatches.
         .target(name: "VaneTestSupport", dependencies: ["VaneModelIO", "VaneTensor"], path: "Tests/VaneTestSupport"),
@@ -70,6 +73,8 @@ let package = Package(
         // Runs the built vane: what commands refuse and what they leave behind.
         .testTarget(name: "CLITests", dependencies: ["VaneTestSupport"]),
         .testTarget(name: "VaneModelIOTests", dependencies: ["VaneModelIO", "VaneTestSupport"]),
+        // Replays Tests/Fuzz/*/seeds and regressions through the fuzz targets, without libFuzzer.
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["VaneFuzz"]),
     ],
     swiftLanguageModes: [.v6]
 )
