@@ -168,11 +168,33 @@ public struct MergeConfig: Sendable {
         return try MergeConfig(yaml: text, directory: url.deletingLastPathComponent(), path: url.path)
     }
 
+    /// The first mapping key in `node` that is not a scalar (YAMLLimits bounds the depth of this walk).
+    static func nonScalarKey(_ node: Node) -> Node? {
+        switch node {
+        case .scalar: return nil
+        case .sequence(let s): return s.lazy.compactMap(nonScalarKey).first
+        case .mapping(let m):
+            for (key, value) in m {
+                if key.scalar == nil { return key }
+                if let bad = nonScalarKey(value) { return bad }
+            }
+            return nil
+        }
+    }
+
     public init(yaml: String, directory: URL, path: String = "<config>") throws {
         func fail(_ message: String, hint: String? = nil) -> VaneError { VaneError("\(path): \(message)", hint: hint) }
         try YAMLLimits.check(yaml, path: path)
         let root: Any?
-        do { root = try Yams.load(yaml: yaml) } catch {
+        do {
+            // Yams traps on a mapping key that is not a scalar (`? [a]: b`), so the node tree is checked first.
+            if let node = try Yams.compose(yaml: yaml), let bad = Self.nonScalarKey(node) {
+                throw fail("line \(bad.mark?.line ?? 0): a mapping key must be a plain name, not a list or mapping")
+            }
+            root = try Yams.load(yaml: yaml)
+        } catch let error as VaneError {
+            throw error
+        } catch {
             throw fail("not valid YAML: \(error)")
         }
         guard let doc = root as? [String: Any] else { throw fail("expected a mapping with merge_method and models") }

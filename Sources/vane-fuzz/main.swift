@@ -38,7 +38,7 @@ var count = 0
 for path in arguments.dropFirst(2) {
     var isFolder: ObjCBool = false
     let url = URL(fileURLWithPath: path)
-    FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
+    _ = FileManager.default.fileExists(atPath: path, isDirectory: &isFolder)
     for file in isFolder.boolValue ? FuzzCorpus.files(in: url) : [url] {
         guard let data = FileManager.default.contents(atPath: file.path) else {
             FileHandle.standardError.write(Data("vane-fuzz: cannot read \(file.path)\n".utf8))
