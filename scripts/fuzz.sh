@@ -35,14 +35,14 @@ for target in "${targets[@]}"; do
         -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$findings/" \
         -close_fd_mask=1 >"$log" 2>&1 || true
     final() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
-    coverage=$(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*' "$log" | tail -1)
+    coverage=$(grep -ao 'cov: [0-9]* ft: [0-9]* corp: [0-9]*' "$log" | tail -1)
     new=$(ls "$findings" | wc -l)
     printf '%-12s %10s runs %6s exec/s  %s\n' "$target" "$(final number_of_executed_units)" \
         "$(final average_exec_per_sec)" "$coverage"
-    if [ "$new" -gt "$before" ] || grep -q 'ERROR: libFuzzer\|==ERROR\|SUMMARY: libFuzzer' "$log"; then
+    if [ "$new" -gt "$before" ] || grep -aq 'ERROR: libFuzzer\|==ERROR\|SUMMARY: libFuzzer' "$log"; then
         failed=1
         echo "  FINDING (log $log):"
-        grep -m3 'Fatal error\|ERROR: libFuzzer\|SUMMARY' "$log" | sed 's/^/    /'
+        grep -a -m3 'Fatal error\|ERROR: libFuzzer\|SUMMARY' "$log" | sed 's/^/    /'
         ls -t "$findings" | head -5 | sed "s|^|    $findings/|"
     fi
 done
