@@ -168,15 +168,20 @@ public struct MergeConfig: Sendable {
         return try MergeConfig(yaml: text, directory: url.deletingLastPathComponent(), path: url.path)
     }
 
-    /// The first mapping key in `node` that is not a scalar (YAMLLimits bounds the depth of this walk).
-    static func nonScalarKey(_ node: Node) -> Node? {
+    /// The first node Yams cannot construct safely, and why (YAMLLimits bounds the depth of this walk).
+    static func unsupported(_ node: Node) -> (Node, String)? {
         switch node {
-        case .scalar: return nil
-        case .sequence(let s): return s.lazy.compactMap(nonScalarKey).first
+        case .scalar(let s):
+            // YAML 1.1 base-60 numbers (1:30) overflow Int inside Yams; merge configs have no use for them.
+            let sexagesimal = s.style == .plain && s.string.range(of: #"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?$"#,
+                                                                   options: .regularExpression) != nil
+            return sexagesimal ? (node, "\"\(s.string)\" is a base-60 number, which merge configs do not take; quote it if it is a name") : nil
+        case .sequence(let s):
+            return s.lazy.compactMap(unsupported).first
         case .mapping(let m):
             for (key, value) in m {
-                if key.scalar == nil { return key }
-                if let bad = nonScalarKey(value) { return bad }
+                if key.scalar == nil { return (key, "a mapping key must be a plain name, not a list or mapping") }
+                if let bad = unsupported(key) ?? unsupported(value) { return bad }
             }
             return nil
         }
@@ -187,9 +192,10 @@ public struct MergeConfig: Sendable {
         try YAMLLimits.check(yaml, path: path)
         let root: Any?
         do {
-            // Yams traps on a mapping key that is not a scalar (`? [a]: b`), so the node tree is checked first.
-            if let node = try Yams.compose(yaml: yaml), let bad = Self.nonScalarKey(node) {
-                throw fail("line \(bad.mark?.line ?? 0): a mapping key must be a plain name, not a list or mapping")
+            // Yams traps on a mapping key that is not a scalar (`? [a]: b`) and on a base-60 number too large for
+            // Int (`4470000000000000000:47`), so the node tree is checked before anything is constructed.
+            if let node = try Yams.compose(yaml: yaml), let (bad, why) = Self.unsupported(node) {
+                throw fail("line \(bad.mark?.line ?? 0): \(why)")
             }
             root = try Yams.load(yaml: yaml)
         } catch let error as VaneError {
