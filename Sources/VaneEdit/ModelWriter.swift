@@ -193,6 +193,7 @@ public enum ModelWriter {
         progress(ProgressEvent(task: task, done: 0, total: entries.count, bytes: 0, totalBytes: totalBytes))
         var metadata = ["format": "pt"]
         for (k, v) in provenance { metadata["vane.\(k)"] = v }
+        var computed: (index: Int, values: [Float])?
         try FolderSwap.write(options.url) { dir in
             for (s, range) in shards.enumerated() {
                 let shardEntries = Array(entries[range])
@@ -210,13 +211,17 @@ public enum ModelWriter {
                                 try emit(bytes)
                             }
                         } else {
-                            let values = try tensorValues(t)
-                            try values.withUnsafeBytes { all in
+                            // A stacked tensor is split over consecutive HF tensors: compute it once, not per expert.
+                            if computed?.index != part.index { computed = (part.index, try tensorValues(t)) }
+                            try computed!.values.withUnsafeBytes { all in
                                 let slice = part.rows.map { outer($0, of: all, count: t.shape[0]) } ?? all
                                 try Encode.emit(Array(slice.bindMemory(to: Float.self)), as: e.type, emit)
                             }
                         }
-                        if part.rows.map({ $0.upperBound == t.shape[0] }) ?? true { done(t.name) }
+                        if part.rows.map({ $0.upperBound == t.shape[0] }) ?? true {
+                            computed = nil
+                            done(t.name)
+                        }
                     }
                     written += e.byteCount
                     progress(ProgressEvent(task: task, done: i + 1, total: entries.count, bytes: written,

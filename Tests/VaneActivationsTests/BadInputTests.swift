@@ -27,11 +27,6 @@ import VaneTestSupport
         }
     }
 
-    func expect(_ message: String, contains parts: [String], sourceLocation: SourceLocation = #_sourceLocation) {
-        for part in parts where !message.contains(part) {
-            Issue.record("error \"\(message)\" does not mention \"\(part)\"", sourceLocation: sourceLocation)
-        }
-    }
 
     @Test func malformedLineNamesFileAndLine() throws {
         defer { folder.remove() }

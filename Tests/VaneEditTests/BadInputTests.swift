@@ -7,11 +7,6 @@ import VaneTestSupport
 
 /// Wrong inputs stop with an error that names the problem, before anything is written.
 @Suite struct BadInputTests {
-    func message(_ body: () throws -> Void) -> String {
-        do { try body() } catch { return "\(error)" }
-        return "no error"
-    }
-
     func config(_ yaml: String) throws -> MergeConfig {
         try MergeConfig(yaml: yaml, directory: Fixtures.url("merge"), path: "test.yaml")
     }
@@ -27,7 +22,7 @@ import VaneTestSupport
         let i = tensors.firstIndex { $0.name == "model.norm.weight" }!
         tensors[i].tensor = Tensor(shape: [32], data: [Float](repeating: 1, count: 32))
         try SafetensorsWriter.write(tensors, to: bad.appendingPathComponent("model.safetensors"))
-        let m = message {
+        let m = errorText {
             _ = try TaskVector.diff(ModelInput(url: Fixtures.url("merge/ft_a")), ModelInput(url: bad), to: dir.appendingPathComponent("tv.safetensors"))
         }
         #expect(m.contains("output_norm.weight") && m.contains("[64]") && m.contains("[32]"), "\(m)")
@@ -35,7 +30,7 @@ import VaneTestSupport
     }
 
     @Test func mismatchedArchitecture() throws {
-        let m = message {
+        let m = errorText {
             _ = try TaskVector.diff(ModelInput(url: Fixtures.url("tiny-llama")), ModelInput(url: Fixtures.url("tiny-qwen2")),
                                     to: try scratch("arch").appendingPathComponent("tv.safetensors"))
         }
@@ -43,13 +38,13 @@ import VaneTestSupport
     }
 
     @Test func missingBaseModel() {
-        let m = message { _ = try config("merge_method: ties\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, density: 0.5}\n") }
+        let m = errorText { _ = try config("merge_method: ties\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, density: 0.5}\n") }
         #expect(m.contains("ties needs a base_model"), "\(m)")
     }
 
     @Test func densityOutOfRange() {
         for d in ["0", "1.5", "-0.2"] {
-            let m = message {
+            let m = errorText {
                 _ = try config("merge_method: ties\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, density: \(d)}\n")
             }
             #expect(m.contains("outside (0, 1]"), "\(d): \(m)")
@@ -57,34 +52,34 @@ import VaneTestSupport
     }
 
     @Test func unknownMethod() {
-        let m = message { _ = try config("merge_method: frankenmerge\nmodels:\n  - model: ft_a\n") }
+        let m = errorText { _ = try config("merge_method: frankenmerge\nmodels:\n  - model: ft_a\n") }
         #expect(m.contains("unknown merge_method \"frankenmerge\"") && m.contains("dare_ties"), "\(m)")
     }
 
     @Test func invalidYAML() {
-        let m = message { _ = try config("merge_method: [linear\n") }
+        let m = errorText { _ = try config("merge_method: [linear\n") }
         #expect(m.contains("test.yaml: not valid YAML"), "\(m)")
     }
 
     @Test func unreadableInput() throws {
         let cfg = try config("merge_method: linear\nmodels:\n  - model: nowhere\n    parameters: {weight: 1}\n")
-        let m = message { try Merge.run(cfg, to: OutputOptions(url: try scratch("unreadable").appendingPathComponent("out"))) }
+        let m = errorText { try Merge.run(cfg, to: OutputOptions(url: try scratch("unreadable").appendingPathComponent("out"))) }
         #expect(m.contains("nowhere") && m.contains("no such file"), "\(m)")
-        let n = message { _ = try ModelInput(url: Fixtures.url("merge/linear.yaml")) }
+        let n = errorText { _ = try ModelInput(url: Fixtures.url("merge/linear.yaml")) }
         #expect(n.contains("linear.yaml"), "\(n)")
     }
 
     @Test func outputOverwritesInput() throws {
         let cfg = try config("merge_method: linear\nmodels:\n  - model: ft_a\n    parameters: {weight: 1}\n")
-        let m = message { try Merge.run(cfg, to: OutputOptions(url: Fixtures.url("merge/ft_a"))) }
+        let m = errorText { try Merge.run(cfg, to: OutputOptions(url: Fixtures.url("merge/ft_a"))) }
         #expect(m.contains("would overwrite the input"), "\(m)")
         let gguf = Fixtures.url("tiny-llama.f32.gguf")
-        let n = message { try Convert.run(ModelInput(url: gguf), to: OutputOptions(url: gguf)) }
+        let n = errorText { try Convert.run(ModelInput(url: gguf), to: OutputOptions(url: gguf)) }
         #expect(n.contains("would overwrite the input"), "\(n)")
     }
 
     @Test func quantizedDtypeForHFFolder() throws {
-        let m = message {
+        let m = errorText {
             try Convert.run(ModelInput(url: Fixtures.url("tiny-llama.f32.gguf")),
                             to: OutputOptions(url: try scratch("q").appendingPathComponent("hf"), dtype: .q8_0))
         }
@@ -93,12 +88,12 @@ import VaneTestSupport
 
     /// A misspelt key is an error naming the key, the method, where it is, and the keys the method reads.
     @Test func unknownParameter() {
-        let m = message {
+        let m = errorText {
             _ = try config("merge_method: ties\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, densty: 0.5}\n")
         }
         #expect(m.contains("test.yaml") && m.contains("\"densty\"") && m.contains("ties") && m.contains("models[0] (ft_a)")
                 && m.contains("did you mean density") && m.contains("weight, density"), "\(m)")
-        let top = message {
+        let top = errorText {
             _ = try config("merge_method: ties\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1}\nparameters: {normalise: true}\n")
         }
         #expect(top.contains("\"normalise\"") && top.contains("in parameters:") && top.contains("ties") && top.contains("lambda"), "\(top)")
@@ -106,19 +101,19 @@ import VaneTestSupport
 
     /// Keys are per method: density is a ties parameter but not a linear one; gamma only breadcrumbs'.
     @Test func parameterOfAnotherMethod() {
-        let m = message { _ = try config("merge_method: linear\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, density: 0.5}\n") }
+        let m = errorText { _ = try config("merge_method: linear\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, density: 0.5}\n") }
         #expect(m.contains("\"density\"") && m.contains("linear") && m.contains("per model (or at the top level for every model): weight;"), "\(m)")
-        let g = message { _ = try config("merge_method: ties\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, gamma: 0.1}\n") }
+        let g = errorText { _ = try config("merge_method: ties\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, gamma: 0.1}\n") }
         #expect(g.contains("\"gamma\"") && g.contains("ties"), "\(g)")
-        let b = message { _ = try config("merge_method: breadcrumbs\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, density: 0.9, gamma: 0.1}\n") }
+        let b = errorText { _ = try config("merge_method: breadcrumbs\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, density: 0.9, gamma: 0.1}\n") }
         #expect(b == "no error", "\(b)")
     }
 
     /// A global parameter given per model is an error rather than silently ignored.
     @Test func globalParameterPerModel() {
-        let m = message { _ = try config("merge_method: ties\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, normalize: false}\n") }
+        let m = errorText { _ = try config("merge_method: ties\nbase_model: base\nmodels:\n  - model: ft_a\n    parameters: {weight: 1, normalize: false}\n") }
         #expect(m.contains("normalize") && m.contains("global parameter of merge_method ties") && m.contains("top-level parameters:"), "\(m)")
-        let t = message { _ = try config("merge_method: slerp\nbase_model: ft_a\nmodels:\n  - model: ft_a\n  - model: ft_b\n    parameters: {t: 0.5}\n") }
+        let t = errorText { _ = try config("merge_method: slerp\nbase_model: ft_a\nmodels:\n  - model: ft_a\n  - model: ft_b\n    parameters: {t: 0.5}\n") }
         #expect(t.contains("global parameter of merge_method slerp"), "\(t)")
     }
 
@@ -144,22 +139,22 @@ import VaneTestSupport
             (crumbs + "{weight: 1, density: 0.9, gamma: 0.2}\n", ["density 0.9 + gamma 0.2", "ft_a", "exceeds 1"]),
         ]
         for (yaml, parts) in cases {
-            let m = message { _ = try config(yaml) }
+            let m = errorText { _ = try config(yaml) }
             for part in parts { #expect(m.contains(part), "\(yaml): \(m)") }
         }
-        #expect(message { _ = try config(crumbs + "{weight: 1, density: 0.8, gamma: 0.2}\n") } == "no error")
+        #expect(errorText { _ = try config(crumbs + "{weight: 1, density: 0.8, gamma: 0.2}\n") } == "no error")
     }
 
     /// A slerp whose two models are both the base used to trap in the merge and leave a .partial folder behind.
     @Test func slerpOfTheBaseWithItself() throws {
-        let m = message { _ = try config("merge_method: slerp\nbase_model: ft_a\nmodels:\n  - model: ft_a\n  - model: ft_a\nparameters: {t: 0.5}\n") }
+        let m = errorText { _ = try config("merge_method: slerp\nbase_model: ft_a\nmodels:\n  - model: ft_a\n  - model: ft_a\nparameters: {t: 0.5}\n") }
         #expect(m.contains("test.yaml") && m.contains("two different models"), "\(m)")
     }
 
     @Test func applyRefusesNonFiniteScale() throws {
         let dir = try scratch("scale")
         let out = dir.appendingPathComponent("out")
-        let m = message {
+        let m = errorText {
             try TaskVector.apply(base: ModelInput(url: Fixtures.url("merge/base")), taskVector: dir.appendingPathComponent("tv.safetensors"),
                                  scale: .nan, to: OutputOptions(url: out))
         }
@@ -181,18 +176,18 @@ import VaneTestSupport
             ("x:\n" + (1...200).map { String(repeating: " ", count: $0) + "a\($0):" }.joined(separator: "\n") + "\n", ["test.yaml:65:", "nested deeper than 64"]),
         ]
         for (yaml, parts) in cases {
-            let m = message { _ = try config(yaml) }
+            let m = errorText { _ = try config(yaml) }
             for part in parts { #expect(m.contains(part), "\(yaml.prefix(80)): \(m.prefix(300))") }
         }
         // Brackets, anchors and indentation in quotes, comments and block scalars are text, and a few aliases are fine.
         let fine = "merge_method: linear\n# [[[[ *a *a\nw: &w 1\nnote: '[[[[{{{{ *w *w'\ntext: |\n" + (1...100).map { String(repeating: " ", count: $0 + 1) + "t" }.joined(separator: "\n")
             + "\nmodels:\n  - model: ft_a\n    parameters: {weight: *w}\n  - model: ft_b\n    parameters: {weight: *w}\n"
-        #expect(message { _ = try config(fine) } == "no error")
+        #expect(errorText { _ = try config(fine) } == "no error")
         #expect(Date().timeIntervalSince(start) < 5)
     }
 
     @Test func slerpNeedsT() {
-        let m = message { _ = try config("merge_method: slerp\nbase_model: ft_a\nmodels:\n  - model: ft_a\n  - model: ft_b\n") }
+        let m = errorText { _ = try config("merge_method: slerp\nbase_model: ft_a\nmodels:\n  - model: ft_a\n  - model: ft_b\n") }
         #expect(m.contains("needs the parameter t"), "\(m)")
     }
 }

@@ -31,9 +31,6 @@ import VaneTestSupport
         return dir
     }
 
-    func message(_ body: () throws -> Void) -> String {
-        do { try body(); return "no error" } catch { return "\(error)" }
-    }
 
     @Test(arguments: [
         ("llama.block_count", GGUFValue.int32(-1), "-1"),
@@ -48,7 +45,7 @@ import VaneTestSupport
     ])
     func ggufValueRefused(_ key: String, _ value: GGUFValue, _ shown: String) throws {
         let url = try gguf(key, value)
-        let m = message { _ = try LanguageModel(url: url) }
+        let m = errorText { _ = try LanguageModel(url: url) }
         #expect(m.contains(key) && m.contains(shown) && m.contains(url.path), "\(m)")
     }
 
@@ -63,7 +60,7 @@ import VaneTestSupport
     ])
     func configValueRefused(_ key: String, _ json: String, _ shown: String) throws {
         let dir = try folder(key, json)
-        let m = message { _ = try LanguageModel(url: dir) }
+        let m = errorText { _ = try LanguageModel(url: dir) }
         #expect(m.contains(key) && m.contains(shown) && m.contains("config.json"), "\(m)")
     }
 

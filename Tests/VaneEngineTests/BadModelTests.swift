@@ -27,36 +27,28 @@ import VaneTestSupport
         return dir
     }
 
-    func message(_ body: () throws -> Void) -> String {
-        do {
-            try body()
-            return "no error"
-        } catch {
-            return String(describing: error)
-        }
-    }
 
     @Test func unknownArchitectureListsSupported() throws {
         let dir = try folder(editConfig: { $0["model_type"] = "gpt_neox" })
-        let m = message { _ = try LanguageModel(url: dir) }
+        let m = errorText { _ = try LanguageModel(url: dir) }
         #expect(m.contains("gpt_neox") && m.contains("llama, qwen2"), "\(m)")
     }
 
     @Test func configMissingFieldNamesIt() throws {
         let dir = try folder(editConfig: { $0.removeValue(forKey: "hidden_size") })
-        let m = message { _ = try LanguageModel(url: dir) }
+        let m = errorText { _ = try LanguageModel(url: dir) }
         #expect(m.contains("hidden_size") && m.contains("config.json"), "\(m)")
     }
 
     @Test func missingTensorNamesIt() throws {
         let dir = try folder(editTensors: { $0.removeAll { $0.name == "model.layers.1.mlp.up_proj.weight" } })
-        let m = message { _ = try LanguageModel(url: dir) }
+        let m = errorText { _ = try LanguageModel(url: dir) }
         #expect(m.contains("blk.1.ffn_up.weight") && m.contains("missing"), "\(m)")
     }
 
     @Test func unexpectedTensorNamesIt() throws {
         let dir = try folder(editTensors: { $0.append((name: "model.layers.0.extra.weight", tensor: Tensor(zeros: [2]))) })
-        let m = message { _ = try LanguageModel(url: dir) }
+        let m = errorText { _ = try LanguageModel(url: dir) }
         #expect(m.contains("model.layers.0.extra.weight") && m.contains("unexpected"), "\(m)")
     }
 
@@ -65,18 +57,18 @@ import VaneTestSupport
             let i = ts.firstIndex { $0.name == "model.layers.2.self_attn.o_proj.weight" }!
             ts[i].tensor = Tensor(zeros: [64, 32])
         })
-        let m = message { _ = try LanguageModel(url: dir) }
+        let m = errorText { _ = try LanguageModel(url: dir) }
         #expect(m.contains("blk.2.attn_output.weight") && m.contains("[64, 32]"), "\(m)")
     }
 
     @Test func promptOverContextLength() throws {
         let model = try LanguageModel(url: Fixtures.url("tiny-llama"))
         let limit = model.config.maxPositionEmbeddings
-        let m = message {
+        let m = errorText {
             _ = try Generator(model).generate(promptTokens: [Int](repeating: 5, count: limit + 1), options: GenerationOptions())
         }
         #expect(m.contains("\(limit)") && m.contains("context"), "\(m)")
-        let forward = message {
+        let forward = errorText {
             _ = try model.transformer.forward([1, 2, 3], cache: model.transformer.makeCache(capacity: 2))
         }
         #expect(forward.contains("context"), "\(forward)")
@@ -84,12 +76,12 @@ import VaneTestSupport
 
     @Test func tokenOutsideVocabulary() throws {
         let model = try LanguageModel(url: Fixtures.url("tiny-llama"))
-        let m = message { _ = try model.transformer.forward([1, 384], cache: model.transformer.makeCache(capacity: 4)) }
+        let m = errorText { _ = try model.transformer.forward([1, 384], cache: model.transformer.makeCache(capacity: 4)) }
         #expect(m.contains("384") && m.contains("vocabulary"), "\(m)")
     }
 
     @Test func missingModelPathSaysWhatToGive() {
-        let m = message { _ = try LanguageModel(url: URL(fileURLWithPath: "/nonexistent/model.gguf")) }
+        let m = errorText { _ = try LanguageModel(url: URL(fileURLWithPath: "/nonexistent/model.gguf")) }
         #expect(m.contains("/nonexistent/model.gguf"), "\(m)")
     }
 }

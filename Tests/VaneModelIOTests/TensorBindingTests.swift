@@ -77,23 +77,20 @@ import VaneTestSupport
     }
 
     @Test func badLayoutsNameTheTensor() {
-        func message(_ body: () throws -> Void) -> String {
-            do { try body(); return "no error" } catch { return "\(error)" }
-        }
         var wrongRows = hf
         wrongRows[2] = Self.tensor("model.layers.0.self_attn.qkv_proj.weight", [15, 8], base: 0)
-        let m1 = message { _ = try Self.spec.ggufTensors(fromHF: wrongRows, config: Self.config, path: "m") }
+        let m1 = errorText { _ = try Self.spec.ggufTensors(fromHF: wrongRows, config: Self.config, path: "m") }
         #expect(m1.contains("qkv_proj") && m1.contains("8 + 4 + 4"), "\(m1)")
 
         let gap = hf.filter { !$0.name.contains("experts.1.") }
-        let m2 = message { _ = try Self.spec.ggufTensors(fromHF: gap, config: Self.config, path: "m") }
+        let m2 = errorText { _ = try Self.spec.ggufTensors(fromHF: gap, config: Self.config, path: "m") }
         #expect(m2.contains("ffn_down_exps") && m2.contains("0, 2"), "\(m2)")
 
         let unknown = hf + [Self.tensor("model.layers.0.mlp.router.weight", [3, 8], base: 0)]
-        let m3 = message { _ = try Self.spec.ggufTensors(fromHF: unknown, config: Self.config, path: "m") }
+        let m3 = errorText { _ = try Self.spec.ggufTensors(fromHF: unknown, config: Self.config, path: "m") }
         #expect(m3.contains("mlp.router.weight"), "\(m3)")
 
-        let m4 = message {
+        let m4 = errorText {
             _ = try Self.spec.hfTensors(fromGGUF: [("blk.0.attn_k.weight", [4, 8]), ("blk.0.attn_q.weight", [8, 8]),
                                                     ("blk.0.attn_v.weight", [4, 8])])
         }

@@ -13,6 +13,8 @@ struct ForwardRun {
     let scratch: Scratch
     /// Absolute positions of the T rows.
     let positions: Range<Int>
+    /// The call's working buffers, shared by its blocks.
+    let buffers = Buffers()
 
     var rows: Int { positions.count }
     var p0: Int { positions.lowerBound }
@@ -109,6 +111,20 @@ func addBias(_ y: FloatBuffer, _ bias: [Float], rows: Int) {
 /// x += a, elementwise.
 func add(_ a: FloatBuffer, into x: FloatBuffer) {
     for i in 0..<x.count { x.p[i] += a.p[i] }
+}
+
+/// Working buffers of one forward call by name, allocated at the first block that asks and reused by the others,
+/// so a call pays each allocation (and its first-touch page faults) once, not once per block.
+final class Buffers {
+    private var byName: [String: FloatBuffer] = [:]
+
+    /// The buffer `name` of `count` floats; its contents are whatever the previous block left.
+    func callAsFunction(_ name: String, _ count: Int) -> FloatBuffer {
+        if let b = byName[name], b.count == count { return b }
+        let b = FloatBuffer(count)
+        byName[name] = b
+        return b
+    }
 }
 
 /// A heap buffer of floats for the forward pass, freed with its owner.

@@ -46,8 +46,8 @@ struct LlamaBlock: DecoderBlock {
                                     c.intermediateSize)
         run.hook(.residPre(l), x, [T, d])
 
-        let h = FloatBuffer(T * d)
-        let q = FloatBuffer(T * H * hd), k = FloatBuffer(T * KV * hd), v = FloatBuffer(T * KV * hd)
+        let h = run.buffers("h", T * d)
+        let q = run.buffers("q", T * H * hd), k = run.buffers("k", T * KV * hd), v = run.buffers("v", T * KV * hd)
         Kernels.rmsNorm(x.p, attnNorm, h.p, rows: T, dim: d, eps: c.rmsNormEps)
         run.linear(self.q, h, q, bias: qBias)
         run.linear(self.k, h, k, bias: kBias)
@@ -56,18 +56,18 @@ struct LlamaBlock: DecoderBlock {
         run.rope(k, heads: KV)
         run.cache.store(layer: l, at: run.p0, keys: k.p, values: v.p, rows: T)
 
-        let z = FloatBuffer(T * H * hd)
+        let z = run.buffers("z", T * H * hd)
         run.attention(q: q.p, layer: l, into: z.p)
         run.hook(.attnZ(l), z, [T, H, hd])
 
-        let attn = FloatBuffer(T * d)
+        let attn = run.buffers("attn", T * d)
         run.output(o, z: z, bias: oBias, layer: l, into: attn)
         run.hook(.attnOut(l), attn, [T, d])
 
         add(attn, into: x)
         run.hook(.residMid(l), x, [T, d])
 
-        let gate = FloatBuffer(T * F), up = FloatBuffer(T * F), mlp = FloatBuffer(T * d)
+        let gate = run.buffers("gate", T * F), up = run.buffers("up", T * F), mlp = run.buffers("mlp", T * d)
         Kernels.rmsNorm(x.p, ffnNorm, h.p, rows: T, dim: d, eps: c.rmsNormEps)
         run.linear(self.gate, h, gate, bias: nil)
         run.linear(self.up, h, up, bias: nil)
