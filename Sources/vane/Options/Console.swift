@@ -31,3 +31,23 @@ func checkOutput(_ output: String, inputs: [String], extensions: [String] = [], 
     let urls = inputs.map { (try? DefaultModel.resolve($0)) ?? URL(fileURLWithPath: $0) }
     try OutputPath.check(URL(fileURLWithPath: output), inputs: urls, extensions: extensions, what: what)
 }
+
+/// The one line every writing command ends with, on standard error (so it also shows in pipes, where progress
+/// stays quiet): `[SUMMARY → PATH (SIZE)]`. A folder's size is the sum of its files.
+func wrote(_ path: String, _ summary: String) {
+    note("[\(summary) → \(path) (\(formatBytes(bytesOnDisk(path))))]")
+}
+
+func bytesOnDisk(_ path: String) -> Int {
+    let fm = FileManager.default
+    var isDir: ObjCBool = false
+    guard fm.fileExists(atPath: path, isDirectory: &isDir) else { return 0 }
+    if !isDir.boolValue { return ((try? fm.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0 }
+    let files = fm.enumerator(atPath: path)?.compactMap { $0 as? String } ?? []
+    return files.reduce(0) { $0 + (((try? fm.attributesOfItem(atPath: path + "/" + $1)[.size]) as? Int) ?? 0) }
+}
+
+/// "1 layer", "3 layers".
+func plural(_ n: Int, _ noun: String, _ plural: String? = nil) -> String {
+    "\(n) " + (n == 1 ? noun : plural ?? noun + "s")
+}
