@@ -28,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CKernels"),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
+        // A libhdf5 file driver that checks global-heap collections before libhdf5 1.10 decodes them.
+        .target(name: "CHDF5Guard", dependencies: ["CHDF5"]),
 
         // The error type every library throws; its own target so that VaneStore shares it without model types.
         .target(name: "VaneCore"),
@@ -35,7 +37,7 @@ let package = Package(
         .target(name: "VaneModelIO", dependencies: ["VaneCore", "VaneTensor", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "VaneTokenizer", dependencies: ["VaneCore", "VaneModelIO"]),
         .target(name: "VaneEngine", dependencies: ["VaneCore", "VaneTensor", "VaneModelIO", "VaneTokenizer"]),
-        .target(name: "VaneStore", dependencies: ["CHDF5", "VaneCore"]),
+        .target(name: "VaneStore", dependencies: ["CHDF5", "CHDF5Guard", "VaneCore"]),
         .target(name: "VanePlot", dependencies: ["VaneModelIO"]),
         .target(name: "VaneActivations", dependencies: ["VaneCore", "VaneStore", "VaneEngine"]),
         .target(name: "VaneEdit", dependencies: ["VaneModelIO", "VaneTensor", .product(name: "Yams", package: "Yams")]),

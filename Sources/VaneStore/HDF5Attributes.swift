@@ -212,8 +212,8 @@ public final class HDF5Attributes {
         let typeClass = try check("H5Tget_class", location) { H5Tget_class(type).rawValue }
         switch typeClass {
         case H5T_STRING.rawValue:
-            let strings = try readStringElements(count: elements, fileType: type, memorySpace: space, "H5Aread",
-                                                 location) { memoryType, buffer in
+            let strings = try readStringElements(count: elements, fileType: type, memorySpace: space,
+                                                 object: attribute, "H5Aread", location) { memoryType, buffer in
                 H5Aread(attribute, memoryType, buffer)
             }
             return count == nil ? .string(strings[0]) : .strings(strings)

@@ -241,7 +241,7 @@ public final class HDF5Dataset {
         let type = try check("H5Dget_type", handle.location) { H5Dget_type(handle.id) }
         defer { unchecked { H5Tclose(type) } }
         return try withRowSelection(rows, shape: try shape) { memorySpace, fileSpace, count in
-            try readStringElements(count: count, fileType: type, memorySpace: memorySpace, "H5Dread",
+            try readStringElements(count: count, fileType: type, memorySpace: memorySpace, object: handle.id, "H5Dread",
                                   handle.location) { memoryType, buffer in
                 H5Dread(handle.id, memoryType, memorySpace, fileSpace, vane_H5P_DEFAULT(), buffer)
             }

@@ -1,4 +1,5 @@
 import CHDF5
+import CHDF5Guard
 import Foundation
 
 /// An open HDF5 file. Its attributes are those of the root group.
@@ -39,10 +40,12 @@ public final class HDF5File {
             throw hdf5Error(operation: "create", location: path,
                             message: "directory \(directory) does not exist; create it first")
         }
-        // Default file-access properties: the oldest compatible format, whose superblock has no "open for
-        // writing" mark, so a file left by a killed writer opens as it was at its last flush.
+        // Default file-access properties (the oldest compatible format, whose superblock has no "open for
+        // writing" mark, so a file left by a killed writer opens as it was at its last flush) and the same file
+        // driver as `open`: libhdf5 shares one handle between opens of a file only when their drivers match.
         let flags = mode == .truncate ? vane_H5F_ACC_TRUNC() : vane_H5F_ACC_EXCL()
-        let id = try check("H5Fcreate", path) { H5Fcreate(path, flags, vane_H5P_DEFAULT(), vane_H5P_DEFAULT()) }
+        let fapl = try check("vane_h5_guarded_fapl", path) { vane_h5_guarded_fapl() }
+        let id = try check("H5Fcreate", path) { H5Fcreate(path, flags, vane_H5P_DEFAULT(), fapl) }
         return try HDF5File(url: url, id: id)
     }
 
@@ -52,9 +55,10 @@ public final class HDF5File {
             throw hdf5Error(operation: "open", location: path, message: "no such file")
         }
         let flags = mode == .readOnly ? vane_H5F_ACC_RDONLY() : vane_H5F_ACC_RDWR()
+        let fapl = try check("vane_h5_guarded_fapl", path) { vane_h5_guarded_fapl() }
         // libhdf5 only says it found no superblock signature; say what that means.
         let id = try check("H5Fopen", path, explain: { $0.contains("signature") ? "not an HDF5 file (\($0))" : $0 }) {
-            H5Fopen(path, flags, vane_H5P_DEFAULT())
+            H5Fopen(path, flags, fapl)
         }
         return try HDF5File(url: url, id: id)
     }

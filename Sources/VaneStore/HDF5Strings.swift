@@ -1,4 +1,5 @@
 import CHDF5
+import CHDF5Guard
 
 // Strings in HDF5 files. Vane writes variable-length UTF-8 strings (as h5py does for Python str): in memory an
 // element is a `char *` to a NUL-terminated string, which libhdf5 allocates on read and
@@ -35,16 +36,18 @@ func withCStringPointers<R>(_ strings: [String], _ operation: String, _ location
     }
 }
 
-/// Reads `count` strings of datatype `fileType`: `read(memoryType, buffer)` performs the H5Dread / H5Aread into
-/// a buffer laid out as `memorySpace` describes.
-func readStringElements(count: Int, fileType: hid_t, memorySpace: hid_t, _ operation: String, _ location: String,
-                 read: (hid_t, UnsafeMutableRawPointer) -> herr_t) throws -> [String] {
+/// Reads `count` strings of datatype `fileType` from `object` (an attribute or dataset): `read(memoryType, buffer)`
+/// performs the H5Dread / H5Aread into a buffer laid out as `memorySpace` describes. Variable-length strings'
+/// heap references are read raw and checked first (heap_guard.c says why).
+func readStringElements(count: Int, fileType: hid_t, memorySpace: hid_t, object: hid_t, _ operation: String,
+                        _ location: String, read: (hid_t, UnsafeMutableRawPointer) -> herr_t) throws -> [String] {
     let memoryType = try check("H5Tget_native_type", location) { H5Tget_native_type(fileType, H5T_DIR_DEFAULT) }
     defer { unchecked { H5Tclose(memoryType) } }
     let variable = try check("H5Tis_variable_str", location) { H5Tis_variable_str(memoryType) } > 0
     guard count > 0 else { return [] }
 
     if variable {
+        try checkHeapReferences(count: count, object: object, operation, location, read: read)
         var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
         return try pointers.withUnsafeMutableBufferPointer { elements in
             guard let base = elements.baseAddress else { return [] }
@@ -72,6 +75,20 @@ func readStringElements(count: Int, fileType: hid_t, memorySpace: hid_t, _ opera
         if let end = element.firstIndex(of: 0) { element = element[..<end] }
         if spacePadded { while element.last == 0x20 { element = element.dropLast() } }
         return try element.withUnsafeBytes { try decodeUTF8($0, element: index, operation, location) }
+    }
+}
+
+private func checkHeapReferences(count: Int, object: hid_t, _ operation: String, _ location: String,
+                                 read: (hid_t, UnsafeMutableRawPointer) -> herr_t) throws {
+    let referenceType = try check("vane_h5_heap_reference_type", location) { vane_h5_heap_reference_type() }
+    var references = [UInt8](repeating: 0, count: 16 * count)
+    _ = try references.withUnsafeMutableBytes { buffer in
+        try check(operation, location) { read(referenceType, buffer.baseAddress!) }
+    }
+    var message = [CChar](repeating: 0, count: 512)
+    guard vane_h5_check_heap_references(object, references, count, &message, message.count) == 0 else {
+        throw hdf5Error(operation: operation, location: location,
+                        message: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 }
 

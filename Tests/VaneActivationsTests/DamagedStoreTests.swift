@@ -100,4 +100,50 @@ import VaneTestSupport
         }
         expect(error?.message ?? "", contains: [url.path, "n_examples", "-3"])
     }
+
+    /// The store's strings live in a global-heap collection; libhdf5 1.10 trusts its object sizes (a crash on an
+    /// oversized object, an endless loop on a zero-sized free space). Vane's file driver checks the collection
+    /// first: each damage below is an error naming the collection's byte offset.
+    @Test(arguments: [
+        (object: 0, size: UInt64(687_865_872), expected: "object 1 at byte"),
+        (object: 2, size: UInt64(0), expected: "its free space at byte"),
+    ])
+    func damagedGlobalHeap(object: Int, size: UInt64, expected: String) throws {
+        let url = try store()
+        var bytes = [UInt8](try Data(contentsOf: url))
+        let collection = try #require(bytes.indices.first { bytes[$0...].starts(with: Array("GCOL".utf8)) })
+        // Objects: a 16-byte header (index u16, references u16, reserved u32, size u64), data padded to 8 bytes.
+        var offset = collection + 16
+        for _ in 0..<object {
+            let size = (0..<8).reduce(0) { $0 | Int(bytes[offset + 8 + $1]) << (8 * $1) }
+            offset += 16 + (size + 7) / 8 * 8
+        }
+        if size == 0 { bytes[offset] = 0; bytes[offset + 1] = 0 }  // make it the free space
+        for i in 0..<8 { bytes[offset + 8 + i] = UInt8(truncatingIfNeeded: size >> (8 * UInt64(i))) }
+        try Data(bytes).write(to: url)
+        expect(openError(url), contains: ["global heap collection at byte \(collection)", expected, "damaged"])
+    }
+
+    /// A string element is a reference — length (4 bytes), collection address (8), object index (4) — and libhdf5
+    /// 1.10 follows it unchecked (an index past the collection's objects read past its object table: a crash).
+    /// Vane reads the references raw and checks them first.
+    @Test(arguments: [
+        (length: UInt32?.none, index: UInt32?.some(60), expected: "refers to object 60"),
+        (length: UInt32?.some(1), index: UInt32?.none, expected: "declares 1 bytes"),
+    ])
+    func damagedHeapReference(length: UInt32?, index: UInt32?, expected: String) throws {
+        let url = try store()
+        var bytes = [UInt8](try Data(contentsOf: url))
+        let collection = try #require(bytes.indices.first { bytes[$0...].starts(with: Array("GCOL".utf8)) })
+        // The first reference to object 1 of that collection: its address, then index 1.
+        let pattern = (0..<8).map { UInt8(truncatingIfNeeded: UInt64(collection) >> (8 * UInt64($0))) } + [1, 0, 0, 0]
+        let at = try #require(bytes.indices.first { $0 >= 4 && bytes[$0...].starts(with: pattern) }) - 4
+        func put(_ value: UInt32, at offset: Int) {
+            for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) }
+        }
+        if let length { put(length, at: at) }
+        if let index { put(index, at: at + 12) }
+        try Data(bytes).write(to: url)
+        expect(openError(url), contains: [expected, "global heap collection at byte \(collection)", "damaged"])
+    }
 }
