@@ -45,9 +45,9 @@ import VaneTestSupport
         try v.check(against: ModelIdentity(files: model.files))
         var prompts = try PromptSet(contentsOf: Self.vectors.appendingPathComponent("data/questions-heldout.jsonl"))
         prompts.items = Array(prompts.items.prefix(10))
-        let scales = stride(from: -top, through: top * 1.001, by: top / 2).map { $0 }
+        let scales = try Sweep(lo: Double(-top), hi: Double(top), step: Double(top / 2), decimals: 3).scales
         let rows = try SteerEval(model: model, steering: Steering(vectors: [(v, 1)]), maxTokens: 96).run(prompts, scales: scales)
-        let rho = SteerEval.lengthSpearman(rows)
+        let rho = SteerEval.lengthSpearman(rows).rho ?? .nan
         #expect(rho <= -0.9, "\(file): Spearman(scale, mean length) = \(rho) over \(rows.map { ($0.scale, $0.meanLength) })")
         #expect(rows[2].firstTokenKL == 0 && rows[2].meanKL == 0, "scale 0 must leave the distributions unchanged")
     }
