@@ -10,7 +10,8 @@ import VaneEngine
 /// A mean can be dominated by one position: the first token of a sequence (the attention sink) has a residual
 /// norm a hundred times the others' in many models. For `mean`, each run measures every position's share of the
 /// mean m = Σ h_t / n as h_t·Σh / ‖Σh‖² (the shares sum to 1) and `dominance` counts, per point, the runs where
-/// one position carries more than half of it over a span of at least 3 positions.
+/// one position carries more than half of it over a span of at least 3 positions (worth a warning when that
+/// happens in at least a tenth of the runs).
 public final class SpanPooler {
     public let model: LanguageModel
     public let points: [HookPoint]
@@ -39,8 +40,12 @@ public final class SpanPooler {
         public var position: Int? { counts.max { ($0.value, -$0.key) < ($1.value, -$1.key) }?.key }
         public var share: Double { position.flatMap { largest[$0] } ?? 0 }
 
-        /// Shares above this are reported.
+        /// Shares above this are counted.
         public static let threshold = 0.5
+
+        /// Whether one position dominated in at least a tenth of the runs: worth a warning, where a stray example
+        /// whose one token outweighs the rest is not.
+        public var isSystematic: Bool { dominated > 0 && dominated * 10 >= runs }
 
         /// "position 0 carries 97% of the mean at blocks.15.hook_resid_post in 80 of 80 examples", or nil when no
         /// run was dominated.

@@ -39,6 +39,16 @@ public struct SteerEval {
         public var regexShare: Double?
         public var regexMatches: Double?
 
+        public init(scale: Double, meanLength: Double, medianLength: Double, firstTokenKL: Double, meanKL: Double,
+                    entropyBits: Double, answered: Int, accuracy: Double? = nil, accuracyLow: Double? = nil,
+                    accuracyHigh: Double? = nil, projection: Double? = nil, regexShare: Double? = nil,
+                    regexMatches: Double? = nil) {
+            (self.scale, self.meanLength, self.medianLength, self.firstTokenKL) = (scale, meanLength, medianLength, firstTokenKL)
+            (self.meanKL, self.entropyBits, self.answered, self.accuracy) = (meanKL, entropyBits, answered, accuracy)
+            (self.accuracyLow, self.accuracyHigh, self.projection) = (accuracyLow, accuracyHigh, projection)
+            (self.regexShare, self.regexMatches) = (regexShare, regexMatches)
+        }
+
         enum CodingKeys: String, CodingKey {
             case scale, meanLength = "mean_length", medianLength = "median_length", firstTokenKL = "first_token_kl"
             case meanKL = "mean_kl", entropyBits = "entropy_bits", answered, accuracy

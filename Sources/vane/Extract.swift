@@ -55,10 +55,11 @@ struct Extract: ParsableCommand {
         if !extraction.input.skipped.isEmpty { note("warning: skipped \(extraction.input.skipped.count) bad lines") }
         let summary = try extraction.run(output: URL(fileURLWithPath: output), resume: resume,
                                          compareForward: compareForward, progress: ProgressLine().report)
-        let dominated = summary.dominance.filter { $0.dominated > 0 }
+        let dominated = summary.dominance.filter(\.isSystematic)
         if let worst = dominated.max(by: { $0.share < $1.share }), let summaryLine = worst.summary {
             let skip = extraction.provenance.skipFirst
-            note("warning: one position carries more than half of the mean at \(plural(dominated.count, "hook point")); "
+            note("warning: one position carries more than half of the mean in 10% or more of the examples at "
+                + "\(plural(dominated.count, "hook point")); "
                 + "the most: \(summaryLine)" + (worst.position == skip ? "; leave it out with --skip-first \(skip + 1)" : ""))
         }
         let resumed = summary.resumedAt > 0 ? " (resumed after \(summary.resumedAt))" : ""

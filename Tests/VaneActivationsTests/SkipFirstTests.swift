@@ -32,11 +32,11 @@ import VaneTestSupport
         #expect(try spans(.last, nil) == [0..<n, promptCount..<total])          // default otherwise: 0
         #expect(try spans(.mean, 0) == [0..<n, promptCount..<total])
         #expect(try spans(.all, 3) == [3..<n, min(max(3, promptCount), total)..<total])
-        // A one-token input has nothing left to average once position 0 is out: a clear error naming the option.
-        let one = try folder.jsonl("one.jsonl", [["prompt": "Hi"]])
-        try #require(model.encode("Hi").count == 1)
-        let message = errorText { _ = try ExtractionInput(url: one, model: model, span: .auto, positions: .mean, skipBad: false) }
-        expect(message, contains: ["one.jsonl:1", "--skip-first 1", "--skip-first 0"])
+        // An input no longer than the skipped positions has nothing left to average: a clear error naming the option.
+        let short = try folder.jsonl("short.jsonl", [["prompt": "Hi"]])
+        let skip = model.encode("Hi").count
+        let message = errorText { _ = try ExtractionInput(url: short, model: model, span: .auto, positions: .mean, skipFirst: skip, skipBad: false) }
+        expect(message, contains: ["short.jsonl:1", "--skip-first \(skip)", "--skip-first 0"])
     }
 
     @Test func storeRecordsSkipFirst() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VaneModelIO
 import VaneSteer
 import VaneTestSupport
 
@@ -20,12 +21,13 @@ import VaneTestSupport
         let row = SteerEval.Row(scale: sweep.scales[0], meanLength: 1, medianLength: 1, firstTokenKL: 0, meanKL: 0,
                                 entropyBits: 0, answered: 0)
         let text = String(decoding: try SteerEval.json([row]), as: UTF8.self)
-        #expect(text.contains("\"scale\" : -0.3,"), "\(text)")
+        #expect(text.contains("\"scale\" : -0.3\n"), "\(text)")
     }
 
     @Test func fittedSweepFollowsTheRule() throws {
-        // HI is the 1-2-5 number nearest (log scale) to the factor where s·‖v‖ reaches half the activation's norm.
-        for (share, hi) in [(2.0, 0.2), (1.0, 0.5), (0.05, 10.0), (3.0, 0.2), (0.7, 1.0)] {
+        // HI is the 1-2-5 number nearest (log scale) to the factor where s·‖v‖ reaches 3% of the activation's norm:
+        // 0.03/share = 0.2, 1, 10, 0.1 exactly, and 0.714 (nearer 1 than 0.5 in log scale).
+        for (share, hi) in [(0.15, 0.2), (0.03, 1.0), (0.003, 10.0), (0.3, 0.1), (0.042, 1.0)] {
             let target = Sweep.addedShareAtEnds / share
             let sweep = Sweep.fittingAddedShare(share)
             #expect(sweep.hi == hi && sweep.lo == -hi && abs(sweep.step - hi / 4) < 1e-12, "share \(share): target \(target), got \(sweep)")
@@ -80,7 +82,7 @@ import VaneTestSupport
         let text = String(decoding: data, as: UTF8.self)
         let keys = ["accuracy", "accuracy_high", "accuracy_low", "answered", "entropy_bits", "first_token_kl", "mean_kl",
                     "mean_length", "median_length", "projection", "regex_matches", "regex_share", "scale"]
-        let positions = keys.map { text.range(of: "\"\($0)\" :")!.lowerBound }
+        let positions: [String.Index] = keys.map { key in text.range(of: "\"" + key + "\" :")!.lowerBound }
         #expect(positions == positions.sorted(), "keys not in sorted order: \(text)")
         #expect(text.contains("\"projection\" : null"))
         #expect(!text.lowercased().contains("nan"))
