@@ -9,12 +9,12 @@ struct SteerOptions: ParsableArguments {
     @Option(name: .customLong("steer"), parsing: .unconditionalSingleValue,
             help: "A control vector VECTOR.gguf[:SCALE][@layers=L,hook=H,positions=P,op=OP] (repeatable; scale 1 when omitted; settings after @ override the options below for this vector).")
     var steer: [String] = []
-    @Option(name: .customLong("layers"), help: "Steer only these layers, e.g. 8-20 or 3,5,7 (default: all the vector has).")
+    @Option(name: .customLong("layers"), help: "Steer only these layers, e.g. 8-20 or 3,5,7 (default: all the vector has), for vectors without their own layers=.")
     var layers: String?
-    @Option(help: "Where to steer: resid_post, resid_mid, attn_out or mlp_out (default: the vector's own hook).")
+    @Option(help: "Where to steer: resid_post, resid_mid, attn_out or mlp_out (default: the vector's own hook), for vectors without hook=.")
     var steerHook: String?
-    @Option(help: "Which positions: all, prompt or generated.") var steerPositions = "all"
-    @Option(help: "add, ablate (project the direction out) or clamp:VALUE (set the projection to VALUE).")
+    @Option(help: "Which positions: all, prompt or generated, for vectors without positions=.") var steerPositions = "all"
+    @Option(help: "add, ablate (project the direction out) or clamp:VALUE (set the projection to VALUE), for vectors without op=.")
     var steerOp = "add"
     @Flag(help: "Rescale each steered activation to its norm before steering (repeng's normalize).")
     var normPreserve = false
