@@ -36,6 +36,10 @@ public struct SteerMeasurement: Sendable {
     /// Measures `steering`'s sites (zero scales have none) on `tokens` run unsteered.
     public init(_ steering: Steering, model: LanguageModel, tokens: [Int]) throws {
         let plan = try steering.plan(modelLayers: model.config.numHiddenLayers)
+        guard !plan.isEmpty else {
+            sites = []
+            return
+        }
         let hooks = Hooks()
         var norms: [[[Double]]] = plan.map { $0.steps.map { _ in [] } }
         var shares = norms
