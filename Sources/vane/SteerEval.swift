@@ -18,7 +18,7 @@ struct SteerEvalCommand: ParsableCommand {
     var sweep: String?
     @Option(help: "Tokens to generate at most per prompt.") var maxTokens = 128
     @Flag(help: "Encode prompts as plain text instead of with the chat template.") var plain = false
-    @Flag(help: "Print the rows as JSON.") var json = false
+    @Flag(help: "Print the rows and the Spearman correlation of scale and mean length as JSON (keys sorted).") var json = false
     @Option(help: "Write the plot of length and KL against scale here.") var plot = "steer-eval.svg"
     @Option(help: "Write every steered text (JSON Lines: prompt_index, scale, text, …) here.") var texts: String?
     @Option(help: "Report the mean projection of the generated tokens' activations on VECTOR.gguf[@LAYER] (default layer: its best AUROC, else its middle one).")
