@@ -10,8 +10,8 @@ import VaneEngine
 /// A mean can be dominated by one position: the first token of a sequence (the attention sink) has a residual
 /// norm a hundred times the others' in many models. For `mean`, each run measures every position's share of the
 /// mean m = Σ h_t / n as h_t·Σh / ‖Σh‖² (the shares sum to 1) and `dominance` counts, per point, the runs where
-/// one position carries more than half of it over a span of at least 3 positions (worth a warning when that
-/// happens in at least a tenth of the runs).
+/// one position carries more than half of it over a span of at least 3 positions (worth a warning when the same
+/// position does so in at least a tenth of the runs).
 public final class SpanPooler {
     public let model: LanguageModel
     public let points: [HookPoint]
@@ -43,9 +43,9 @@ public final class SpanPooler {
         /// Shares above this are counted.
         public static let threshold = 0.5
 
-        /// Whether one position dominated in at least a tenth of the runs: worth a warning, where a stray example
-        /// whose one token outweighs the rest is not.
-        public var isSystematic: Bool { dominated > 0 && dominated * 10 >= runs }
+        /// Whether the same position dominated in at least a tenth of the runs (the sink, always position 0, does):
+        /// worth a warning, where a stray example whose one token outweighs the rest is not.
+        public var isSystematic: Bool { position.map { (counts[$0] ?? 0) * 10 >= runs } ?? false }
 
         /// "position 0 carries 97% of the mean at blocks.15.hook_resid_post in 80 of 80 examples", or nil when no
         /// run was dominated.
