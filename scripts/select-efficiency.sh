@@ -46,7 +46,7 @@ def spearman(x, y):
     return cov / var if var else 0.0
 
 out, candidates = sys.argv[1], sys.argv[2:]
-rows = {c: json.load(open(f"{out}/{c.replace(':', '-')}.json")) for c in candidates}
+rows = {c: json.load(open(f"{out}/{c.replace(':', '-')}.json"))["rows"] for c in candidates}
 scales = [r["scale"] for r in rows[candidates[0]]]
 print("| method | layers | ρ(scale, mean length) | " + " | ".join(f"{s:g}" for s in scales) + " |")
 print("|---|---|---:|" + "---:|" * len(scales))

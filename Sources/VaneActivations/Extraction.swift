@@ -9,6 +9,8 @@ public struct ExtractionOptions: Sendable {
     public var hooks: [String]
     public var positions: PositionMode
     public var span: SpanRule
+    /// Input positions 0..<skipFirst are left out of every span (nil: `positions.defaultSkipFirst`).
+    public var skipFirst: Int?
     /// Examples per flush.
     public var batch: Int
     /// Deflate level 1…9, or 0 for none.
@@ -18,11 +20,12 @@ public struct ExtractionOptions: Sendable {
     /// The command line, recorded in the store.
     public var commandLine: String
 
-    public init(hooks: [String], positions: PositionMode = .last, span: SpanRule = .auto, batch: Int = 32,
-                deflate: Int = 0, skipBad: Bool = false, commandLine: String = "") {
+    public init(hooks: [String], positions: PositionMode = .last, span: SpanRule = .auto, skipFirst: Int? = nil,
+                batch: Int = 32, deflate: Int = 0, skipBad: Bool = false, commandLine: String = "") {
         self.hooks = hooks
         self.positions = positions
         self.span = span
+        self.skipFirst = skipFirst
         self.batch = batch
         self.deflate = deflate
         self.skipBad = skipBad
@@ -40,6 +43,8 @@ public struct ExtractionSummary: Sendable {
     public var fileBytes: Int
     /// With `compareForward`: seconds spent in the plain forward calls, which `seconds` excludes.
     public var forwardSeconds: Double?
+    /// With `mean`: per hook point, the examples in which one position carried more than half of the mean.
+    public var dominance: [SpanPooler.Dominance] = []
 
     public var tokensPerSecond: Double { Double(tokens) / max(seconds, 1e-9) }
     /// With `compareForward`: tokens/s of the plain forward calls over the same examples.
@@ -65,16 +70,18 @@ public final class Extraction {
     public init(model: LanguageModel, data: URL, options: ExtractionOptions) throws {
         guard (1...Self.maxBatch).contains(options.batch) else { throw VaneError("--batch \(options.batch): give 1…\(Self.maxBatch)") }
         guard (0...9).contains(options.deflate) else { throw VaneError("deflate level must be 0…9") }
+        let skipFirst = options.skipFirst ?? options.positions.defaultSkipFirst
+        guard skipFirst >= 0 else { throw VaneError("--skip-first \(skipFirst): give 0 or more positions") }
         self.model = model
         self.options = options
         points = try HookPoint.matching(options.hooks, layers: model.config.numHiddenLayers)
         input = try ExtractionInput(url: data, model: model, span: options.span, positions: options.positions,
-                                    skipBad: options.skipBad)
+                                    skipFirst: skipFirst, skipBad: options.skipBad)
         provenance = StoreProvenance(
             tool: "extract", modelPath: model.files.url.path, modelSHA256: try ModelIdentity(files: model.files).sha256(),
             architecture: model.config.architecture, dims: modelDims(model.config),
             tokenizer: tokenizerDescription(model), chatTemplate: input.usedChatTemplate ? model.chatTemplate?.source ?? "" : "",
-            hooks: points.map(\.description), positions: options.positions, span: options.span,
+            hooks: points.map(\.description), positions: options.positions, span: options.span, skipFirst: skipFirst,
             inputPath: data.path, inputSHA256: try SHA256.hex(ofFile: data), batch: options.batch,
             deflate: options.deflate, commandLine: options.commandLine)
     }
@@ -172,7 +179,8 @@ public final class Extraction {
         try replace(output, with: partial)
         return ExtractionSummary(examples: input.examples.count, resumedAt: resumedAt, tokens: tokens,
                                  seconds: Date().timeIntervalSince(start) - forwardSeconds,
-                                 fileBytes: fileSize(output), forwardSeconds: compareForward ? forwardSeconds : nil)
+                                 fileBytes: fileSize(output), forwardSeconds: compareForward ? forwardSeconds : nil,
+                                 dominance: options.positions == .mean ? pooler.dominance : [])
     }
 }
 

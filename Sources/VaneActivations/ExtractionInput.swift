@@ -39,7 +39,9 @@ public struct ExtractionInput: Sendable {
     public let usedChatTemplate: Bool
 
     /// Reads `url`. A bad line is an error, or with `skipBad` a skipped line; a file with no examples is an error.
-    public init(url: URL, model: LanguageModel, span: SpanRule, positions: PositionMode, skipBad: Bool) throws {
+    /// Spans start at `skipFirst` at the earliest (nil: `positions.defaultSkipFirst`).
+    public init(url: URL, model: LanguageModel, span: SpanRule, positions: PositionMode, skipFirst: Int? = nil,
+                skipBad: Bool) throws {
         self.url = url
         let file = url.path
         let data: Data
@@ -48,7 +50,8 @@ public struct ExtractionInput: Sendable {
         } catch {
             throw VaneError("\(file): cannot read the file (\(error.localizedDescription))")
         }
-        var reader = LineParser(model: model, span: span, positions: positions)
+        var reader = LineParser(model: model, span: span, positions: positions,
+                                skipFirst: skipFirst ?? positions.defaultSkipFirst)
         var examples: [InputExample] = []
         var skipped: [VaneError] = []
         var firstReason: String?
@@ -87,13 +90,15 @@ private struct LineParser {
     let model: LanguageModel
     let span: SpanRule
     let positions: PositionMode
+    let skipFirst: Int
     var nextPair = 0
     var usedChatTemplate = false
 
-    init(model: LanguageModel, span: SpanRule, positions: PositionMode) {
+    init(model: LanguageModel, span: SpanRule, positions: PositionMode, skipFirst: Int) {
         self.model = model
         self.span = span
         self.positions = positions
+        self.skipFirst = skipFirst
     }
 
     mutating func parse(_ line: String, number: Int) throws -> [InputExample] {
@@ -208,9 +213,15 @@ private struct LineParser {
         guard tokens.count <= limit else {
             throw fail("\(tokens.count) tokens exceed the model's context of \(limit)")
         }
-        let range = try resolveSpan(tokens: tokens, promptCount: promptCount, hasCompletion: completion != nil,
-                                    fail: fail)
+        let resolved = try resolveSpan(tokens: tokens, promptCount: promptCount, hasCompletion: completion != nil,
+                                       fail: fail)
+        let range = min(max(resolved.lowerBound, skipFirst), resolved.upperBound)..<resolved.upperBound
         guard positions == .all || !range.isEmpty else {
+            if !resolved.isEmpty {
+                throw fail("the \(span) span (positions \(resolved.lowerBound)..<\(resolved.upperBound)) is empty once "
+                    + "positions before \(skipFirst) are left out (--skip-first \(skipFirst)); `\(positions)` needs at "
+                    + "least one token: give --skip-first 0 or a longer input")
+            }
             throw fail("the \(span) span is empty; `\(positions)` needs at least one token")
         }
         if case .index(let k) = positions, !(-range.count..<range.count).contains(k) {

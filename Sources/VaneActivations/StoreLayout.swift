@@ -15,6 +15,8 @@ import VaneStore
 //     hooks [string]                   hook names, one float32 dataset each, in forward order
 //     positions "last" | "mean" | "all" | "index:K"
 //     span "auto" | "input" | "prompt" | "completion" | "markers"      span_markers [start, end] ([] unless markers)
+//     skip_first (int64)               input positions 0..<skip_first left out of every span (1 for mean: the
+//                                      attention sink); absent in older stores, read as 0
 //     input_path, input_sha256         the JSONL file read ("" for a trace)
 //     batch (examples per flush)       deflate (0 = none, else the level)
 //     command_line, vane_version, created (ISO 8601, UTC)
@@ -125,4 +127,9 @@ public enum PositionMode: Equatable, Sendable, CustomStringConvertible {
 
     /// One row per example (everything but `all`).
     public var isPooled: Bool { self != .all }
+
+    /// Input positions left out of every span unless asked otherwise: 1 for `mean`, whose average the first
+    /// token (the attention sink, with a residual norm ~100× the others' in SmolLM2 and many other models) would
+    /// otherwise dominate; 0 for the modes that pick rows.
+    public var defaultSkipFirst: Int { self == .mean ? 1 : 0 }
 }

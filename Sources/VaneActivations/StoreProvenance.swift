@@ -18,6 +18,9 @@ public struct StoreProvenance: Equatable, Sendable {
     public var hooks: [String]
     public var positions: PositionMode
     public var span: SpanRule
+    /// Input positions 0..<skipFirst left out of every span (the attention sink for `mean`); 0 in stores written
+    /// before the attribute existed.
+    public var skipFirst: Int
     public var inputPath: String
     public var inputSHA256: String
     public var batch: Int
@@ -29,7 +32,7 @@ public struct StoreProvenance: Equatable, Sendable {
 
     public init(tool: String, modelPath: String, modelSHA256: String, architecture: String, dims: [Int],
                 tokenizer: String, chatTemplate: String, hooks: [String], positions: PositionMode, span: SpanRule,
-                inputPath: String, inputSHA256: String, batch: Int, deflate: Int, commandLine: String,
+                skipFirst: Int = 0, inputPath: String, inputSHA256: String, batch: Int, deflate: Int, commandLine: String,
                 vaneVersion: String = StoreProvenance.currentVaneVersion, created: String = ISO8601DateFormatter().string(from: Date())) {
         self.tool = tool
         self.modelPath = modelPath
@@ -41,6 +44,7 @@ public struct StoreProvenance: Equatable, Sendable {
         self.hooks = hooks
         self.positions = positions
         self.span = span
+        self.skipFirst = skipFirst
         self.inputPath = inputPath
         self.inputSHA256 = inputSHA256
         self.batch = batch
@@ -54,7 +58,7 @@ public struct StoreProvenance: Equatable, Sendable {
     /// setting.
     var resumeSettings: [(String, String)] {
         [("model_sha256", modelSHA256), ("hooks", hooks.joined(separator: ",")), ("positions", "\(positions)"),
-         ("span", spanDescription), ("input_sha256", inputSHA256), ("batch", "\(batch)"), ("deflate", "\(deflate)"),
+         ("span", spanDescription), ("skip_first", "\(skipFirst)"), ("input_sha256", inputSHA256), ("batch", "\(batch)"), ("deflate", "\(deflate)"),
          ("chat_template", chatTemplate), ("tokenizer", tokenizer)]
     }
 
@@ -90,6 +94,7 @@ public struct StoreProvenance: Equatable, Sendable {
         } else {
             try attributes.set("span_markers", [String]())
         }
+        try attributes.set("skip_first", Int64(skipFirst))
         try attributes.set("input_path", inputPath)
         try attributes.set("input_sha256", inputSHA256)
         try attributes.set("batch", Int64(batch))
@@ -127,6 +132,7 @@ public struct StoreProvenance: Equatable, Sendable {
                   dims: try attributes.get("dims", as: [Int64].self).map { Int($0) },
                   tokenizer: try string("tokenizer"), chatTemplate: try string("chat_template"),
                   hooks: try attributes.get("hooks", as: [String].self), positions: positions, span: span,
+                  skipFirst: try attributes.contains("skip_first") ? try int("skip_first") : 0,
                   inputPath: try string("input_path"), inputSHA256: try string("input_sha256"),
                   batch: try int("batch"), deflate: try int("deflate"), commandLine: try string("command_line"),
                   vaneVersion: try string("vane_version"), created: try string("created"))

@@ -19,7 +19,8 @@ extension ActivationStore {
         add("tokenizer", p.tokenizer)
         add("chat template", p.chatTemplate.isEmpty ? "not used" : "used (\(p.chatTemplate.utf8.count) bytes, stored)")
         if !p.inputPath.isEmpty { add("input", "\(p.inputPath) (sha256 \(p.inputSHA256.prefix(16))…)") }
-        add("positions", "\(p.positions) over span \(p.spanDescription)")
+        add("positions", "\(p.positions) over span \(p.spanDescription)"
+            + (p.skipFirst > 0 ? ", input positions 0..<\(p.skipFirst) left out (--skip-first \(p.skipFirst))" : ""))
 
         let e = examples
         let tokens = e.tokenCounts.reduce(0, +)

@@ -83,14 +83,17 @@ public enum HeadAttribution {
     }
 
     /// Scores computed on the fly from a JSONL dataset (the forms `vane extract` reads), teacher-forcing each
-    /// example whose label is `label` and averaging over its span.
-    public static func scores(model: LanguageModel, data: URL, span: SpanRule, directions: [Int: [Float]],
-                              label: Int = 0, progress: (ProgressEvent) -> Void = { _ in }) throws -> [HeadScore] {
+    /// example whose label is `label` and averaging over its span, input positions 0..<skipFirst left out (nil:
+    /// 1, the attention sink, as for `extract --positions mean`).
+    public static func scores(model: LanguageModel, data: URL, span: SpanRule, skipFirst: Int? = nil,
+                              directions: [Int: [Float]], label: Int = 0,
+                              progress: (ProgressEvent) -> Void = { _ in }) throws -> [HeadScore] {
         let c = model.config
         let (H, d) = (c.numAttentionHeads, c.hiddenSize)
         try LayerList.check(directions.keys.sorted(), modelLayers: c.numHiddenLayers)
         for (l, v) in directions { try checkWidth(v, d, layer: l) }
-        let input = try ExtractionInput(url: data, model: model, span: span, positions: .mean, skipBad: false)
+        let input = try ExtractionInput(url: data, model: model, span: span, positions: .mean, skipFirst: skipFirst,
+                                        skipBad: false)
         let chosen = input.examples.filter { $0.label == label }
         guard !chosen.isEmpty else {
             throw VaneError("\(data.path) has no examples with label \(label)", hint: "attribution runs on the label-0 (short) examples; pick others with --label")

@@ -58,3 +58,15 @@ public enum AnswerChecker {
         return abs(last - answer) <= 1e-6 * max(1, abs(answer))
     }
 }
+
+extension Stats {
+    /// The Wilson score interval of a binomial proportion k/n at confidence z (1.96: 95%):
+    /// (p̂ + z²/2n ± z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n), clipped to [0, 1].
+    public static func wilson(successes k: Int, trials n: Int, z: Double = 1.959963984540054) -> (low: Double, high: Double) {
+        guard n > 0 else { return (0, 1) }
+        let p = Double(k) / Double(n), nn = Double(n), z2 = z * z
+        let center = (p + z2 / (2 * nn)) / (1 + z2 / nn)
+        let half = z * (p * (1 - p) / nn + z2 / (4 * nn * nn)).squareRoot() / (1 + z2 / nn)
+        return (max(0, center - half), min(1, center + half))
+    }
+}

@@ -13,24 +13,50 @@ import VaneModelIO
 ///     mean_kl         the same KL averaged over the positions of the unsteered continuation, teacher-forced
 ///                     (prompt + c through both models; the positions predicting c's tokens and the one after)
 ///     entropy_bits    mean entropy of the steered next-token distribution along its own greedy continuation
-///     accuracy        share of prompts with an "answer" whose steered text ends in that number
+///     accuracy        share of prompts with an "answer" whose steered text ends in that number, with its Wilson
+///                     95% interval
+///     projection      with `projection`: mean of h·v̂ over the generated tokens' activations at its hook point,
+///                     read in the steered teacher-forced pass after the steering hooks (prompts that generate
+///                     nothing are left out)
+///     regex           with `regex`: share of steered texts with a match, and matches per text
 ///
 /// Rows average over prompts (length also as the median). Scale 0 registers no hook, so its KL is exactly 0.
 public struct SteerEval {
-    public struct Row: Sendable, Codable, Equatable {
+    public struct Row: Sendable, Encodable, Equatable {
+        /// The sweep scale, rounded to the decimals the sweep was written with.
         public var scale: Double
         public var meanLength: Double
         public var medianLength: Double
         public var firstTokenKL: Double
         public var meanKL: Double
         public var entropyBits: Double
+        /// Prompts with an answer (0: accuracy not measured).
+        public var answered: Int
         public var accuracy: Double?
+        public var accuracyLow: Double?
+        public var accuracyHigh: Double?
+        public var projection: Double?
+        public var regexShare: Double?
+        public var regexMatches: Double?
+
+        public init(scale: Double, meanLength: Double, medianLength: Double, firstTokenKL: Double, meanKL: Double,
+                    entropyBits: Double, answered: Int, accuracy: Double? = nil, accuracyLow: Double? = nil,
+                    accuracyHigh: Double? = nil, projection: Double? = nil, regexShare: Double? = nil,
+                    regexMatches: Double? = nil) {
+            (self.scale, self.meanLength, self.medianLength, self.firstTokenKL) = (scale, meanLength, medianLength, firstTokenKL)
+            (self.meanKL, self.entropyBits, self.answered, self.accuracy) = (meanKL, entropyBits, answered, accuracy)
+            (self.accuracyLow, self.accuracyHigh, self.projection) = (accuracyLow, accuracyHigh, projection)
+            (self.regexShare, self.regexMatches) = (regexShare, regexMatches)
+        }
 
         enum CodingKeys: String, CodingKey {
             case scale, meanLength = "mean_length", medianLength = "median_length", firstTokenKL = "first_token_kl"
-            case meanKL = "mean_kl", entropyBits = "entropy_bits", accuracy
+            case meanKL = "mean_kl", entropyBits = "entropy_bits", answered, accuracy
+            case accuracyLow = "accuracy_low", accuracyHigh = "accuracy_high", projection
+            case regexShare = "regex_share", regexMatches = "regex_matches"
         }
 
+        /// Every key, null where not measured.
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(scale, forKey: .scale)
@@ -39,7 +65,62 @@ public struct SteerEval {
             try c.encode(firstTokenKL, forKey: .firstTokenKL)
             try c.encode(meanKL, forKey: .meanKL)
             try c.encode(entropyBits, forKey: .entropyBits)
+            try c.encode(answered, forKey: .answered)
             try c.encode(accuracy, forKey: .accuracy)
+            try c.encode(accuracyLow, forKey: .accuracyLow)
+            try c.encode(accuracyHigh, forKey: .accuracyHigh)
+            try c.encode(projection, forKey: .projection)
+            try c.encode(regexShare, forKey: .regexShare)
+            try c.encode(regexMatches, forKey: .regexMatches)
+        }
+    }
+
+    /// One steered text: what `--texts` writes, a line per prompt and scale.
+    public struct Sample: Sendable, Encodable {
+        public var promptIndex: Int
+        public var prompt: String
+        public var scale: Double
+        public var text: String
+        public var tokens: Int
+        public var stop: String
+        public var correct: Bool?
+        public var projection: Double?
+        public var regexMatches: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case promptIndex = "prompt_index", prompt, scale, text, tokens, stop, correct, projection
+            case regexMatches = "regex_matches"
+        }
+    }
+
+    /// Spearman's ρ, or why there is none.
+    public struct Correlation: Sendable, Encodable, Equatable {
+        public var rho: Double?
+        public var reason: String?
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(rho, forKey: .rho)
+            try c.encodeIfPresent(reason, forKey: .reason)
+        }
+        enum CodingKeys: String, CodingKey { case rho, reason }
+    }
+
+    /// A unit direction read at one hook point.
+    public struct Projection: Sendable {
+        public var point: HookPoint
+        public var unit: [Float]
+
+        /// The vector's direction at `layer`; nil: the layer with the highest recorded AUROC, else the middle one.
+        public init(vector: ControlVector, layer: Int?) throws {
+            let chosen = layer ?? vector.scores.max { $0.auroc < $1.auroc }?.layer ?? vector.layers[vector.layers.count / 2]
+            guard let d = vector.directions[chosen] else {
+                throw VaneError("the projection vector has no direction at layer \(chosen); it has \(vector.layers.map(String.init).joined(separator: ","))")
+            }
+            let norm = d.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            guard norm > 0 else { throw VaneError("the projection vector's direction at layer \(chosen) is zero") }
+            point = vector.hook.point(chosen)
+            unit = d.map { $0 / norm }
         }
     }
 
@@ -47,17 +128,22 @@ public struct SteerEval {
     public let steering: Steering
     public var maxTokens: Int
     public var plain: Bool
+    public var projection: Projection?
+    public var regex: NSRegularExpression?
 
-    public init(model: LanguageModel, steering: Steering, maxTokens: Int = 128, plain: Bool = false) {
+    public init(model: LanguageModel, steering: Steering, maxTokens: Int = 128, plain: Bool = false,
+                projection: Projection? = nil, regex: NSRegularExpression? = nil) {
         self.model = model
         self.steering = steering
         self.maxTokens = maxTokens
         self.plain = plain
+        self.projection = projection
+        self.regex = regex
     }
 
-    /// Runs the sweep; `onPrompt(i, texts)` sees each prompt's steered texts, one per scale. `progress` hears of
-    /// each generation (the unsteered one and one per scale, per prompt).
-    public func run(_ prompts: PromptSet, scales: [Float], onPrompt: (Int, [String]) -> Void = { _, _ in },
+    /// Runs the sweep; `onSample` sees each steered text. `progress` hears of each generation (the unsteered one
+    /// and one per scale, per prompt).
+    public func run(_ prompts: PromptSet, scales: [Double], onSample: (Sample) throws -> Void = { _ in },
                     progress: (ProgressEvent) -> Void = { _ in }) throws -> [Row] {
         let total = prompts.items.count * (scales.count + 1)
         var done = 0, tokens = 0
@@ -69,60 +155,128 @@ public struct SteerEval {
         progress(ProgressEvent(task: "steer-eval", done: 0, total: total, tokens: 0))
         let layers = model.config.numHiddenLayers
         var lengths = [[Double]](repeating: [], count: scales.count)
-        var firstKL = lengths, meanKL = lengths, entropy = lengths, correct = lengths
+        var firstKL = lengths, meanKL = lengths, entropy = lengths, correct = lengths, projected = lengths
+        var matches = lengths
         let options = GenerationOptions(maxTokens: maxTokens, sampling: SamplingOptions(temperature: 0))
         for (p, item) in prompts.items.enumerated() {
             let ids = try PromptSet.tokens(item, model: model, plain: plain)
             let base = try Generator(model).generate(promptTokens: ids, options: options)
-            let baseLogits = try teacherForced(ids + base.tokens, from: ids.count, hooks: nil)
+            let baseRun = try teacherForced(ids + base.tokens, from: ids.count, steering: nil, promptLength: ids.count)
             advance(base.tokens.count, "unsteered")
-            var texts: [String] = []
             for (k, scale) in scales.enumerated() {
+                let scaled = steering.scaled(by: Float(scale))
                 let hooks = Hooks()
-                try steering.scaled(by: scale).install(on: hooks, promptLength: ids.count, modelLayers: layers)
+                try scaled.install(on: hooks, promptLength: ids.count, modelLayers: layers)
                 let steered = hooks.isEmpty ? base : try Generator(model).generate(promptTokens: ids, options: options, hooks: hooks)
-                let ownLogits = hooks.isEmpty ? baseLogits : try teacherForced(ids + steered.tokens, from: ids.count, hooks: hooks)
-                let forcedLogits = hooks.isEmpty ? baseLogits : try teacherForced(ids + base.tokens, from: ids.count, hooks: hooks)
-                let kls = zip(baseLogits, forcedLogits).map { Metrics.kl($0, $1) }
+                let own = hooks.isEmpty ? baseRun : try teacherForced(ids + steered.tokens, from: ids.count, steering: scaled, promptLength: ids.count)
+                let forced = hooks.isEmpty ? baseRun : try teacherForced(ids + base.tokens, from: ids.count, steering: scaled, promptLength: ids.count)
+                let kls = zip(baseRun.logProbs, forced.logProbs).map { Metrics.kl($0, $1) }
                 lengths[k].append(Double(steered.tokens.count))
                 firstKL[k].append(kls[0])
                 meanKL[k].append(kls.reduce(0, +) / Double(kls.count))
-                entropy[k].append(ownLogits.map(Metrics.entropyBits).reduce(0, +) / Double(ownLogits.count))
-                if let answer = item.answer { correct[k].append(AnswerChecker.isCorrect(steered.text, answer: answer) ? 1 : 0) }
-                texts.append(steered.text)
+                entropy[k].append(own.logProbs.map(Metrics.entropyBits).reduce(0, +) / Double(own.logProbs.count))
+                let isCorrect = item.answer.map { AnswerChecker.isCorrect(steered.text, answer: $0) }
+                if let isCorrect { correct[k].append(isCorrect ? 1 : 0) }
+                if let projection = own.projection { projected[k].append(projection) }
+                let count = regex.map { $0.numberOfMatches(in: steered.text, range: NSRange(steered.text.startIndex..., in: steered.text)) }
+                if let count { matches[k].append(Double(count)) }
+                try onSample(Sample(promptIndex: p, prompt: item.text, scale: scale, text: steered.text,
+                                    tokens: steered.tokens.count, stop: steered.stopReason.rawValue, correct: isCorrect,
+                                    projection: own.projection, regexMatches: count))
                 advance(steered.tokens.count, "scale \(scale)")
             }
-            onPrompt(p, texts)
         }
-        func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(max(x.count, 1)) }
+        func mean(_ x: [Double]) -> Double? { x.isEmpty ? nil : x.reduce(0, +) / Double(x.count) }
         return scales.indices.map { k in
-            Row(scale: Double(scales[k]), meanLength: mean(lengths[k]), medianLength: Stats.median(lengths[k]),
-                firstTokenKL: mean(firstKL[k]), meanKL: mean(meanKL[k]), entropyBits: mean(entropy[k]),
-                accuracy: correct[k].isEmpty ? nil : mean(correct[k]))
+            let wilson = correct[k].isEmpty ? nil : Stats.wilson(successes: Int(correct[k].reduce(0, +)), trials: correct[k].count)
+            return Row(scale: scales[k], meanLength: mean(lengths[k]) ?? 0, medianLength: Stats.median(lengths[k]),
+                       firstTokenKL: mean(firstKL[k]) ?? 0, meanKL: mean(meanKL[k]) ?? 0, entropyBits: mean(entropy[k]) ?? 0,
+                       answered: correct[k].count, accuracy: mean(correct[k]), accuracyLow: wilson?.low,
+                       accuracyHigh: wilson?.high, projection: mean(projected[k]),
+                       regexShare: regex == nil ? nil : mean(matches[k].map { $0 > 0 ? 1 : 0 }),
+                       regexMatches: regex == nil ? nil : mean(matches[k]))
         }
     }
 
-    /// Log-probabilities at positions start−1 … T−1 of `tokens` run in one forward pass.
-    func teacherForced(_ tokens: [Int], from start: Int, hooks: Hooks?) throws -> [[Double]] {
+    /// Log-probabilities at positions start−1 … T−1 of `tokens` run in one forward pass with `steering`, and with
+    /// `projection` the mean of h·v̂ over positions start…T−1 (nil when there are none).
+    func teacherForced(_ tokens: [Int], from start: Int, steering: Steering?, promptLength: Int) throws
+        -> (logProbs: [[Double]], projection: Double?) {
+        let hooks = Hooks()
+        try steering?.install(on: hooks, promptLength: promptLength, modelLayers: model.config.numHiddenLayers)
+        var sum = 0.0, count = 0
+        if let projection {
+            hooks.add(projection.point) { a in
+                for (t, position) in a.positions.enumerated() where position >= start {
+                    var dot = 0.0
+                    for (x, u) in zip(a.row(t), projection.unit) { dot += Double(x) * Double(u) }
+                    sum += dot
+                    count += 1
+                }
+            }
+        }
         let cache = model.transformer.makeCache(capacity: tokens.count)
-        let logits = try model.transformer.forward(tokens, cache: cache, hooks: hooks, logits: .all, precision: model.decoding)
+        let logits = try model.transformer.forward(tokens, cache: cache, hooks: hooks.isEmpty ? nil : hooks, logits: .all,
+                                                   precision: model.decoding)
         let v = logits.cols
-        return ((start - 1)..<tokens.count).map { Metrics.logSoftmax(logits.data[($0 * v)..<(($0 + 1) * v)]) }
+        let logProbs = ((start - 1)..<tokens.count).map { Metrics.logSoftmax(logits.data[($0 * v)..<(($0 + 1) * v)]) }
+        return (logProbs, count > 0 ? sum / Double(count) : nil)
     }
 
-    /// The table as text, one row per scale.
-    public static func table(_ rows: [Row]) -> String {
-        var s = "scale    mean_len  median_len  first_kl   mean_kl   entropy_bits  accuracy\n"
+    /// The table as text, one row per scale, scales with `decimals` places; the columns of options not used are left out.
+    public static func table(_ rows: [Row], decimals: Int) -> String {
+        let width = max(6, rows.map { Sweep.format($0.scale, decimals).count }.max() ?? 0)
+        let hasAccuracy = rows.contains { $0.accuracy != nil }
+        let hasProjection = rows.contains { $0.projection != nil }
+        let hasRegex = rows.contains { $0.regexShare != nil }
+        func pad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
+        var s = pad("scale", width) + "  mean_len  median_len  first_kl   mean_kl  entropy_bits"
+            + (hasAccuracy ? "  accuracy  (95% CI)      " : "") + (hasProjection ? "  projection" : "")
+            + (hasRegex ? "  regex_share  regex_matches" : "") + "\n"
+        func cell(_ x: Double?, _ format: String, _ n: Int) -> String {
+            pad(x.map { String(format: format, $0) } ?? "–", n)
+        }
         for r in rows {
-            s += String(format: "%6.2f  %9.1f  %10.1f  %8.4f  %8.4f  %12.3f  %@\n", r.scale, r.meanLength, r.medianLength,
-                        r.firstTokenKL, r.meanKL, r.entropyBits, r.accuracy.map { String(format: "%8.3f", $0) } ?? "       –")
+            s += pad(Sweep.format(r.scale, decimals), width)
+                + String(format: "  %8.1f  %10.1f  %8.4f  %8.4f  %12.3f", r.meanLength, r.medianLength, r.firstTokenKL,
+                         r.meanKL, r.entropyBits)
+            if hasAccuracy {
+                var ci = "–"
+                if let low = r.accuracyLow, let high = r.accuracyHigh { ci = String(format: "[%.3f, %.3f]", low, high) }
+                let accuracy: String = cell(r.accuracy, "%.3f", 8)
+                s += "  " + accuracy + "  " + ci.padding(toLength: 14, withPad: " ", startingAt: 0)
+            }
+            if hasProjection { s += "  " + cell(r.projection, "%.3f", 10) }
+            if hasRegex {
+                let share: String = cell(r.regexShare, "%.3f", 11), matches: String = cell(r.regexMatches, "%.2f", 13)
+                s += "  " + share + "  " + matches
+            }
+            s += "\n"
         }
         return s
     }
 
-    /// Spearman's ρ between scale and mean length.
-    public static func lengthSpearman(_ rows: [Row]) -> Double {
-        Stats.spearman(rows.map(\.scale), rows.map(\.meanLength))
+    /// Spearman's ρ between scale and mean length, or why it is undefined.
+    public static func lengthSpearman(_ rows: [Row]) -> Correlation {
+        guard rows.count >= 2 else { return Correlation(rho: nil, reason: "fewer than 2 scales") }
+        let lengths = rows.map(\.meanLength)
+        if Set(lengths).count == 1 {
+            return Correlation(rho: nil, reason: "mean length is \(String(format: "%.1f", lengths[0])) at every scale "
+                + "(nothing to rank; with --max-tokens reached everywhere, raise it)")
+        }
+        return Correlation(rho: Stats.spearman(rows.map(\.scale), lengths), reason: nil)
+    }
+
+    /// What `--json` prints: the rows and the Spearman correlation of scale and mean length, keys sorted.
+    public static func json(_ rows: [Row]) throws -> Data {
+        struct Report: Encodable {
+            var rows: [Row]
+            var spearmanScaleMeanLength: Correlation
+            enum CodingKeys: String, CodingKey { case rows, spearmanScaleMeanLength = "spearman_scale_mean_length" }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(Report(rows: rows, spearmanScaleMeanLength: lengthSpearman(rows)))
     }
 
     public static func plot(_ rows: [Row], title: String) -> SVGPlot {

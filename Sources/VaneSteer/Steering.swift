@@ -44,91 +44,133 @@ public enum SteerPositions: String, Sendable, CaseIterable {
     case all, prompt, generated
 }
 
-/// A steering intervention: control vectors with scales, applied by hooks at their layers.
-public struct Steering: Sendable {
-    public var vectors: [(vector: ControlVector, scale: Float)]
-    /// Only these layers (nil: every layer each vector has).
+/// One vector of a steering intervention with its own settings: scale, layers (nil: every layer the vector has),
+/// hook point (nil: the vector's own), positions and operation.
+public struct SteerTerm: Sendable {
+    public var vector: ControlVector
+    public var scale: Float
     public var layers: [Int]?
-    /// Where to apply (nil: each vector's own hook).
     public var hook: SteerHook?
     public var positions: SteerPositions
     public var op: SteerOp
-    public var normPreserve: Bool
 
-    public init(vectors: [(vector: ControlVector, scale: Float)], layers: [Int]? = nil, hook: SteerHook? = nil,
-                positions: SteerPositions = .all, op: SteerOp = .add, normPreserve: Bool = false) {
-        self.vectors = vectors
+    public init(vector: ControlVector, scale: Float, layers: [Int]? = nil, hook: SteerHook? = nil,
+                positions: SteerPositions = .all, op: SteerOp = .add) {
+        self.vector = vector
+        self.scale = scale
         self.layers = layers
         self.hook = hook
         self.positions = positions
         self.op = op
+    }
+}
+
+/// A steering intervention: control vectors, each with its scale and settings, applied by hooks at their layers.
+public struct Steering: Sendable {
+    public var terms: [SteerTerm]
+    public var normPreserve: Bool
+
+    public init(terms: [SteerTerm], normPreserve: Bool = false) {
+        self.terms = terms
         self.normPreserve = normPreserve
+    }
+
+    /// Every vector with the same settings.
+    public init(vectors: [(vector: ControlVector, scale: Float)], layers: [Int]? = nil, hook: SteerHook? = nil,
+                positions: SteerPositions = .all, op: SteerOp = .add, normPreserve: Bool = false) {
+        self.init(terms: vectors.map { SteerTerm(vector: $0.vector, scale: $0.scale, layers: layers, hook: hook,
+                                                 positions: positions, op: op) },
+                  normPreserve: normPreserve)
     }
 
     /// The same intervention with every scale multiplied by `factor`.
     public func scaled(by factor: Float) -> Steering {
         var s = self
-        s.vectors = vectors.map { ($0.vector, $0.scale * factor) }
+        for i in s.terms.indices { s.terms[i].scale *= factor }
         return s
     }
 
-    /// Registers one hook per steered hook point. Nothing is registered for a zero scale, so steering at scale 0
-    /// leaves the forward pass bit-identical to no steering. Throws for layers the model or the vectors lack.
-    public func install(on hooks: Hooks, promptLength: Int, modelLayers: Int) throws {
-        if let layers { try LayerList.check(layers, modelLayers: modelLayers) }
-        var plan: [HookPoint: [(direction: [Float], scale: Float)]] = [:]
+    /// One direction applied at one hook point and layer.
+    public struct Step: Sendable {
+        public var point: HookPoint
+        public var layer: Int
+        public var direction: [Float]
+        /// direction / ‖direction‖ (zeros for a zero direction).
+        public var unit: [Float]
+        public var scale: Float
+        public var op: SteerOp
+        public var positions: SteerPositions
+    }
+
+    /// The steps of every term with a non-zero scale, grouped by hook point in the order the points first appear;
+    /// within a point, in the order the terms were given. Throws for layers the model or a vector lacks.
+    public func plan(modelLayers: Int) throws -> [(point: HookPoint, steps: [Step])] {
+        var plan: [HookPoint: [Step]] = [:]
         var order: [HookPoint] = []
-        for (vector, scale) in vectors where scale != 0 {
-            let chosen = layers ?? vector.layers
+        for term in terms where term.scale != 0 {
+            let vector = term.vector
+            if let layers = term.layers { try LayerList.check(layers, modelLayers: modelLayers) }
+            let chosen = term.layers ?? vector.layers
             let missing = chosen.filter { vector.directions[$0] == nil }
-            if layers != nil, missing.count == chosen.count {
+            if term.layers != nil, missing.count == chosen.count {
                 throw VaneError("the vector \(vector.method.map { "(\($0)) " } ?? "")has no direction at layers \(chosen.map(String.init).joined(separator: ",")); it has \(vector.layers.map(String.init).joined(separator: ","))")
             }
             try LayerList.check(vector.layers, modelLayers: modelLayers)
             for l in chosen {
                 guard let d = vector.directions[l] else { continue }
-                let point = (hook ?? vector.hook).point(l)
+                let point = (term.hook ?? vector.hook).point(l)
                 if plan[point] == nil { order.append(point) }
-                plan[point, default: []].append((d, scale))
+                let norm = d.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                plan[point, default: []].append(Step(point: point, layer: l, direction: d,
+                                                     unit: d.map { norm > 0 ? $0 / norm : 0 }, scale: term.scale,
+                                                     op: term.op, positions: term.positions))
             }
         }
-        for point in order {
-            let terms = plan[point]!.map { term -> (direction: [Float], unit: [Float], scale: Float) in
-                let norm = term.direction.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                return (term.direction, term.direction.map { norm > 0 ? $0 / norm : 0 }, term.scale)
-            }
-            let (op, positions, preserve, promptLength) = (self.op, self.positions, normPreserve, promptLength)
+        return order.map { ($0, plan[$0]!) }
+    }
+
+    /// Registers one hook per steered hook point. Nothing is registered for a zero scale, so steering at scale 0
+    /// leaves the forward pass bit-identical to no steering. Throws for layers the model or the vectors lack.
+    public func install(on hooks: Hooks, promptLength: Int, modelLayers: Int) throws {
+        for (point, steps) in try plan(modelLayers: modelLayers) {
+            let preserve = normPreserve
             hooks.add(point) { a in
                 for (t, position) in a.positions.enumerated() {
-                    switch positions {
-                    case .all: break
-                    case .prompt: if position >= promptLength { continue }
-                    case .generated: if position < promptLength { continue }
-                    }
-                    Self.apply(terms, op: op, normPreserve: preserve, to: a.row(t))
+                    let chosen = steps.filter { $0.positions.contains(position, promptLength: promptLength) }
+                    if !chosen.isEmpty { Self.apply(chosen, normPreserve: preserve, to: a.row(t)) }
                 }
             }
         }
     }
 
-    static func apply(_ terms: [(direction: [Float], unit: [Float], scale: Float)], op: SteerOp, normPreserve: Bool,
-                      to h: UnsafeMutableBufferPointer<Float>) {
+    static func apply(_ steps: [Step], normPreserve: Bool, to h: UnsafeMutableBufferPointer<Float>) {
         let before = normPreserve ? h.reduce(0) { $0 + $1 * $1 }.squareRoot() : 0
-        for term in terms {
-            switch op {
+        for step in steps {
+            switch step.op {
             case .add:
-                for i in 0..<h.count { h[i] += term.scale * term.direction[i] }
+                for i in 0..<h.count { h[i] += step.scale * step.direction[i] }
             case .ablate, .clamp:
                 var projection = 0.0
-                for i in 0..<h.count { projection += Double(h[i]) * Double(term.unit[i]) }
-                let target: Float = if case .clamp(let c) = op { c } else { 0 }
-                let shift = term.scale * (target - Float(projection))
-                for i in 0..<h.count { h[i] += shift * term.unit[i] }
+                for i in 0..<h.count { projection += Double(h[i]) * Double(step.unit[i]) }
+                let target: Float = if case .clamp(let c) = step.op { c } else { 0 }
+                let shift = step.scale * (target - Float(projection))
+                for i in 0..<h.count { h[i] += shift * step.unit[i] }
             }
         }
         if normPreserve {
             let after = h.reduce(0) { $0 + $1 * $1 }.squareRoot()
             if after > 0 { for i in 0..<h.count { h[i] *= before / after } }
+        }
+    }
+}
+
+extension SteerPositions {
+    /// Whether the row at `position` is steered, prompt positions being those before `promptLength`.
+    public func contains(_ position: Int, promptLength: Int) -> Bool {
+        switch self {
+        case .all: true
+        case .prompt: position < promptLength
+        case .generated: position >= promptLength
         }
     }
 }

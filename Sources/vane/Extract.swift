@@ -22,6 +22,8 @@ struct Extract: ParsableCommand {
     @Option(help: "auto (the completion if any, else the input), input, prompt, completion.") var span = "auto"
     @Option(help: "Start marker: take the tokens after it (with --span-end), e.g. '<think>'.") var spanStart: String?
     @Option(help: "End marker, e.g. '</think>'.") var spanEnd: String?
+    @Option(help: "Leave input positions 0..<K out of every span (default: 1 with --positions mean, which the first token, the attention sink, would dominate; else 0).")
+    var skipFirst: Int?
     @Option(help: "Examples per flush to disk.") var batch = 32
     @Flag(help: "Deflate-compress the datasets (level 4).") var compress = false
     @Flag(help: "Continue OUTPUT.partial from its last complete batch (same model and settings).") var resume = false
@@ -36,6 +38,7 @@ struct Extract: ParsableCommand {
         guard PositionMode(positions) != nil else { throw ValidationError("--positions: last, mean, all or index:K") }
         guard (spanStart == nil) == (spanEnd == nil) else { throw ValidationError("give --span-start and --span-end together") }
         guard SpanRule(span) != nil else { throw ValidationError("--span: auto, input, prompt or completion") }
+        guard (skipFirst ?? 0) >= 0 else { throw ValidationError("--skip-first \(skipFirst ?? 0): give 0 or more positions") }
         guard (1...Extraction.maxBatch).contains(batch) else { throw ValidationError("--batch \(batch): give 1…\(Extraction.maxBatch)") }
         try checkOutput(output, inputs: [model.model, data], extensions: ["h5", "hdf5"], what: "an HDF5 activation store")
     }
@@ -45,13 +48,20 @@ struct Extract: ParsableCommand {
         let m = try model.load()
         let rule = spanStart.map { SpanRule.markers(start: $0, end: spanEnd ?? "") } ?? SpanRule(span) ?? .auto
         let options = ExtractionOptions(hooks: hooks,
-                                        positions: PositionMode(positions) ?? .last, span: rule, batch: batch,
+                                        positions: PositionMode(positions) ?? .last, span: rule, skipFirst: skipFirst, batch: batch,
                                         deflate: compress ? 4 : 0, skipBad: skipBad, commandLine: commandLine)
         let extraction = try Extraction(model: m, data: URL(fileURLWithPath: data), options: options)
         for skipped in extraction.input.skipped.prefix(5) { note("warning: skipped \(skipped)") }
         if !extraction.input.skipped.isEmpty { note("warning: skipped \(extraction.input.skipped.count) bad lines") }
         let summary = try extraction.run(output: URL(fileURLWithPath: output), resume: resume,
                                          compareForward: compareForward, progress: ProgressLine().report)
+        let dominated = summary.dominance.filter(\.isSystematic)
+        if let worst = dominated.max(by: { $0.share < $1.share }), let summaryLine = worst.summary {
+            let skip = extraction.provenance.skipFirst
+            note("warning: one position carries more than half of the mean in 10% or more of the examples at "
+                + "\(plural(dominated.count, "hook point")); "
+                + "the most: \(summaryLine)" + (worst.position == skip ? "; leave it out with --skip-first \(skip + 1)" : ""))
+        }
         let resumed = summary.resumedAt > 0 ? " (resumed after \(summary.resumedAt))" : ""
         print(String(format: "%d examples%@, %d tokens in %.2f s: %.1f tok/s → %@ (%.2f MB)", summary.examples, resumed,
                      summary.tokens, summary.seconds, summary.tokensPerSecond, output, Double(summary.fileBytes) / 1e6))

@@ -17,7 +17,12 @@ struct Generate: ParsableCommand {
         let m = try LanguageModel(model.model, decoding: sampling.exact ? .exact : .fast)
         let ids = try prompt.tokens(m)
         let hooks = Hooks()
-        try steer.steering(for: m)?.install(on: hooks, promptLength: ids.count, modelLayers: m.config.numHiddenLayers)
+        if let steering = try steer.steering(for: m) {
+            for warning in try SteerMeasurement(steering, model: m, tokens: ids).warnings(modelLayers: m.config.numHiddenLayers) {
+                note("warning: \(warning)")
+            }
+            try steering.install(on: hooks, promptLength: ids.count, modelLayers: m.config.numHiddenLayers)
+        }
         let result = try Generator(m).generate(promptTokens: ids, options: sampling.options, hooks: hooks, onText: { text in
             FileHandle.standardOutput.write(Data(text.utf8))
         })

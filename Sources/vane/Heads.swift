@@ -20,6 +20,8 @@ struct Heads: ParsableCommand {
     @Option(help: "The control vector whose per-layer directions d_L are scored against.") var direction: String
     @Option(help: "Score the examples with this label.") var label = 0
     @Option(help: "For JSONL data: auto, completion, input or prompt (the tokens averaged over).") var span = "completion"
+    @Option(help: "For JSONL data: leave input positions 0..<K out of the spans (default 1: the attention sink).")
+    var skipFirst: Int?
     @Option(help: "Print this many rows (default: all).") var limit: Int?
     @Flag(help: "Print the ranked scores as JSON.") var json = false
     @Option(help: "Where to write the heatmap (default: DIRECTION with .heads.svg).") var svg: String?
@@ -27,6 +29,7 @@ struct Heads: ParsableCommand {
 
     func validate() throws {
         guard SpanRule(span) != nil else { throw ValidationError("--span: auto, input, prompt or completion") }
+        guard (skipFirst ?? 0) >= 0 else { throw ValidationError("--skip-first \(skipFirst ?? 0): give 0 or more positions") }
         if let svg { try checkOutput(svg, inputs: [model.model, data, direction], extensions: ["svg"], what: "an SVG heatmap") }
     }
 
@@ -39,7 +42,7 @@ struct Heads: ParsableCommand {
             scores = try HeadAttribution.scores(store: try ActivationStore(url: url), directions: vector.directions, label: label)
         } else {
             scores = try HeadAttribution.scores(model: try model.load(), data: url, span: SpanRule(span) ?? .completion,
-                                                directions: vector.directions, label: label, progress: ProgressLine().report)
+                                                skipFirst: skipFirst, directions: vector.directions, label: label, progress: ProgressLine().report)
         }
         print(json ? String(decoding: try HeadAttribution.json(scores), as: UTF8.self) : HeadAttribution.table(scores, limit: limit),
               terminator: json ? "\n" : "")

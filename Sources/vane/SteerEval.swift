@@ -4,21 +4,27 @@ import VaneRecipes
 import VaneBake
 import VaneEngine
 import VaneSteer
+import VaneModelIO
 
 struct SteerEvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "steer-eval",
-        abstract: "Measure steering over a sweep of scales: length, KL from unsteered, entropy, accuracy.")
+        abstract: "Measure steering over a sweep of scales: length, KL from unsteered, entropy, accuracy, projection, regex matches.")
 
     @OptionGroup var model: ModelOptions
     @Argument(help: "JSON Lines prompts: {\"question\"|\"prompt\": …, \"answer\"?: N, \"system\"?: …}.") var prompts: String
     @OptionGroup var steer: SteerOptions
-    @Option(help: "Scales LO:HI:STEP multiplying every --steer scale.") var sweep = "-8:8:2"
+    @Option(help: "Scales LO:HI:STEP multiplying every --steer scale (default: fitted to the vectors' size; README, \"Measuring: steer-eval\").")
+    var sweep: String?
     @Option(help: "Tokens to generate at most per prompt.") var maxTokens = 128
     @Flag(help: "Encode prompts as plain text instead of with the chat template.") var plain = false
-    @Flag(help: "Print the rows as JSON.") var json = false
+    @Flag(help: "Print the rows and the Spearman correlation of scale and mean length as JSON (keys sorted).") var json = false
     @Option(help: "Write the plot of length and KL against scale here.") var plot = "steer-eval.svg"
-    @Option(help: "Write each prompt's steered texts (JSON Lines) here.") var texts: String?
+    @Option(help: "Write every steered text (JSON Lines: prompt_index, scale, text, …) here.") var texts: String?
+    @Option(help: "Report the mean projection of the generated tokens' activations on VECTOR.gguf[@LAYER] (default layer: its best AUROC, else its middle one).")
+    var project: String?
+    @Option(help: "Report the share of steered texts matching this regular expression (ICU syntax), and matches per text.")
+    var scoreRegex: String?
     @Option(help: "An edited model to compare with MODEL instead of steering (reasoning length, accuracy).") var edited: String?
     @Option(help: "With --edited: short = reasoning below this many tokens or percentile of MODEL's lengths.") var shortBelow = "30%"
     @OptionGroup var threads: ThreadOptions
@@ -26,19 +32,29 @@ struct SteerEvalCommand: ParsableCommand {
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
         guard !steer.steer.isEmpty || edited != nil else { throw ValidationError("give a vector with --steer VECTOR.gguf, or --edited MODEL") }
-        _ = try scales()
-        let inputs = [model.model, prompts] + (try steer.steer.map { try ScaledVectorPath(parsing: $0).path })
-            + (edited.map { [$0] } ?? [])
+        do {
+            _ = try sweep.map(Sweep.init(parsing:))
+            _ = try regex()
+        } catch let e as VaneError {
+            throw ValidationError(e.description)
+        }
+        let inputs = [model.model, prompts] + (try steer.paths()) + (edited.map { [$0] } ?? []) + (project.map { [projectPath($0).path] } ?? [])
         try checkOutput(plot, inputs: inputs, extensions: ["svg"], what: "an SVG plot")
         if let texts { try checkOutput(texts, inputs: inputs, extensions: ["jsonl"], what: "a JSON Lines file of texts") }
     }
 
-    func scales() throws -> [Float] {
-        let parts = sweep.split(separator: ":").map { Float($0) }
-        guard parts.count == 3, let lo = parts[0], let hi = parts[1], let step = parts[2], step > 0, lo <= hi else {
-            throw ValidationError("--sweep \(sweep): write LO:HI:STEP with numbers, LO ≤ HI and STEP > 0, e.g. -8:8:2")
+    func regex() throws -> NSRegularExpression? {
+        guard let scoreRegex else { return nil }
+        do { return try NSRegularExpression(pattern: scoreRegex) } catch {
+            throw VaneError("--score-regex \(scoreRegex) is not a valid regular expression", hint: "ICU syntax, e.g. '(?i)\\b(happy|glad)\\b'")
         }
-        return stride(from: lo, through: hi + step * 1e-4, by: step).map { ($0 / step).rounded() * step }
+    }
+
+    /// `VECTOR.gguf[@LAYER]`.
+    func projectPath(_ text: String) -> (path: String, layer: Int?) {
+        guard !FileManager.default.fileExists(atPath: text), let at = text.lastIndex(of: "@"),
+              let layer = Int(text[text.index(after: at)...]) else { return (text, nil) }
+        return (String(text[..<at]), layer)
     }
 
     func run() throws {
@@ -47,24 +63,41 @@ struct SteerEvalCommand: ParsableCommand {
         let set = try PromptSet(contentsOf: URL(fileURLWithPath: prompts))
         if let edited { return try compareEdited(m, edited, set) }
         guard let steering = try steer.steering(for: m) else { throw ValidationError("give a vector with --steer VECTOR.gguf, or --edited MODEL") }
-        let eval = SteerEval(model: m, steering: steering, maxTokens: maxTokens, plain: plain)
-        var lines: [String] = []
+        let projection = try project.map { text -> SteerEval.Projection in
+            let (path, layer) = projectPath(text)
+            let vector = try ControlVector(contentsOf: URL(fileURLWithPath: path))
+            try vector.check(against: ModelIdentity(files: m.files), force: steer.force)
+            return try SteerEval.Projection(vector: vector, layer: layer)
+        }
+        let measurement = try SteerMeasurement(steering, model: m, tokens: try PromptSet.tokens(set.items[0], model: m, plain: plain))
+        let chosen = try sweep.map(Sweep.init(parsing:)) ?? Sweep.fitting(measurement)
+        if sweep == nil { note("sweep \(chosen) (fitted: README, \"Measuring: steer-eval\"; --sweep sets it)") }
+        let largest = chosen.scales.map(abs).max() ?? 1
+        for warning in measurement.warnings(at: largest, modelLayers: m.config.numHiddenLayers) { note("warning: \(warning)") }
+        let eval = SteerEval(model: m, steering: steering, maxTokens: maxTokens, plain: plain, projection: projection,
+                             regex: try regex())
+        var samples: [Data] = []
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         let start = Date()
-        let rows = try eval.run(set, scales: try scales(), onPrompt: { i, outs in
-            let obj: [String: Any] = ["prompt": set.items[i].text, "texts": outs]
-            if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) { lines.append(String(decoding: data, as: UTF8.self)) }
-        }, progress: ProgressLine().report)
-        if let texts { try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: texts), options: .atomic) }
+        let rows = try eval.run(set, scales: chosen.scales, onSample: { samples.append(try encoder.encode($0)) },
+                                progress: ProgressLine().report)
+        if let texts {
+            try AtomicFile.write(URL(fileURLWithPath: texts)) { file in
+                for line in samples { file.write(line + Data("\n".utf8)) }
+            }
+        }
         try SteerEval.plot(rows, title: URL(fileURLWithPath: steer.steer[0]).lastPathComponent).write(to: URL(fileURLWithPath: plot))
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted]
-            print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+            print(String(decoding: try SteerEval.json(rows), as: UTF8.self))
         } else {
-            print(SteerEval.table(rows), terminator: "")
+            print(SteerEval.table(rows, decimals: chosen.decimals), terminator: "")
         }
-        note(String(format: "[%d prompts × %d scales in %.0f s; Spearman(scale, mean length) = %.3f; plot: %@]",
-                    set.items.count, rows.count, Date().timeIntervalSince(start), SteerEval.lengthSpearman(rows), plot))
+        let rho = SteerEval.lengthSpearman(rows)
+        note(String(format: "[%d prompts × %d scales in %.0f s; Spearman(scale, mean length) = %@; plot: %@]",
+                    set.items.count, rows.count, Date().timeIntervalSince(start),
+                    rho.rho.map { String(format: "%.3f", $0) } ?? "undefined: \(rho.reason ?? "")", plot))
+        if let texts { wrote(texts, "\(plural(samples.count, "steered text")) (\(set.items.count) prompts × \(rows.count) scales)") }
     }
 
     /// The edited model against MODEL: reasoning-length distribution, accuracy overall and on originally short cases.

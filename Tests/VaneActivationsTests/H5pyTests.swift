@@ -39,7 +39,7 @@ for mode in ["all", "last"]:
         check(a["positions"] == mode and list(a["hooks"]) == hooks, f"{mode}: positions/hooks {a['positions']} {list(a['hooks'])}")
         check(a["n_examples"] == n and a["tool"] == "extract", f"{mode}: n_examples {a['n_examples']}")
         check(len(a["model_sha256"]) == 64 and list(a["dims"]) == [64, 3, 4, 2, 16, 384], f"{mode}: model attrs {list(a['dims'])}")
-        for key in ["model_path", "tokenizer", "chat_template", "span", "command_line", "vane_version", "created", "input_sha256"]:
+        for key in ["model_path", "tokenizer", "chat_template", "span", "skip_first", "command_line", "vane_version", "created", "input_sha256"]:
             check(key in a, f"{mode}: attribute {key} missing")
         e = f["examples"]
         check(e["text"].dtype.kind == "O" and h5py.check_string_dtype(e["text"].dtype).encoding == "utf-8", f"{mode}: text dtype")

@@ -7,12 +7,13 @@ import VaneTestSupport
 
 /// Extraction on the tiny fixtures against HF transformers' hooks (reference.safetensors, p{i}.resid_post.{L}
 /// [T, d] and p{i}.head_out.{L} [T, H, d]): `last` must equal the reference's last row and `mean` the mean of its
-/// rows, within 1e-4 (the fixtures' stated f32 agreement).
+/// rows from `skipFirst` on (1 by default: the attention sink left out), within 1e-4 (the fixtures' stated f32
+/// agreement).
 @Suite struct TinyExtractionTests {
     struct Prompt: Decodable { let text: String; let ids: [Int] }
     struct Reference: Decodable { let prompts: [Prompt] }
 
-    func check(model name: String, positions: PositionMode) throws {
+    func check(model name: String, positions: PositionMode, skipFirst: Int? = nil) throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let prompts = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: Fixtures.url("\(name)/reference.json"))).prompts
@@ -20,12 +21,14 @@ import VaneTestSupport
         let data = try folder.jsonl("data.jsonl", prompts.map { ["prompt": $0.text] })
         let model = try LanguageModel(url: Fixtures.url(name))
         let options = ExtractionOptions(hooks: ["blocks.*.hook_resid_post", "blocks.*.attn.hook_result"],
-                                        positions: positions, batch: 2)
+                                        positions: positions, skipFirst: skipFirst, batch: 2)
         let output = folder.file("acts.h5")
         _ = try Extraction(model: model, data: data, options: options).run(output: output, resume: false)
 
         let store = try ActivationStore(url: output)
         #expect(store.count == prompts.count)
+        let skip = skipFirst ?? (positions == .mean ? 1 : 0)
+        #expect(store.provenance.skipFirst == skip)
         let layers = model.config.numHiddenLayers
         let (d, heads) = (model.config.hiddenSize, model.config.numAttentionHeads)
         for (i, prompt) in prompts.enumerated() {
@@ -38,7 +41,7 @@ import VaneTestSupport
                     let want: [Float] = positions == .last
                         ? Array(reference.data[((rows - 1) * width)...])
                         : (0..<width).map { c in
-                            Float((0..<rows).reduce(0.0) { $0 + Double(reference.data[$1 * width + c]) } / Double(rows))
+                            Float((skip..<rows).reduce(0.0) { $0 + Double(reference.data[$1 * width + c]) } / Double(rows - skip))
                         }
                     let got = try store.read(hook: hook, example: i)
                     #expect(got.shape == (hook.contains("attn") ? [1, heads, d] : [1, d]))
@@ -54,6 +57,8 @@ import VaneTestSupport
     @Test func llamaMean() throws { try check(model: "tiny-llama", positions: .mean) }
     @Test func qwen2Last() throws { try check(model: "tiny-qwen2", positions: .last) }
     @Test func qwen2Mean() throws { try check(model: "tiny-qwen2", positions: .mean) }
+    @Test func llamaMeanOfEveryPosition() throws { try check(model: "tiny-llama", positions: .mean, skipFirst: 0) }
+    @Test func qwen2MeanSkippingTwo() throws { try check(model: "tiny-qwen2", positions: .mean, skipFirst: 2) }
 
     /// Spans: prompt/completion boundaries, markers, index:K, and pairs' labels — checked against the reference
     /// rows of the whole text (the prefix of a causal model's activations does not depend on what follows).

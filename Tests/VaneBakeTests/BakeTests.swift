@@ -257,7 +257,8 @@ var bakeCases: [Case] {
         let r = capture.tensors[.attnResult(2)]!
         let (T, H, d) = (r.shape[0], r.shape[1], r.shape[2])
         var mean = [Float](repeating: 0, count: d)
-        for tt in 0..<T { for c in 0..<d { mean[c] += r.data[(tt * H + 3) * d + c] / Float(T) } }
+        // Over positions 1…T−1: scores from JSONL data leave position 0 (the attention sink) out, as mean pooling does.
+        for tt in 1..<T { for c in 0..<d { mean[c] += r.data[(tt * H + 3) * d + c] / Float(T - 1) } }
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let data = dir.appendingPathComponent("data.jsonl")

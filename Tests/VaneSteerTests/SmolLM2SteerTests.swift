@@ -36,6 +36,21 @@ import VaneTestSupport
         }
     }
 
+    /// The fitted default sweep lands inside the range each vector's manifest swept by hand (efficiency ±0.2,
+    /// concise ±0.3), at least half of it; the old default's ends (±8) warn, the fitted ends do not.
+    @Test(.enabled(if: Fixtures.smollm2 != nil), arguments: [("efficiency-smollm2.gguf", 0.2), ("concise-smollm2.gguf", 0.3)])
+    func defaultSweepFitsTheShippedVectors(_ file: String, _ manifestEnd: Double) throws {
+        let model = try LanguageModel(url: Fixtures.smollm2!)
+        let v = try ControlVector(contentsOf: Self.vectors.appendingPathComponent(file))
+        let prompts = try PromptSet(contentsOf: Self.vectors.appendingPathComponent("data/questions-heldout.jsonl"))
+        let measured = try SteerMeasurement(Steering(vectors: [(v, 1)]), model: model,
+                                            tokens: try PromptSet.tokens(prompts.items[0], model: model))
+        let sweep = Sweep.fitting(measured)
+        #expect(sweep.hi <= manifestEnd && sweep.hi >= manifestEnd / 2 && sweep.lo == -sweep.hi, "\(file): \(sweep)")
+        #expect(measured.warnings(at: sweep.hi, modelLayers: model.config.numHiddenLayers).isEmpty)
+        #expect(measured.warnings(at: 8, modelLayers: model.config.numHiddenLayers).count == 1)
+    }
+
     /// Mean generated length over the first 10 held-out questions falls monotonically as the shipped vectors'
     /// scale rises: Spearman ρ(scale, mean length) ≤ −0.9 over 5 scales.
     @Test(.enabled(if: Fixtures.smollm2 != nil && long), arguments: [("efficiency-smollm2.gguf", Float(0.1)), ("concise-smollm2.gguf", 0.3)])
@@ -45,9 +60,9 @@ import VaneTestSupport
         try v.check(against: ModelIdentity(files: model.files))
         var prompts = try PromptSet(contentsOf: Self.vectors.appendingPathComponent("data/questions-heldout.jsonl"))
         prompts.items = Array(prompts.items.prefix(10))
-        let scales = stride(from: -top, through: top * 1.001, by: top / 2).map { $0 }
+        let scales = try Sweep(lo: Double(-top), hi: Double(top), step: Double(top / 2), decimals: 3).scales
         let rows = try SteerEval(model: model, steering: Steering(vectors: [(v, 1)]), maxTokens: 96).run(prompts, scales: scales)
-        let rho = SteerEval.lengthSpearman(rows)
+        let rho = SteerEval.lengthSpearman(rows).rho ?? .nan
         #expect(rho <= -0.9, "\(file): Spearman(scale, mean length) = \(rho) over \(rows.map { ($0.scale, $0.meanLength) })")
         #expect(rows[2].firstTokenKL == 0 && rows[2].meanKL == 0, "scale 0 must leave the distributions unchanged")
     }

@@ -7,14 +7,14 @@ import VaneModelIO
 /// Steering options shared by `generate` and `steer-eval`.
 struct SteerOptions: ParsableArguments {
     @Option(name: .customLong("steer"), parsing: .unconditionalSingleValue,
-            help: "A control vector VECTOR.gguf[:SCALE] (repeatable; scale 1 when omitted).")
+            help: "A control vector VECTOR.gguf[:SCALE][@layers=L,hook=H,positions=P,op=OP] (repeatable; scale 1 when omitted; settings after @ override the options below for this vector).")
     var steer: [String] = []
-    @Option(name: .customLong("layers"), help: "Steer only these layers, e.g. 8-20 or 3,5,7 (default: all the vector has).")
+    @Option(name: .customLong("layers"), help: "Steer only these layers, e.g. 8-20 or 3,5,7 (default: all the vector has), for vectors without their own layers=.")
     var layers: String?
-    @Option(help: "Where to steer: resid_post, resid_mid, attn_out or mlp_out (default: the vector's own hook).")
+    @Option(help: "Where to steer: resid_post, resid_mid, attn_out or mlp_out (default: the vector's own hook), for vectors without hook=.")
     var steerHook: String?
-    @Option(help: "Which positions: all, prompt or generated.") var steerPositions = "all"
-    @Option(help: "add, ablate (project the direction out) or clamp:VALUE (set the projection to VALUE).")
+    @Option(help: "Which positions: all, prompt or generated, for vectors without positions=.") var steerPositions = "all"
+    @Option(help: "add, ablate (project the direction out) or clamp:VALUE (set the projection to VALUE), for vectors without op=.")
     var steerOp = "add"
     @Flag(help: "Rescale each steered activation to its norm before steering (repeng's normalize).")
     var normPreserve = false
@@ -28,27 +28,30 @@ struct SteerOptions: ParsableArguments {
         }
     }
 
-    private func parsed() throws -> (paths: [ScaledVectorPath], layers: [Int]?, hook: SteerHook?, positions: SteerPositions, op: SteerOp) {
+    private func parsed() throws -> (specs: [SteerSpec], defaults: SteerTerm.Defaults) {
         guard let positions = SteerPositions(rawValue: steerPositions) else {
             throw VaneError("--steer-positions \(steerPositions): use all, prompt or generated")
         }
-        return (try steer.map(ScaledVectorPath.init(parsing:)), try layers.map(LayerList.parse),
-                try steerHook.map(SteerHook.init(parsing:)), positions, try SteerOp(parsing: steerOp))
+        return (try steer.map(SteerSpec.init(parsing:)),
+                SteerTerm.Defaults(layers: try layers.map(LayerList.parse), hook: try steerHook.map(SteerHook.init(parsing:)),
+                                   positions: positions, op: try SteerOp(parsing: steerOp)))
     }
+
+    /// The vector files --steer names, for checking outputs against inputs.
+    func paths() throws -> [String] { try steer.map { try SteerSpec(parsing: $0).path } }
 
     /// The steering for `model`, each vector read and checked against it; nil without --steer.
     func steering(for model: LanguageModel) throws -> Steering? {
         let p = try parsed()
-        guard !p.paths.isEmpty else { return nil }
+        guard !p.specs.isEmpty else { return nil }
         let identity = ModelIdentity(files: model.files)
-        let vectors = try p.paths.map { item -> (vector: ControlVector, scale: Float) in
-            let v = try ControlVector(contentsOf: URL(fileURLWithPath: item.path))
+        let terms = try p.specs.map { spec -> SteerTerm in
+            let v = try ControlVector(contentsOf: URL(fileURLWithPath: spec.path))
             do { try v.check(against: identity, force: force) } catch let e as VaneError {
-                throw VaneError("\(item.path): \(e.message)", hint: e.hint)
+                throw VaneError("\(spec.path): \(e.message)", hint: e.hint)
             }
-            return (v, item.scale)
+            return spec.term(v, defaults: p.defaults)
         }
-        return Steering(vectors: vectors, layers: p.layers, hook: p.hook, positions: p.positions, op: p.op,
-                        normPreserve: normPreserve)
+        return Steering(terms: terms, normPreserve: normPreserve)
     }
 }
