@@ -155,8 +155,8 @@ PY
 versions=$("$py" -c 'import importlib.metadata as m; print("mergekit", m.version("mergekit") + ", torch", m.version("torch"))')
 echo
 echo "Machine: $cpu, $(nproc) cores ($flags); load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
-echo "Vane $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $versions. Inputs: 3 × $(du -sm "$work/a" | cut -f1) MB f32 HF folders;"
-echo "largest tensor $largest (× 3 inputs = the floor a tensor-at-a-time merge cannot go below). $runs runs each."
+echo "Vane $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $versions. Inputs: 3 × $(du -sb "$work/a" | awk '{ printf "%.0f", $1 / 1e6 }') MB f32 HF folders;"
+echo "largest tensor $largest (× 3 inputs = the floor a tensor-at-a-time merge cannot go below). $runs run$([ "$runs" = 1 ] || echo s) of each."
 echo
 echo "| method | Vane wall | Vane peak RSS | mergekit wall | mergekit peak RSS | max \|Δ\| Vane vs mergekit |"
 echo "| --- | ---: | ---: | ---: | ---: | --- |"

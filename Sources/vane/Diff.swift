@@ -44,11 +44,9 @@ struct Diff: ParsableCommand {
     }
 }
 
-/// A diff report on standard output: JSON, the per-tensor table (verbose), or a few summary lines.
+/// A diff report on standard output: JSON, the per-tensor table (verbose), or a few summary lines; written
+/// unbuffered, so that in a pipe too it comes before the closing line on standard error.
 func printReport(_ report: DiffReport, json: Bool, verbose: Bool) throws {
-    if json {
-        print(String(decoding: try report.json(), as: UTF8.self))
-    } else {
-        print(verbose ? report.table() : report.summary())
-    }
+    let text = json ? String(decoding: try report.json(), as: UTF8.self) : verbose ? report.table() : report.summary()
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
