@@ -309,7 +309,8 @@ public enum TaskVector {
             var shape: [Int]? {
                 switch self {
                 case .dense(let t): t.shape
-                case .lowRank(let a, let b): a.shape.count == 2 && b.shape.count == 2 && a.shape[0] == b.shape[1] ? [b.shape[0], a.shape[1]] : nil
+                case .lowRank(let a, let b):
+                    a.shape.count == 2 && b.shape.count == 2 && a.shape[0] == b.shape[1] && a.shape[0] > 0 ? [b.shape[0], a.shape[1]] : nil
                 }
             }
 
@@ -371,7 +372,7 @@ public enum TaskVector {
                 let delta = Delta.lowRank(a: a, b: b)
                 guard delta.shape != nil else {
                     throw VaneError("\(url.path): the factors of \(target) do not chain: lora_A is \(a.shape), lora_B \(b.shape)",
-                                    hint: "lora_A is [R, n] and lora_B [m, R]")
+                                    hint: "lora_A is [R, n] and lora_B [m, R], R ≥ 1")
                 }
                 deltas[try gguf(target)] = delta
             }
