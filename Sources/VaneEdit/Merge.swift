@@ -37,7 +37,7 @@ public enum Merge {
     /// Merges as `config` says and writes the result. `seed` makes DARE's random drops reproducible. A tensor
     /// the merge leaves as it was — every model holds the base's values (methods with a base), or every model the
     /// same values and the weights sum to one or are normalized (linear) — is copied from the base byte for byte.
-    /// Methods with a base treat a tensor a model lacks as that model's zero delta.
+    /// The task-arithmetic methods (those with a `plan`) read a tensor a model lacks as that model's zero delta.
     @discardableResult
     public static func run(_ config: MergeConfig, to options: OutputOptions, seed: UInt64 = 0,
                            progress: (ProgressEvent) -> Void = { _ in }) throws -> WriteSummary {

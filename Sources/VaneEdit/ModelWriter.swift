@@ -63,25 +63,23 @@ public struct OutputTensor {
 }
 
 /// What a model writer wrote: the tensors it computed, those it copied byte for byte, and those it carried over
-/// re-encoded (a quantized tensor in an HF folder, or convert --dtype), each counted by stored type.
+/// re-encoded (a quantized tensor in an HF folder, or convert --dtype), each counted by the type written.
 public struct WriteSummary: Sendable, Equatable, CustomStringConvertible {
     public var computed: [GGMLType: Int] = [:]
     public var copied: [GGMLType: Int] = [:]
-    public var converted: [GGMLType: Int] = [:]
+    public var reencoded: [GGMLType: Int] = [:]
 
     public init() {}
 
-    static func count(_ types: [GGMLType: Int]) -> Int { types.values.reduce(0, +) }
-
-    /// "4 tensors computed (F32), 268 copied byte for byte (Q4_1 180, F32 88)".
+    /// "4 tensors computed (F32), 268 tensors copied byte for byte (Q4_1 206, F32 61, Q8_0 1)".
     public var description: String {
         func types(_ t: [GGMLType: Int]) -> String {
             let sorted = t.sorted { ($0.value, $1.key.rawValue) > ($1.value, $0.key.rawValue) }
             return sorted.count == 1 ? "\(sorted[0].key)" : sorted.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         }
         var parts: [String] = []
-        for (n, what) in [(computed, "computed"), (converted, "converted"), (copied, "copied byte for byte")] where !n.isEmpty {
-            let total = Self.count(n)
+        for (n, what) in [(computed, "computed"), (reencoded, "re-encoded"), (copied, "copied byte for byte")] where !n.isEmpty {
+            let total = n.values.reduce(0, +)
             parts.append("\(total) \(total == 1 ? "tensor" : "tensors") \(what) (\(types(n)))")
         }
         return parts.isEmpty ? "no tensors" : parts.joined(separator: ", ")
@@ -128,7 +126,7 @@ public enum ModelWriter {
                 let type = Encode.ggufType(outputType(t, options), shape: t.shape)
                 entries.append(.init(name: t.name, type: type, shape: t.shape))
                 copies.append(false)
-                if case .copy = t.source { summary.converted[type, default: 0] += 1 } else { summary.computed[type, default: 0] += 1 }
+                if case .copy = t.source { summary.reencoded[type, default: 0] += 1 } else { summary.computed[type, default: 0] += 1 }
             }
         }
         var metadata = try MetadataConvert.ggufMetadata(of: template)
@@ -209,7 +207,7 @@ public enum ModelWriter {
                 let type = types.count == 1 ? types.first! : .f32
                 entries.append(.init(name: h.name, type: type, shape: h.shape))
                 copies.append(false)
-                if sources.count == h.parts.count { summary.converted[type, default: 0] += 1 } else { summary.computed[type, default: 0] += 1 }
+                if sources.count == h.parts.count { summary.reencoded[type, default: 0] += 1 } else { summary.computed[type, default: 0] += 1 }
             }
         }
 

@@ -27,9 +27,9 @@ struct Recipe: ParsableCommand {
 
         func run() throws {
             let open = { (s: String) in try ModelInput(url: DefaultModel.resolve(s)) }
-            let (report, written) = try VaneRecipes.ReasoningVector.run(grpo: open(grpo), sft: open(sft), target: open(target), scale: scale,
-                                                        filter: TensorFilter(include: include, exclude: exclude), to: out.options(),
-                                                        progress: ProgressLine().report)
+            let (report, written) = try VaneRecipes.ReasoningVector.run(
+                grpo: open(grpo), sft: open(sft), target: open(target), scale: scale,
+                filter: TensorFilter(include: include, exclude: exclude), to: out.options(), progress: ProgressLine().report)
             try printReport(report, json: json, verbose: verbose)
             wrote(out.output, "target + \(scale)·(GRPO − SFT): \(written)")
         }
