@@ -47,6 +47,27 @@ import VaneTestSupport
         }
     }
 
+    /// Unchanged means equal values, not equal bytes: a model whose one tensor holds −0 where the other holds +0
+    /// (bytes differ) diffs to an empty task vector listing all 30 tensors as unchanged.
+    @Test func signedZerosAreUnchanged() throws {
+        let dir = try scratch("zeros")
+        var tensors = try folderTensors(base).sorted { $0.key < $1.key }.map { (name: $0.key, tensor: $0.value) }
+        func folder(_ name: String, zero: Float) throws -> URL {
+            let url = try mixFolders(base, base, into: dir.appendingPathComponent(name)) { _ in false }
+            tensors[0].tensor.data[0] = zero
+            try SafetensorsWriter.write(tensors, to: url.appendingPathComponent("model.safetensors"))
+            return url
+        }
+        let plus = try folder("plus", zero: 0), minus = try folder("minus", zero: -0.0)
+        let bytes = try [plus, minus].map { try storedBytes($0)[tensors[0].name]!.bytes }
+        #expect(bytes[0] != bytes[1], "the two files should differ in the sign bit")
+        let tv = dir.appendingPathComponent("tv.safetensors")
+        let report = try TaskVector.diff(ModelInput(url: minus), ModelInput(url: plus), to: tv)
+        let file = try SafetensorsFile(url: tv)
+        #expect(file.tensors.isEmpty && report.changed.isEmpty, "\(file.tensors.map(\.name))")
+        #expect((try JSONSerialization.jsonObject(with: Data(file.metadata["vane.unchanged"]!.utf8)) as? [String])?.count == 30)
+    }
+
     /// --rank 4: each matrix's factors multiply (by hand here) to numpy's rank-4 truncated SVD of Δ within 1e-5 of
     /// max |Δ| (float32 LAPACK vs float64 numpy), the reported retained energy matches numpy's to 1e-5, 1-D
     /// tensors are stored whole, and apply gives base + B·A as numpy computes it (1e-5).
