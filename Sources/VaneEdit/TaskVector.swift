@@ -109,7 +109,8 @@ public struct DiffReport: Codable, Sendable {
         }
         let lowRank = tensors.compactMap(\.retainedEnergy)
         if let least = lowRank.min() {
-            lines.append(String(format: "low-rank factors for %d tensors, retained energy %.4f (least) to %.4f", lowRank.count, least, lowRank.max()!))
+            lines.append(String(format: "low-rank factors for %d %@, retained energy %.4f (least) to %.4f", lowRank.count,
+                                lowRank.count == 1 ? "tensor" : "tensors", least, lowRank.max()!))
         }
         lines += leftOut
         return lines.joined(separator: "\n")
