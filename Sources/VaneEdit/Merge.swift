@@ -34,36 +34,75 @@ public enum Merge {
         return name.hasPrefix("token_embd") ? 0 : 1
     }
 
-    /// Merges as `config` says and writes the result. `seed` makes DARE's random drops reproducible.
+    /// Merges as `config` says and writes the result. `seed` makes DARE's random drops reproducible. A tensor
+    /// the merge leaves as it was — every model holds the base's values (methods with a base), or every model the
+    /// same values and the weights sum to one or are normalized (linear) — is copied from the base byte for byte.
+    /// The task-arithmetic methods (those with a `plan`) read a tensor a model lacks as that model's zero delta.
+    @discardableResult
     public static func run(_ config: MergeConfig, to options: OutputOptions, seed: UInt64 = 0,
-                           progress: (ProgressEvent) -> Void = { _ in }) throws {
+                           progress: (ProgressEvent) -> Void = { _ in }) throws -> WriteSummary {
         var opened: [URL: ModelInput] = [:]
         for url in config.inputs { opened[url] = try ModelInput(url: url) }
         let template = opened[config.baseModel ?? config.models[0].url]!
+        // Task-arithmetic methods read a tensor a model lacks as its zero delta; every other method, and the
+        // tokenizer source, need the template's tensors in every input.
+        let zeroDeltaAllowed = plan(config.method) != nil
         for url in config.inputs where url != template.url {
             let other = opened[url]!
-            _ = try TaskVector.matchTensors(template, other)
-            if other.config.architecture != template.config.architecture {
-                throw VaneError("\(url.path) is \(other.config.architecture), the base is \(template.config.architecture)")
+            let match = try TaskVector.matchTensors(template, other)
+            if let name = match.bOnly.first {
+                throw VaneError("tensor \(name) is in \(url.path) but not in \(template.url.path), whose tensors the output follows")
             }
+            if zeroDeltaAllowed && config.models.contains(where: { $0.url == url }) { continue }
+            try match.requireSameNames(template, other, hint: zeroDeltaAllowed ? nil
+                                       : "\(config.method.rawValue) needs every tensor in every model; task_arithmetic, ties, dare and breadcrumbs read a missing tensor as zero delta")
         }
         var out = options
         if out.dtype == nil { out.dtype = config.dtype }
 
         let layers = template.config.numHiddenLayers
-        let tensors = template.names.map { name in
-            OutputTensor(name: name, shape: template.stored(name)!.shape, source: .computed {
+        let models = config.models.map { opened[$0.url]! }
+        var tensors: [OutputTensor] = []
+        for name in template.names {
+            let shape = template.stored(name)!.shape
+            if try unchanged(name, config: config, template: template, inputs: opened) {
+                tensors.append(OutputTensor(name: name, shape: shape, source: .copy(template)))
+                continue
+            }
+            tensors.append(OutputTensor(name: name, shape: shape, source: .computed(from: models.filter { $0.stored(name) != nil }) {
                 try mergeTensor(name, config: config, inputs: opened, position: position(name, layers: layers), seed: seed)
-            })
+            }))
         }
         var provenance = ["command": "merge", "merge_method": config.method.rawValue]
         for (i, m) in config.models.enumerated() { provenance["model.\(i)"] = m.url.path }
         if let base = config.baseModel { provenance["base_model"] = base.path }
-        try ModelWriter.write(tensors, template: template, tokenizer: config.tokenizerSource.flatMap { opened[$0] },
-                              to: out, provenance: provenance, inputs: config.inputs, task: "merge",
-                              progress: progress) { name in
+        return try ModelWriter.write(tensors, template: template, tokenizer: config.tokenizerSource.flatMap { opened[$0] },
+                                     to: out, provenance: provenance, inputs: config.inputs, task: "merge",
+                                     progress: progress) { name in
             for input in opened.values { input.release(name) }
         }
+    }
+
+    /// Whether merging `name` gives the template's (base's) values exactly, so that it is copied: every model
+    /// that has it holds the template's values, and for linear (which has no base) the weights do not scale them.
+    static func unchanged(_ name: String, config: MergeConfig, template: ModelInput, inputs: [URL: ModelInput]) throws -> Bool {
+        if config.method == .linear {
+            guard config.models.allSatisfy({ inputs[$0.url]!.stored(name) != nil }) else { return false }
+            let hf = template.files.spec.hf(fromGGUF: name) ?? name
+            let position = position(name, layers: template.config.numHiddenLayers)
+            func number(_ p: MergeConfig.Parameter?) -> Double? { p?.number(tensor: hf, position: position) }
+            let normalize = (number(config.parameters["normalize"]) ?? config.method.parameter("normalize")?.defaultValue ?? 0) != 0
+            if !normalize {
+                let weights = config.models.map { number($0.parameters["weight"] ?? config.parameters["weight"]) }
+                guard weights.allSatisfy({ $0 != nil }), weights.reduce(0.0, { $0 + $1! }) == 1 else { return false }
+            }
+        }
+        for m in config.models where m.url != template.url {
+            let model = inputs[m.url]!
+            if model.stored(name) == nil { continue }
+            guard try template.sameValues(name, as: model) else { return false }
+        }
+        return true
     }
 
     static func mergeTensor(_ name: String, config: MergeConfig, inputs: [URL: ModelInput], position: Double,
@@ -95,7 +134,8 @@ public enum Merge {
             let base = try inputs[config.baseModel!]!.values(name)
             var tasks: [MergeMath.TaskVector] = []
             for m in config.models where m.url != config.baseModel {
-                let x = try inputs[m.url]!.values(name)
+                let model = inputs[m.url]!
+                let x = model.stored(name) == nil ? base : try model.values(name)
                 let gamma = try plan.sparsification == .outliers ? value("gamma", m) : 0
                 tasks.append(.init(delta: TaskVector.delta(x, base), weight: Float(try value("weight", m)),
                                    density: try value("density", m), gamma: gamma))

@@ -18,7 +18,8 @@ import VaneModelIO
 /// A parameter is a number or bool; a list of numbers (a gradient, interpolated over the layers); or a list of
 /// {filter, value} entries, the first whose filter is a substring of the tensor's HF name (or that has no filter)
 /// giving the value. Each method declares the parameters it reads (`Method.parameters`); any other key is an
-/// error, so a typo cannot silently fall back to a default. Model paths resolve against the YAML file's folder.
+/// error, so a typo cannot silently fall back to a default. Model paths resolve against the YAML file's folder;
+/// a model name the command line accepts (`smollm2`) names that model.
 public struct MergeConfig: Sendable {
     public enum Method: String, CaseIterable, Sendable {
         case linear, task_arithmetic, ties, dare_linear, dare_ties, slerp, breadcrumbs, breadcrumbs_ties
@@ -218,6 +219,12 @@ public struct MergeConfig: Sendable {
             if spec.contains("+") && !FileManager.default.fileExists(atPath: spec) && spec.split(separator: "+").count == 2 {
                 throw fail("\(what) \"\(spec)\" names a LoRA (model+lora), which Vane does not merge")
             }
+            // A model name the command line accepts (`smollm2`) names that model here too.
+            let named: URL
+            do { named = try DefaultModel.resolve(spec) } catch let error as VaneError {
+                throw fail("\(what) \"\(spec)\": \(error.message)", hint: error.hint)
+            }
+            if named.path != URL(fileURLWithPath: spec).path { return named }
             return spec.hasPrefix("/") ? URL(fileURLWithPath: spec) : directory.appendingPathComponent(spec).standardizedFileURL
         }
         func parameters(_ any: Any?, _ what: String) throws -> [String: Parameter] {

@@ -44,6 +44,30 @@ public final class ModelInput: Sendable {
         return tensor
     }
 
+    /// Whether `name` holds the same values here and in `other` (compared in HF layout after dequantizing, so
+    /// +0 equals −0 and a NaN differs from everything). Stored in the same type and row order, identical bytes
+    /// answer at once and rows that differ are dequantized and compared up to the first difference; otherwise
+    /// both tensors are dequantized. Pages read are released.
+    public func sameValues(_ name: String, as other: ModelInput) throws -> Bool {
+        guard let a = stored(name), let b = other.stored(name), a.shape == b.shape else { return false }
+        defer { release(name); other.release(name) }
+        guard a.type == b.type && permutedHeads(name) == other.permutedHeads(name) else {
+            return try values(name).data == other.values(name).data
+        }
+        guard a.bytes.count == b.bytes.count, let pa = a.bytes.baseAddress, let pb = b.bytes.baseAddress else {
+            return a.bytes.count == b.bytes.count
+        }
+        if memcmp(pa, pb, a.bytes.count) == 0 { return true }
+        let n = a.rowLength, rowBytes = a.type.byteCount(n)
+        var x = [Float](repeating: 0, count: n), y = x
+        for offset in stride(from: 0, to: a.bytes.count, by: rowBytes) where memcmp(pa + offset, pb + offset, rowBytes) != 0 {
+            dequantize(a.type, pa + offset, &x, count: n)
+            dequantize(b.type, pb + offset, &y, count: n)
+            if x != y { return false }
+        }
+        return true
+    }
+
     /// Lets the kernel drop the pages of `name` that reading it brought in, so a pass over the model keeps one
     /// tensor resident rather than the whole mapping.
     public func release(_ name: String) {

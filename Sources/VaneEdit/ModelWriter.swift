@@ -8,8 +8,9 @@ public struct OutputOptions: Sendable {
 
     public var url: URL
     public var format: Format
-    /// Type of the tensors Vane computes (merged, edited, converted); nil = F32. HF folders take F32, F16 or BF16;
-    /// GGUF also Q8_0, Q4_0 and Q4_1 (1-D tensors then stay F32).
+    /// Type of the tensors Vane computes (merged, edited, converted). HF folders take F32, F16 or BF16; GGUF also
+    /// Q8_0, Q4_0 and Q4_1 (1-D tensors then stay F32). nil: the type the tensor's source models store it in when
+    /// they agree on F32, F16 or BF16, else F32 (a result computed from quantized values is not on their grid).
     public var dtype: GGMLType?
     /// Re-encode unchanged tensors to `dtype` as well, instead of copying their stored bytes.
     public var convertCopies: Bool
@@ -45,8 +46,9 @@ public struct OutputTensor {
     public enum Source {
         /// Unchanged from this input (its stored bytes are copied where the output format allows).
         case copy(ModelInput)
-        /// Values in HF layout, computed when the writer reaches this tensor.
-        case computed(() throws -> Tensor)
+        /// Values in HF layout, computed when the writer reaches this tensor from the models `from` (whose stored
+        /// type it takes when no dtype is given; none: F32).
+        case computed(from: [ModelInput] = [], () throws -> Tensor)
     }
 
     public var name: String
@@ -60,22 +62,47 @@ public struct OutputTensor {
     }
 }
 
+/// What a model writer wrote: the tensors it computed, those it copied byte for byte, and those it carried over
+/// re-encoded (a quantized tensor in an HF folder, or convert --dtype), each counted by the type written.
+public struct WriteSummary: Sendable, Equatable, CustomStringConvertible {
+    public var computed: [GGMLType: Int] = [:]
+    public var copied: [GGMLType: Int] = [:]
+    public var reencoded: [GGMLType: Int] = [:]
+
+    public init() {}
+
+    /// "4 tensors computed (F32), 268 tensors copied byte for byte (Q4_1 206, F32 61, Q8_0 1)".
+    public var description: String {
+        func types(_ t: [GGMLType: Int]) -> String {
+            let sorted = t.sorted { ($0.value, $1.key.rawValue) > ($1.value, $0.key.rawValue) }
+            return sorted.count == 1 ? "\(sorted[0].key)" : sorted.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        }
+        var parts: [String] = []
+        for (n, what) in [(computed, "computed"), (reencoded, "re-encoded"), (copied, "copied byte for byte")] where !n.isEmpty {
+            let total = n.values.reduce(0, +)
+            parts.append("\(total) \(total == 1 ? "tensor" : "tensors") \(what) (\(types(n)))")
+        }
+        return parts.isEmpty ? "no tensors" : parts.joined(separator: ", ")
+    }
+}
+
 /// Writes models tensor by tensor, so memory holds one output tensor (plus whatever its computation reads).
 public enum ModelWriter {
     /// Writes `tensors` to `options.url`. `template` gives the architecture, config and metadata; `tokenizer` (by
     /// default the template) the tokenizer and chat template. `provenance` becomes `vane.*` metadata. `inputs` are
     /// every file the result was made from, which the output must not overwrite. `progress` hears of each tensor
     /// written, under `task`; `done(name)` runs after each tensor is written (callers release the input pages it
-    /// read).
+    /// read). Returns what was written.
+    @discardableResult
     public static func write(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput? = nil,
                              to options: OutputOptions, provenance: [String: String], inputs: [URL], task: String,
-                             progress: (ProgressEvent) -> Void, done: (String) -> Void = { _ in }) throws {
+                             progress: (ProgressEvent) -> Void, done: (String) -> Void = { _ in }) throws -> WriteSummary {
         try options.validate(inputs: inputs)
         let tokenizer = tokenizer ?? template
         switch options.format {
-        case .gguf: try writeGGUF(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance,
+        case .gguf: return try writeGGUF(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance,
                                   task: task, progress: progress, done: done)
-        case .hfFolder: try writeFolder(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance,
+        case .hfFolder: return try writeFolder(tensors, template: template, tokenizer: tokenizer, options: options, provenance: provenance,
                                         task: task, progress: progress, done: done)
         }
     }
@@ -84,18 +111,22 @@ public enum ModelWriter {
 
     static func writeGGUF(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
                           provenance: [String: String], task: String, progress: (ProgressEvent) -> Void,
-                          done: (String) -> Void) throws {
+                          done: (String) -> Void) throws -> WriteSummary {
         let config = template.config
         var entries: [TensorEntry] = []
         var copies: [Bool] = []
+        var summary = WriteSummary()
         for t in tensors {
             if case .copy(let input) = t.source, !options.convertCopies, let stored = input.stored(t.name),
                input.isGGUF || Encode.safetensorsTypes.contains(stored.type) {
                 entries.append(.init(name: t.name, type: stored.type, shape: t.shape))
                 copies.append(true)
+                summary.copied[stored.type, default: 0] += 1
             } else {
-                entries.append(.init(name: t.name, type: Encode.ggufType(options.dtype ?? .f32, shape: t.shape), shape: t.shape))
+                let type = Encode.ggufType(outputType(t, options), shape: t.shape)
+                entries.append(.init(name: t.name, type: type, shape: t.shape))
                 copies.append(false)
+                if case .copy = t.source { summary.reencoded[type, default: 0] += 1 } else { summary.computed[type, default: 0] += 1 }
             }
         }
         var metadata = try MetadataConvert.ggufMetadata(of: template)
@@ -133,13 +164,27 @@ public enum ModelWriter {
             progress(ProgressEvent(task: task, done: i + 1, total: entries.count, bytes: written, totalBytes: totalBytes, note: t.name))
             done(t.name)
         }
+        return summary
+    }
+
+    /// The type a tensor that is not copied is written in (before GGUF's block-size rule): `dtype` when given;
+    /// else the stored type its source models agree on, if an HF folder can hold it; else F32.
+    static func outputType(_ t: OutputTensor, _ options: OutputOptions) -> GGMLType {
+        if let dtype = options.dtype { return dtype }
+        let sources: [ModelInput] = switch t.source {
+        case .copy(let input): [input]
+        case .computed(let from, _): from
+        }
+        let types = Set(sources.compactMap { $0.stored(t.name)?.type })
+        if types.count == 1, let type = types.first, Encode.safetensorsTypes.contains(type) { return type }
+        return .f32
     }
 
     // MARK: HF folder
 
     static func writeFolder(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
                             provenance: [String: String], task: String, progress: (ProgressEvent) -> Void,
-                            done: (String) -> Void) throws {
+                            done: (String) -> Void) throws -> WriteSummary {
         // Each HF tensor concatenates whole GGUF tensors (or slices of their outermost axis): one, a fused
         // tensor's parts, or one expert of a stacked tensor. It is copied byte for byte when every part can be.
         let hfTensors = try template.files.spec.hfTensors(fromGGUF: tensors.map { ($0.name, $0.shape) })
@@ -149,16 +194,20 @@ public enum ModelWriter {
         }
         var entries: [TensorEntry] = []
         var copies: [Bool] = []
+        var summary = WriteSummary()
         for h in hfTensors {
             let sources = h.parts.compactMap(stored)
             if !options.convertCopies, sources.count == h.parts.count, let type = sources.first?.1.type,
-               sources.allSatisfy({ $0.1.type == type }), Encode.safetensorsTypes.contains(type),
-               options.dtype == nil || options.dtype == type {
+               sources.allSatisfy({ $0.1.type == type }), Encode.safetensorsTypes.contains(type) {
                 entries.append(.init(name: h.name, type: type, shape: h.shape))
                 copies.append(true)
+                summary.copied[type, default: 0] += 1
             } else {
-                entries.append(.init(name: h.name, type: options.dtype ?? .f32, shape: h.shape))
+                let types = Set(h.parts.map { outputType(tensors[$0.index], options) })
+                let type = types.count == 1 ? types.first! : .f32
+                entries.append(.init(name: h.name, type: type, shape: h.shape))
                 copies.append(false)
+                if sources.count == h.parts.count { summary.reencoded[type, default: 0] += 1 } else { summary.computed[type, default: 0] += 1 }
             }
         }
 
@@ -177,7 +226,11 @@ public enum ModelWriter {
         let shardNames = shards.count == 1 ? ["model.safetensors"]
             : (1...shards.count).map { String(format: "model-%05d-of-%05d.safetensors", $0, shards.count) }
 
-        var files = try MetadataConvert.hfConfigFiles(of: template, dtype: options.dtype ?? .f32)
+        // config.json's dtype: the type holding most of the weights.
+        var elements: [GGMLType: Int] = [:]
+        for e in entries { elements[e.type, default: 0] += e.shape.reduce(1, *) }
+        let mainType = elements.max { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) }?.key ?? .f32
+        var files = try MetadataConvert.hfConfigFiles(of: template, dtype: mainType)
         files.removeAll { MetadataConvert.tokenizerFileNames.contains($0.name) }
         files += try MetadataConvert.hfTokenizerFiles(of: tokenizer)
         if shards.count > 1 {
@@ -230,6 +283,7 @@ public enum ModelWriter {
             }
             for (name, data) in files { try data.write(to: dir.appendingPathComponent(name)) }
         }
+        return summary
     }
 
     /// Slice `range` of the outermost axis (of `count`) of a tensor's bytes.
@@ -242,7 +296,7 @@ public enum ModelWriter {
         let tensor: Tensor
         switch t.source {
         case .copy(let input): tensor = try input.values(t.name)
-        case .computed(let f): tensor = try f()
+        case .computed(_, let f): tensor = try f()
         }
         try checkShape(tensor.shape, t)
         return tensor.data

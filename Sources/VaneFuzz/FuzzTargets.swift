@@ -30,8 +30,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                 let file = try GGUFFile(url: Scratch.write(data, for: self))
                 _ = try ModelConfig(gguf: file)
             case .safetensors:
-                let file = try SafetensorsFile(url: Scratch.write(data, for: self))
+                let url = try Scratch.write(data, for: self)
+                let file = try SafetensorsFile(url: url)
                 for t in file.tensors.prefix(4) { _ = dequantize(t) }
+                _ = try TaskVector.File(url: url, spec: .llama)
             case .config:
                 _ = try ModelConfig(configJSON: Scratch.write(data, for: self))
             case .tokenizer:

@@ -13,7 +13,8 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         let model = try ModelInput(url: DefaultModel.resolve(base))
-        try TaskVector.apply(base: model, taskVector: URL(fileURLWithPath: taskVector), scale: scale, to: out.options(),
-                             progress: ProgressLine().report)
+        let written = try TaskVector.apply(base: model, taskVector: URL(fileURLWithPath: taskVector), scale: scale,
+                                           to: out.options(), progress: ProgressLine().report)
+        wrote(out.output, "base + \(scale)·Δ: \(written)")
     }
 }

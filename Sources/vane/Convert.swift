@@ -16,7 +16,9 @@ struct Convert: ParsableCommand {
     func validate() throws { _ = try options() }
 
     func run() throws {
-        try VaneEdit.Convert.run(try ModelInput(url: DefaultModel.resolve(input)), to: options(), progress: ProgressLine().report)
+        let written = try VaneEdit.Convert.run(try ModelInput(url: DefaultModel.resolve(input)), to: options(),
+                                               progress: ProgressLine().report)
+        wrote(output, "converted: \(written)")
     }
 
     private func options() throws -> OutputOptions {

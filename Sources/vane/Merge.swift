@@ -12,6 +12,7 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         let merge = try MergeConfig.load(URL(fileURLWithPath: config))
-        try VaneEdit.Merge.run(merge, to: out.options(), seed: seed, progress: ProgressLine().report)
+        let written = try VaneEdit.Merge.run(merge, to: out.options(), seed: seed, progress: ProgressLine().report)
+        wrote(out.output, "\(merge.method.rawValue) merge of \(plural(merge.models.count, "model")): \(written)")
     }
 }

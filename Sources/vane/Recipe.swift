@@ -21,15 +21,17 @@ struct Recipe: ParsableCommand {
         @Option(parsing: .unconditional, help: "Scale α (may be negative: --scale -1).") var scale: Float = 1
         @Option(parsing: .upToNextOption, help: "Only tensors matching these patterns.") var include: [String] = []
         @Option(parsing: .upToNextOption, help: "Leave tensors matching these patterns as in TARGET.") var exclude: [String] = []
+        @Flag(help: "Print the per-tensor table of GRPO − SFT.") var verbose = false
         @Flag(help: "Print the report as JSON.") var json = false
         @OptionGroup var out: ModelOutputOptions
 
         func run() throws {
             let open = { (s: String) in try ModelInput(url: DefaultModel.resolve(s)) }
-            let report = try VaneRecipes.ReasoningVector.run(grpo: open(grpo), sft: open(sft), target: open(target), scale: scale,
-                                                        filter: TensorFilter(include: include, exclude: exclude), to: out.options(),
-                                                        progress: ProgressLine().report)
-            print(json ? String(decoding: try report.json(), as: UTF8.self) : report.table())
+            let (report, written) = try VaneRecipes.ReasoningVector.run(
+                grpo: open(grpo), sft: open(sft), target: open(target), scale: scale,
+                filter: TensorFilter(include: include, exclude: exclude), to: out.options(), progress: ProgressLine().report)
+            try printReport(report, json: json, verbose: verbose)
+            wrote(out.output, "target + \(scale)·(GRPO − SFT): \(written)")
         }
     }
 

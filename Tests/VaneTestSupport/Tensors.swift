@@ -28,3 +28,32 @@ public func compareTensors(_ actual: [String: Tensor], _ expected: [String: Tens
     for name in actual.keys.sorted() where expected[name] == nil { problems.append("\(name): unexpected") }
     return problems.isEmpty ? nil : problems.prefix(5).joined(separator: "\n")
 }
+
+/// A copy of the HF folder `from` (one model.safetensors) whose tensors named by `take` come from the folder
+/// `other` instead, as stored: a model that differs from `from` in exactly those tensors.
+public func mixFolders(_ from: URL, _ other: URL, into dir: URL, take: (String) -> Bool) throws -> URL {
+    let fm = FileManager.default
+    try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+    for name in try fm.contentsOfDirectory(atPath: from.path) where name != "model.safetensors" {
+        try fm.copyItem(at: from.appendingPathComponent(name), to: dir.appendingPathComponent(name))
+    }
+    let a = try SafetensorsFile(url: from.appendingPathComponent("model.safetensors"))
+    let b = try SafetensorsFile(url: other.appendingPathComponent("model.safetensors"))
+    let chosen = try a.tensors.map { t in
+        guard take(t.name) else { return t }
+        guard let u = b.tensor(named: t.name) else { throw VaneError("\(other.path) has no tensor \(t.name)") }
+        return u
+    }
+    try SafetensorsWriter.write(to: dir.appendingPathComponent("model.safetensors"),
+                                entries: chosen.map { TensorEntry(name: $0.name, type: $0.type, shape: $0.shape) }) { i, emit in
+        try emit(chosen[i].bytes)
+    }
+    return dir
+}
+
+/// The stored type and bytes of every tensor of an HF folder, by name (to check byte-for-byte copies).
+public func storedBytes(_ folder: URL) throws -> [String: (type: GGMLType, bytes: [UInt8])] {
+    var out: [String: (type: GGMLType, bytes: [UInt8])] = [:]
+    for t in try loadSafetensorsFolder(folder).tensors { out[t.name] = (t.type, Array(t.bytes)) }
+    return out
+}

@@ -5,7 +5,7 @@ import VaneEdit
 /// Output options shared by the commands that write models.
 struct ModelOutputOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Output: a path ending in .gguf for a GGUF file, else an HF folder.") var output: String
-    @Option(help: "Type of changed tensors: f32, f16, bf16 (and q8_0, q4_0, q4_1 for GGUF).") var dtype: String?
+    @Option(help: "Type of changed tensors: f32, f16, bf16 (and q8_0, q4_0, q4_1 for GGUF). Default: the inputs' type where they agree on f32, f16 or bf16, else f32 (edits: f32). Unchanged tensors are copied as stored where the output holds their type.") var dtype: String?
     @Option(help: "Largest safetensors shard, e.g. 5GB, 500MB (HF folders).") var shardSize: String = "5GB"
 
     func validate() throws { _ = try options() }
