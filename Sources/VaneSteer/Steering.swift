@@ -75,7 +75,10 @@ public struct Steering: Sendable {
     /// Registers one hook per steered hook point. Nothing is registered for a zero scale, so steering at scale 0
     /// leaves the forward pass bit-identical to no steering. Throws for layers the model or the vectors lack.
     public func install(on hooks: Hooks, promptLength: Int, modelLayers: Int) throws {
-        if let layers { try LayerList.check(layers, modelLayers: modelLayers) }
+        if let layers {
+            try LayerList.check(layers, modelLayers: modelLayers)
+            try ControlVector.refuseLayerZero(layers)
+        }
         var plan: [HookPoint: [(direction: [Float], scale: Float)]] = [:]
         var order: [HookPoint] = []
         for (vector, scale) in vectors where scale != 0 {
