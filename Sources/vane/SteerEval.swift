@@ -13,11 +13,13 @@ struct SteerEvalCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Argument(help: "JSON Lines prompts: {\"question\"|\"prompt\": …, \"answer\"?: N, \"system\"?: …}.") var prompts: String
     @OptionGroup var steer: SteerOptions
-    @Option(help: "Scales LO:HI:STEP multiplying every --steer scale.") var sweep = "-8:8:2"
+    @Option(parsing: .unconditional, help: "Scales LO:HI:STEP multiplying every --steer scale, e.g. --sweep -8:8:2.")
+    var sweep = "-8:8:2"
     @Option(help: "Tokens to generate at most per prompt.") var maxTokens = 128
     @Flag(help: "Encode prompts as plain text instead of with the chat template.") var plain = false
     @Flag(help: "Print the rows as JSON.") var json = false
-    @Option(help: "Write the plot of length and KL against scale here.") var plot = "steer-eval.svg"
+    @Option(help: "Also write an SVG plot here: length and KL against scale (with --edited: both length distributions).")
+    var plot: String?
     @Option(help: "Write each prompt's steered texts (JSON Lines) here.") var texts: String?
     @Option(help: "An edited model to compare with MODEL instead of steering (reasoning length, accuracy).") var edited: String?
     @Option(help: "With --edited: short = reasoning below this many tokens or percentile of MODEL's lengths.") var shortBelow = "30%"
@@ -29,7 +31,7 @@ struct SteerEvalCommand: ParsableCommand {
         _ = try scales()
         let inputs = [model.model, prompts] + (try steer.steer.map { try ScaledVectorPath(parsing: $0).path })
             + (edited.map { [$0] } ?? [])
-        try checkOutput(plot, inputs: inputs, extensions: ["svg"], what: "an SVG plot")
+        if let plot { try checkOutput(plot, inputs: inputs, extensions: ["svg"], what: "an SVG plot") }
         if let texts { try checkOutput(texts, inputs: inputs, extensions: ["jsonl"], what: "a JSON Lines file of texts") }
     }
 
@@ -55,7 +57,7 @@ struct SteerEvalCommand: ParsableCommand {
             if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) { lines.append(String(decoding: data, as: UTF8.self)) }
         }, progress: ProgressLine().report)
         if let texts { try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: texts), options: .atomic) }
-        try SteerEval.plot(rows, title: URL(fileURLWithPath: steer.steer[0]).lastPathComponent).write(to: URL(fileURLWithPath: plot))
+        if let plot { try SteerEval.plot(rows, title: URL(fileURLWithPath: steer.steer[0]).lastPathComponent).write(to: URL(fileURLWithPath: plot)) }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted]
@@ -63,8 +65,11 @@ struct SteerEvalCommand: ParsableCommand {
         } else {
             print(SteerEval.table(rows), terminator: "")
         }
-        note(String(format: "[%d prompts × %d scales in %.0f s; Spearman(scale, mean length) = %.3f; plot: %@]",
-                    set.items.count, rows.count, Date().timeIntervalSince(start), SteerEval.lengthSpearman(rows), plot))
+        let work = "\(plural(set.items.count, "prompt")) × \(plural(rows.count, "scale"))"
+        note(String(format: "[%@ in %.0f s; Spearman(scale, mean length) = %.3f]",
+                    work, Date().timeIntervalSince(start), SteerEval.lengthSpearman(rows)))
+        if let texts { wrote(texts, "steered texts of " + work) }
+        if let plot { wrote(plot, "length and KL against scale") }
     }
 
     /// The edited model against MODEL: reasoning-length distribution, accuracy overall and on originally short cases.
@@ -72,10 +77,10 @@ struct SteerEvalCommand: ParsableCommand {
         let e = try samplingModel(path)
         let report = try EditComparison(original: m, edited: e, maxTokens: maxTokens, plain: plain)
             .run(set, shortBelow: try LengthThreshold(parsing: shortBelow), progress: ProgressLine().report)
-        try EditComparison.plot(report, title: URL(fileURLWithPath: path).lastPathComponent).write(to: URL(fileURLWithPath: plot))
+        if let plot { try EditComparison.plot(report, title: URL(fileURLWithPath: path).lastPathComponent).write(to: URL(fileURLWithPath: plot)) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         print(json ? String(decoding: try encoder.encode(report), as: UTF8.self) : EditComparison.table(report), terminator: json ? "\n" : "")
-        note("[plot: \(plot)]")
+        if let plot { wrote(plot, "reasoning lengths, edited and original") }
     }
 }
