@@ -36,7 +36,7 @@ PY
 extra=()
 [ -n "$threads" ] && extra=(--threads "$threads")
 hooks=(--hooks 'blocks.*.hook_resid_post' --positions mean --batch 32 "${extra[@]}")
-out=$($vane extract smollm2 "$work/prompts.jsonl" "${hooks[@]}" --compare-forward -o "$work/acts.h5")
+out=$($vane extract smollm2 "$work/prompts.jsonl" "${hooks[@]}" --compare-forward -o "$work/acts.h5" 2>&1)
 echo "$out" >&2
 $vane extract smollm2 "$work/prompts.jsonl" "${hooks[@]}" --compress -o "$work/acts-deflate.h5" >&2
 tokens=$($vane store info "$work/acts.h5" | sed -n 's/^tokens *\([0-9]*\).*/\1/p')

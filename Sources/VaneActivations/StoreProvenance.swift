@@ -3,9 +3,6 @@ import VaneStore
 
 /// The root attributes of a store (see StoreLayout.swift): how it was made, and the settings `--resume` checks.
 public struct StoreProvenance: Equatable, Sendable {
-    /// The version of Vane writing stores now.
-    public static let currentVaneVersion = "0.1.0"
-
     public var tool: String
     public var modelPath: String
     public var modelSHA256: String
@@ -33,7 +30,7 @@ public struct StoreProvenance: Equatable, Sendable {
     public init(tool: String, modelPath: String, modelSHA256: String, architecture: String, dims: [Int],
                 tokenizer: String, chatTemplate: String, hooks: [String], positions: PositionMode, span: SpanRule,
                 skipFirst: Int = 0, inputPath: String, inputSHA256: String, batch: Int, deflate: Int, commandLine: String,
-                vaneVersion: String = StoreProvenance.currentVaneVersion, created: String = ISO8601DateFormatter().string(from: Date())) {
+                vaneVersion: String = VaneVersion.current, created: String = ISO8601DateFormatter().string(from: Date())) {
         self.tool = tool
         self.modelPath = modelPath
         self.modelSHA256 = modelSHA256

@@ -29,13 +29,13 @@ extension ActivationStore {
         let labels = labelCounts.keys.sorted().map { "\($0 == -1 ? "none" : "\($0)") ×\(labelCounts[$0] ?? 0)" }
         let pairs = Set(e.pairs.filter { $0 >= 0 }).count
         add("examples", "\(count)" + (labels.isEmpty ? "" : "; labels " + labels.joined(separator: ", "))
-            + (pairs > 0 ? "; \(pairs) pairs" : ""))
+            + (pairs > 0 ? "; \(pairs) pair" + (pairs == 1 ? "" : "s") : ""))
         if count > 0 {
             add("tokens", "\(tokens) (min \(e.tokenCounts.min() ?? 0), mean "
                 + String(format: "%.1f", Double(tokens) / Double(count)) + ", max \(e.tokenCounts.max() ?? 0)); "
                 + "span tokens \(e.spans.reduce(0) { $0 + $1.count })")
         }
-        add("hooks", "\(hooks.count) float32 datasets" + (p.positions == .all ? ", rows indexed by /token_offsets" : ""))
+        add("hooks", "\(hooks.count) float32 dataset" + (hooks.count == 1 ? "" : "s") + (p.positions == .all ? ", rows indexed by /token_offsets" : ""))
         for hook in hooks {
             lines.append("  " + hook.padding(toLength: 34, withPad: " ", startingAt: 0) + "\(try shape(hook: hook))")
         }

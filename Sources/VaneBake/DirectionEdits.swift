@@ -60,9 +60,10 @@ public enum DirectionEdits {
         try checkWidth(v, input)
         var byLayer: [Int: [Int]] = [:]
         for (l, h) in heads where !(byLayer[l]?.contains(h) ?? false) { byLayer[l, default: []].append(h) }
+        try ControlVector.refuseLayerZero(byLayer.keys.sorted(), "heads of layer 0")
         let edits = try byLayer.keys.sorted().map { l -> Bake.HeadEdit in
             guard let d = v.directions[l] else {
-                throw VaneError("head \(l).\(byLayer[l]![0]): the vector has no direction at layer \(l); it has layers \(v.layers.map(String.init).joined(separator: ","))")
+                throw VaneError("head \(l).\(byLayer[l]![0]): the vector has no direction at layer \(l); it has layers \(LayerList.describe(v.layers))")
             }
             return Bake.HeadEdit(layer: l, heads: byLayer[l]!.sorted(), direction: d.map { -$0 })
         }
@@ -82,9 +83,11 @@ public enum DirectionEdits {
         try checkWidth(v, input)
         let chosen = layers ?? v.layers
         try LayerList.check(chosen, modelLayers: input.config.numHiddenLayers)
+        try ControlVector.refuseLayerZero(chosen)
+        try ControlVector.refuseLayerZero(directionLayer.map { [$0] } ?? [], "--direction-layer")
         func dir(_ l: Int) throws -> [Float] {
             guard let d = v.directions[l] else {
-                throw VaneError("the vector has no direction at layer \(l); it has layers \(v.layers.map(String.init).joined(separator: ","))",
+                throw VaneError("the vector has no direction at layer \(l); it has layers \(LayerList.describe(v.layers))",
                                  hint: "choose --layers among those, or use one direction everywhere with --direction-layer")
             }
             return d
@@ -110,10 +113,11 @@ public enum DirectionEdits {
         try checkWidth(v, input)
         let chosen = layers ?? v.layers
         try LayerList.check(chosen, modelLayers: input.config.numHiddenLayers)
+        try ControlVector.refuseLayerZero(chosen)
         var constants: [Int: [Float]] = [:]
         for l in chosen {
             guard let d = v.directions[l] else {
-                throw VaneError("the vector has no direction at layer \(l); it has layers \(v.layers.map(String.init).joined(separator: ","))")
+                throw VaneError("the vector has no direction at layer \(l); it has layers \(LayerList.describe(v.layers))")
             }
             constants[l] = d.map { scale * $0 }
         }

@@ -14,7 +14,7 @@ public final class LanguageModel {
     public var files: ModelFiles { transformer.files }
     public var config: ModelConfig { transformer.config }
 
-    /// Opens MODEL as the CLI names it: a .gguf path, an HF folder, or `smollm2` for the default model.
+    /// Opens MODEL as the CLI names it: a .gguf path, an HF folder, or a fetched model's name (`smollm2`, …).
     public convenience init(_ spec: String, decoding: Precision = .exact) throws {
         try self.init(url: DefaultModel.resolve(spec), decoding: decoding)
     }

@@ -50,7 +50,7 @@ public final class ModelFiles: Sendable {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
             throw VaneError("\(url.path): no such file or folder",
-                                 hint: "give a .gguf file, an HF model folder, or `smollm2` for the default model")
+                                 hint: "give a .gguf file, an HF model folder, or a name `vane fetch` knows (\(DefaultModel.names))")
         }
         self.url = url
         if isDir.boolValue {

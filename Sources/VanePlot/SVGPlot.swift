@@ -97,16 +97,19 @@ public struct SVGPlot: Sendable {
         return (lo - pad, hi + pad)
     }
 
-    /// About five round tick values inside [lo, hi].
+    /// About five round tick values inside [lo, hi], each an integer multiple of the step (so 0 is exactly 0,
+    /// not the −5.6e-17 a running sum leaves).
     static func ticks(_ lo: Double, _ hi: Double) -> [Double] {
         let raw = (hi - lo) / 5
         let mag = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
-        return stride(from: ceil(lo / step) * step, through: hi, by: step).map { $0 }
+        let first = ceil(lo / step), last = floor(hi / step)
+        guard first <= last else { return [] }
+        return (Int(first)...Int(last)).map { Double($0) * step }
     }
 
     static func label(_ v: Double) -> String {
         abs(v) >= 1e4 || (abs(v) < 1e-3 && v != 0) ? String(format: "%.1e", v)
-            : String(format: "%g", (v * 1e6).rounded() / 1e6)
+            : String(format: "%g", (v * 1e6).rounded() / 1e6 + 0)   // + 0 turns −0 into 0: no "-0" label
     }
 }

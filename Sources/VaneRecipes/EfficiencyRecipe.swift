@@ -98,6 +98,7 @@ public struct EfficiencyRecipe {
                     log: (String) -> Void = { _ in },
                     progress: (ProgressEvent) -> Void = { _ in }) throws -> (vector: ControlVector, report: Report) {
         try LayerList.check(layers, modelLayers: model.config.numHiddenLayers)
+        try ControlVector.refuseLayerZero(layers)
         guard questions.items.allSatisfy({ $0.answer != nil }) else {
             throw VaneError("\(inputURL.path): every question needs an \"answer\" to check the samples against")
         }

@@ -50,7 +50,7 @@ public struct ReasoningSample: Sendable {
 ///  3. score every head on the short examples (HeadAttribution) and take the top k;
 ///  4. project v = −d̂_L out of those heads' o_proj columns (Bake.heads).
 public struct ThinkEdit {
-    public enum Site: String, Sendable { case attn, mlp }
+    public enum Site: String, Sendable, CaseIterable { case attn, mlp }
 
     public struct Report: Sendable {
         public var samples: [ReasoningSample]

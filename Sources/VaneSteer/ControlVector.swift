@@ -93,6 +93,19 @@ public struct ControlVector: Sendable, Equatable {
 
     public var layers: [Int] { directions.keys.sorted() }
 
+    /// Why no control vector holds layer 0, the one reason every command gives: direction.L is added at
+    /// blocks.L.<hook> (block L's output for resid_post), and llama.cpp's files start at direction.1 — it never
+    /// steers block 0's output and refuses a file holding direction.0.
+    public static let noLayerZero = "layer 0 is not part of any control vector: direction.L is added at block L's "
+        + "hook point, and llama.cpp's format starts at direction.1 (it never steers block 0's output and refuses "
+        + "a file with direction.0)"
+    public static let noLayerZeroHint = "choose layers from 1, e.g. --layers 1-8"
+
+    /// Refuses `layers` when they name layer 0 (`noLayerZero`); `what` says where they came from.
+    public static func refuseLayerZero(_ layers: [Int], _ what: String = "--layers") throws {
+        if layers.contains(0) { throw VaneError("\(what): \(noLayerZero)", hint: noLayerZeroHint) }
+    }
+
     // MARK: Reading
 
     /// Reads a control vector written by Vane, llama.cpp or repeng.
@@ -114,7 +127,7 @@ public struct ControlVector: Sendable, Equatable {
                 throw VaneError("\(path): tensor \(t.name) is not named direction.<layer>")
             }
             guard layer >= 1 else {
-                throw VaneError("\(path): tensor \(t.name): llama.cpp's control vectors start at direction.1")
+                throw VaneError("\(path): tensor \(t.name): \(Self.noLayerZero)", hint: "the file is not a control vector llama.cpp or Vane can load")
             }
             if let other = tensorNames[layer] {
                 throw VaneError("\(path): tensors \(other) and \(t.name) are both layer \(layer)'s direction",
@@ -167,10 +180,7 @@ public struct ControlVector: Sendable, Equatable {
 
     /// Writes the vector atomically as a GGUF control vector that llama.cpp loads with `--control-vector`.
     public func write(to url: URL) throws {
-        if directions[0] != nil {
-            throw VaneError("cannot write \(url.path): llama.cpp's format has no direction.0 (block 0's output is never steered)",
-                             hint: "leave layer 0 out (--layers 1-…)")
-        }
+        if directions[0] != nil { throw VaneError("cannot write \(url.path): \(Self.noLayerZero)", hint: Self.noLayerZeroHint) }
         for l in layers { try Self.checkValues(directions[l]!, "cannot write \(url.path): layer \(l)") }
         var meta: [(key: String, value: GGUFValue)] = [
             ("general.architecture", .string("controlvector")),

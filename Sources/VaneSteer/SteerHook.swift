@@ -66,6 +66,20 @@ public enum LayerList {
         return out.sorted()
     }
 
+    /// The inverse of `parse`, with runs as ranges: [1, 2, 3, 4, 10] → "1-4,10".
+    public static func describe(_ layers: [Int]) -> String {
+        var parts: [String] = []
+        var i = 0
+        let sorted = layers.sorted()
+        while i < sorted.count {
+            var j = i
+            while j + 1 < sorted.count && sorted[j + 1] == sorted[j] + 1 { j += 1 }
+            parts.append(j > i ? "\(sorted[i])-\(sorted[j])" : "\(sorted[i])")
+            i = j + 1
+        }
+        return parts.joined(separator: ",")
+    }
+
     /// Refuses layers the model does not have.
     public static func check(_ layers: [Int], modelLayers: Int) throws {
         if let bad = layers.first(where: { $0 >= modelLayers }) {

@@ -109,7 +109,10 @@ public struct Steering: Sendable {
         var order: [HookPoint] = []
         for term in terms where term.scale != 0 {
             let vector = term.vector
-            if let layers = term.layers { try LayerList.check(layers, modelLayers: modelLayers) }
+            if let layers = term.layers {
+                try LayerList.check(layers, modelLayers: modelLayers)
+                try ControlVector.refuseLayerZero(layers)
+            }
             let chosen = term.layers ?? vector.layers
             let missing = chosen.filter { vector.directions[$0] == nil }
             if term.layers != nil, missing.count == chosen.count {

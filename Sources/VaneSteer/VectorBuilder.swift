@@ -8,8 +8,7 @@ import VaneModelIO
 ///
 /// Each example contributes one row per layer: the stored row when the store is pooled (last, mean, index:K),
 /// the mean of its span's rows when it holds all positions. Labels come from /examples/label (1 positive,
-/// 0 negative, −1 left out), pairs from /examples/pair. Layer 0 is never used, since llama.cpp's
-/// vector files cannot hold it.
+/// 0 negative, −1 left out), pairs from /examples/pair. Layer 0 is never used (`ControlVector.noLayerZero`).
 public struct VectorBuilder {
     public let store: ActivationStore
 
@@ -44,14 +43,13 @@ public struct VectorBuilder {
         let stored = available[hook] ?? []
         guard let layers else {
             let out = stored.filter { $0 > 0 }
-            guard !out.isEmpty else { throw VaneError("\(store.url.path) holds \(hook) only at layer 0, which a vector file cannot hold") }
+            guard !out.isEmpty else {
+                throw VaneError("\(store.url.path) holds \(hook) only at layer 0: \(ControlVector.noLayerZero)",
+                                hint: "extract more layers, e.g. --hooks 'blocks.*.hook_\(hook)'")
+            }
             return out
         }
-        // llama.cpp adds direction.L after block L for L ≥ 1 only, so no vector file can hold layer 0.
-        if layers.contains(0) {
-            throw VaneError("layer 0 cannot be in a control vector: llama.cpp's files start at direction.1 (block 0's "
-                + "output is never steered)", hint: "ask for layers from 1, e.g. --layers 1-\(max(1, layers.max() ?? 1))")
-        }
+        try ControlVector.refuseLayerZero(layers)
         let modelLayers = store.provenance.dims[1]
         if let bad = layers.first(where: { $0 >= modelLayers }) {
             throw VaneError("layer \(bad) is out of range: the store's model has layers 0…\(modelLayers - 1)")
@@ -112,15 +110,34 @@ public struct VectorBuilder {
                              command: commandLine, scores: scores)
     }
 
-    /// The vector's separation of this store's labelled examples, layer by layer, at the vector's hook.
-    public func score(_ vector: ControlVector) throws -> [LayerScore] {
+    /// The vector's separation of this store's labelled examples, layer by layer, at the vector's hook: at
+    /// `layers`, else at every layer both the vector and the store have.
+    public func score(_ vector: ControlVector, layers: [Int]? = nil) throws -> [LayerScore] {
         let examples = self.examples
         let pos = examples.positives, neg = examples.negatives
         guard !pos.isEmpty, !neg.isEmpty else {
             throw VaneError("\(store.url.path) needs positive (label 1) and negative (label 0) examples to score a vector; it has \(pos.count) and \(neg.count)")
         }
-        let layers = try resolveLayers(vector.layers, hook: vector.hook)
-        return try layers.map { l in
+        let stored = available[vector.hook] ?? []
+        let chosen: [Int]
+        if let layers {
+            try ControlVector.refuseLayerZero(layers)
+            if let l = layers.first(where: { vector.directions[$0] == nil }) {
+                throw VaneError("the vector has no direction at layer \(l); it has layers \(LayerList.describe(vector.layers))")
+            }
+            if let l = layers.first(where: { !stored.contains($0) }) {
+                throw VaneError("\(store.url.path) holds no blocks.\(l).hook_\(vector.hook); it holds layers \(LayerList.describe(stored))")
+            }
+            chosen = layers
+        } else {
+            chosen = vector.layers.filter(stored.contains)
+            guard !chosen.isEmpty else {
+                throw VaneError("the vector (\(vector.hook) at layers \(LayerList.describe(vector.layers))) and \(store.url.path) "
+                    + "(\(stored.isEmpty ? "no \(vector.hook) activations" : "\(vector.hook) at layers \(LayerList.describe(stored))")) share no layer",
+                                hint: "extract the vector's hook at its layers, e.g. --hooks 'blocks.*.hook_\(vector.hook)'")
+            }
+        }
+        return try chosen.map { l in
             let (rows, d) = try rows(vector.hook.point(l))
             guard d == vector.width else {
                 throw VaneError("vector width \(vector.width) does not match the store's width \(d) at layer \(l)")

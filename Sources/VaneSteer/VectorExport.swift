@@ -7,7 +7,7 @@ import VaneTensor
 //
 // safetensors   one file: tensors `direction.{L}` F32 [d]; __metadata__ holds hook, method, model, model_sha256
 //               and `layers` (comma-separated) as strings.
-// h5            one HDF5 file: dataset /directions float32 [n, d] (rows in layer order), /layers int64 [n];
+// h5            one HDF5 file: dataset /directions float32 [n, d] (rows in layer order, one chunk), /layers int64 [n];
 //               root attributes format="vane.vector", hook, method, model, model_sha256.
 // npy-dir       a folder: direction.{L}.npy (NumPy format 1.0, '<f4', shape (d,)) per layer and vector.json
 //               ({"hook", "method", "model", "model_sha256", "layers", "scores"}).
@@ -48,9 +48,10 @@ extension ControlVector {
             if let modelName { try file.attributes.set("model", modelName) }
             if let modelSHA256 { try file.attributes.set("model_sha256", modelSHA256) }
             let ls = layers
-            try file.root.createDataset("directions", type: .float32, shape: [ls.count, width])
+            // One chunk holding every row: the file is the size of its data, not of a default 1 MiB chunk.
+            try file.root.createDataset("directions", type: .float32, shape: [ls.count, width], chunkRows: ls.count)
                 .write(ls.flatMap { directions[$0]! })
-            try file.root.createDataset("layers", type: .int64, shape: [ls.count]).write(ls.map(Int64.init))
+            try file.root.createDataset("layers", type: .int64, shape: [ls.count], chunkRows: ls.count).write(ls.map(Int64.init))
             try file.close()
             try replace(url, with: tmp)
         } catch {

@@ -57,7 +57,7 @@ struct Edit: ParsableCommand {
             }
             try DirectionEdits.heads(input, direction: dir, heads: chosen, to: out.options(), command: commandLine,
                                      progress: progress.report)
-            note("[\(chosen.count) heads edited: \(chosen.map { "\($0.layer).\($0.head)" }.joined(separator: ",")) → \(out.output)]")
+            wrote(out.output, "\(plural(chosen.count, "head")) edited: \(chosen.map { "\($0.layer).\($0.head)" }.joined(separator: ","))")
         }
     }
 
@@ -67,7 +67,7 @@ struct Edit: ParsableCommand {
 
         @Argument(help: "The model (.gguf, HF folder, or `smollm2`).") var model: String
         @Option(help: "The control vector giving r per layer.") var direction: String
-        @Option(help: "Layers to edit, e.g. 8-20 (default: every layer the vector has).") var layers: String?
+        @Option(help: "Layers to edit, e.g. 8-20, from 1 (default: every layer the vector has).") var layers: String?
         @Option(help: "Writers to edit: o_proj, down_proj, embed, comma-separated.") var targets = "o_proj,down_proj"
         @Option(help: "Use this layer's direction everywhere (one global direction).") var directionLayer: Int?
         @Flag(help: "Rescale each edited row to its original norm (heretic's norm-preserving variant).") var normPreserve = false
@@ -79,7 +79,7 @@ struct Edit: ParsableCommand {
                                       layers: try layers.map(LayerList.parse), targets: try Bake.Writer.parse(list: targets),
                                       directionLayer: directionLayer, normPreserve: normPreserve, to: out.options(),
                                       command: commandLine, progress: ProgressLine().report)
-            note("[ablated \(targets) → \(out.output)]")
+            wrote(out.output, "\(targets) ablated")
         }
     }
 
@@ -89,7 +89,7 @@ struct Edit: ParsableCommand {
 
         @Argument(help: "The model (.gguf, HF folder, or `smollm2`).") var model: String
         @Option(help: "The control vector, VECTOR.gguf[:SCALE].") var vector: String
-        @Option(help: "Layers, e.g. 8-20 (default: every layer the vector has).") var layers: String?
+        @Option(help: "Layers, e.g. 8-20, from 1 (default: every layer the vector has).") var layers: String?
         @OptionGroup var out: ModelOutputOptions
 
         func run() throws {
@@ -98,7 +98,7 @@ struct Edit: ParsableCommand {
             try DirectionEdits.add(input, direction: try DirectionEdits.Direction(contentsOf: URL(fileURLWithPath: scaled.path)),
                                    scale: scaled.scale, layers: try layers.map(LayerList.parse), to: out.options(),
                                    command: commandLine, progress: ProgressLine().report)
-            note("[added \(scaled.scale) × \(scaled.path) as biases → \(out.output)]")
+            wrote(out.output, "\(scaled.scale) × \(scaled.path) added as biases")
         }
     }
 }

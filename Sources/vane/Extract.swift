@@ -20,8 +20,9 @@ struct Extract: ParsableCommand {
     @Option(help: "last, mean, all, or index:K (K-th token of the span; negative from its end).")
     var positions = "last"
     @Option(help: "auto (the completion if any, else the input), input, prompt, completion.") var span = "auto"
-    @Option(help: "Start marker: take the tokens after it (with --span-end), e.g. '<think>'.") var spanStart: String?
-    @Option(help: "End marker, e.g. '</think>'.") var spanEnd: String?
+    @Option(parsing: .unconditional, help: "Start marker: take the tokens after it (with --span-end), e.g. '<think>'.")
+    var spanStart: String?
+    @Option(parsing: .unconditional, help: "End marker, e.g. '</think>'.") var spanEnd: String?
     @Option(help: "Leave input positions 0..<K out of every span (default: 1 with --positions mean, which the first token, the attention sink, would dominate; else 0).")
     var skipFirst: Int?
     @Option(help: "Examples per flush to disk.") var batch = 32
@@ -35,9 +36,9 @@ struct Extract: ParsableCommand {
 
     func validate() throws {
         guard !hooks.isEmpty else { throw ValidationError("give --hooks, e.g. 'blocks.*.hook_resid_post'") }
-        guard PositionMode(positions) != nil else { throw ValidationError("--positions: last, mean, all or index:K") }
+        guard PositionMode(positions) != nil else { throw badValue("--positions", positions, "last, mean, all, index:K") }
         guard (spanStart == nil) == (spanEnd == nil) else { throw ValidationError("give --span-start and --span-end together") }
-        guard SpanRule(span) != nil else { throw ValidationError("--span: auto, input, prompt or completion") }
+        guard SpanRule(span) != nil else { throw badValue("--span", span, "auto, input, prompt, completion") }
         guard (skipFirst ?? 0) >= 0 else { throw ValidationError("--skip-first \(skipFirst ?? 0): give 0 or more positions") }
         guard (1...Extraction.maxBatch).contains(batch) else { throw ValidationError("--batch \(batch): give 1…\(Extraction.maxBatch)") }
         try checkOutput(output, inputs: [model.model, data], extensions: ["h5", "hdf5"], what: "an HDF5 activation store")
@@ -52,7 +53,7 @@ struct Extract: ParsableCommand {
                                         deflate: compress ? 4 : 0, skipBad: skipBad, commandLine: commandLine)
         let extraction = try Extraction(model: m, data: URL(fileURLWithPath: data), options: options)
         for skipped in extraction.input.skipped.prefix(5) { note("warning: skipped \(skipped)") }
-        if !extraction.input.skipped.isEmpty { note("warning: skipped \(extraction.input.skipped.count) bad lines") }
+        if !extraction.input.skipped.isEmpty { note("warning: skipped \(plural(extraction.input.skipped.count, "bad line"))") }
         let summary = try extraction.run(output: URL(fileURLWithPath: output), resume: resume,
                                          compareForward: compareForward, progress: ProgressLine().report)
         let dominated = summary.dominance.filter(\.isSystematic)
@@ -63,11 +64,11 @@ struct Extract: ParsableCommand {
                 + "the most: \(summaryLine)" + (worst.position == skip ? "; leave it out with --skip-first \(skip + 1)" : ""))
         }
         let resumed = summary.resumedAt > 0 ? " (resumed after \(summary.resumedAt))" : ""
-        print(String(format: "%d examples%@, %d tokens in %.2f s: %.1f tok/s → %@ (%.2f MB)", summary.examples, resumed,
-                     summary.tokens, summary.seconds, summary.tokensPerSecond, output, Double(summary.fileBytes) / 1e6))
         if let forward = summary.forwardTokensPerSecond, let seconds = summary.forwardSeconds {
             print(String(format: "plain forward over the same examples: %.2f s: %.1f tok/s; extraction/forward %.3f",
                          seconds, forward, summary.tokensPerSecond / forward))
         }
+        wrote(output, plural(summary.examples, "example") + resumed + ", " + plural(summary.tokens, "token")
+            + String(format: " in %.2f s: %.1f tok/s", summary.seconds, summary.tokensPerSecond))
     }
 }

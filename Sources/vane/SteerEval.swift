@@ -14,12 +14,13 @@ struct SteerEvalCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Argument(help: "JSON Lines prompts: {\"question\"|\"prompt\": …, \"answer\"?: N, \"system\"?: …}.") var prompts: String
     @OptionGroup var steer: SteerOptions
-    @Option(help: "Scales LO:HI:STEP multiplying every --steer scale (default: fitted to the vectors' size; README, \"Measuring: steer-eval\").")
+    @Option(parsing: .unconditional, help: "Scales LO:HI:STEP multiplying every --steer scale, e.g. --sweep -0.2:0.2:0.05 (default: fitted to the vectors' size; README, \"Measuring: steer-eval\").")
     var sweep: String?
     @Option(help: "Tokens to generate at most per prompt.") var maxTokens = 128
     @Flag(help: "Encode prompts as plain text instead of with the chat template.") var plain = false
     @Flag(help: "Print the rows and the Spearman correlation of scale and mean length as JSON (keys sorted).") var json = false
-    @Option(help: "Write the plot of length and KL against scale here.") var plot = "steer-eval.svg"
+    @Option(help: "Also write an SVG plot here: length and KL against scale (with --edited: both length distributions).")
+    var plot: String?
     @Option(help: "Write every steered text (JSON Lines: prompt_index, scale, text, …) here.") var texts: String?
     @Option(help: "Report the mean projection of the generated tokens' activations on VECTOR.gguf[@LAYER] (default layer: its best AUROC, else its middle one).")
     var project: String?
@@ -39,7 +40,7 @@ struct SteerEvalCommand: ParsableCommand {
             throw ValidationError(e.description)
         }
         let inputs = [model.model, prompts] + (try steer.paths()) + (edited.map { [$0] } ?? []) + (project.map { [projectPath($0).path] } ?? [])
-        try checkOutput(plot, inputs: inputs, extensions: ["svg"], what: "an SVG plot")
+        if let plot { try checkOutput(plot, inputs: inputs, extensions: ["svg"], what: "an SVG plot") }
         if let texts { try checkOutput(texts, inputs: inputs, extensions: ["jsonl"], what: "a JSON Lines file of texts") }
     }
 
@@ -87,17 +88,18 @@ struct SteerEvalCommand: ParsableCommand {
                 for line in samples { file.write(line + Data("\n".utf8)) }
             }
         }
-        try SteerEval.plot(rows, title: URL(fileURLWithPath: steer.steer[0]).lastPathComponent).write(to: URL(fileURLWithPath: plot))
+        if let plot { try SteerEval.plot(rows, title: URL(fileURLWithPath: steer.steer[0]).lastPathComponent).write(to: URL(fileURLWithPath: plot)) }
         if json {
             print(String(decoding: try SteerEval.json(rows), as: UTF8.self))
         } else {
             print(SteerEval.table(rows, decimals: chosen.decimals), terminator: "")
         }
         let rho = SteerEval.lengthSpearman(rows)
-        note(String(format: "[%d prompts × %d scales in %.0f s; Spearman(scale, mean length) = %@; plot: %@]",
-                    set.items.count, rows.count, Date().timeIntervalSince(start),
-                    rho.rho.map { String(format: "%.3f", $0) } ?? "undefined: \(rho.reason ?? "")", plot))
-        if let texts { wrote(texts, "\(plural(samples.count, "steered text")) (\(set.items.count) prompts × \(rows.count) scales)") }
+        let work = "\(plural(set.items.count, "prompt")) × \(plural(rows.count, "scale"))"
+        note(String(format: "[%@ in %.0f s; Spearman(scale, mean length) = %@]", work, Date().timeIntervalSince(start),
+                    rho.rho.map { String(format: "%.3f", $0) } ?? "undefined: \(rho.reason ?? "")"))
+        if let texts { wrote(texts, "\(plural(samples.count, "steered text")) (\(work))") }
+        if let plot { wrote(plot, "length and KL against scale") }
     }
 
     /// The edited model against MODEL: reasoning-length distribution, accuracy overall and on originally short cases.
@@ -105,10 +107,10 @@ struct SteerEvalCommand: ParsableCommand {
         let e = try samplingModel(path)
         let report = try EditComparison(original: m, edited: e, maxTokens: maxTokens, plain: plain)
             .run(set, shortBelow: try LengthThreshold(parsing: shortBelow), progress: ProgressLine().report)
-        try EditComparison.plot(report, title: URL(fileURLWithPath: path).lastPathComponent).write(to: URL(fileURLWithPath: plot))
+        if let plot { try EditComparison.plot(report, title: URL(fileURLWithPath: path).lastPathComponent).write(to: URL(fileURLWithPath: plot)) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         print(json ? String(decoding: try encoder.encode(report), as: UTF8.self) : EditComparison.table(report), terminator: json ? "\n" : "")
-        note("[plot: \(plot)]")
+        if let plot { wrote(plot, "reasoning lengths, edited and original") }
     }
 }

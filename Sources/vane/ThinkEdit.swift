@@ -29,7 +29,7 @@ extension Recipe {
         @OptionGroup var threads: ThreadOptions
 
         func validate() throws {
-            guard ThinkEdit.Site(rawValue: site) != nil else { throw ValidationError("--site: attn or mlp") }
+            _ = try choice(ThinkEdit.Site.self, site, "--site")
         }
 
         func run() throws {
@@ -44,18 +44,23 @@ extension Recipe {
             let r = try recipe.run(try PromptSet(contentsOf: q), questionsURL: q, output: try out.options(), commandLine: commandLine,
                                    log: note, progress: progress.report)
             print(HeadAttribution.table(r.heads), terminator: "")
-            note(String(format: "[%d responses, long > %.1f, short < %.1f tokens; %d heads edited in %.0f s → %@]",
-                        r.samples.count, r.longCut, r.shortCut, r.heads.count, r.seconds, out.output))
+            let stem = URL(fileURLWithPath: out.output).deletingPathExtension().path
+            note("[beside it: " + ["responses.jsonl", "h5", "direction.gguf", "heads.json", "heads.svg"]
+                .map { "\(stem).\($0)" }.joined(separator: ", ") + "]")
+            wrote(out.output, String(format: "%@, long > %.1f, short < %.1f tokens; %@ edited in %.0f s",
+                                     plural(r.samples.count, "response"), r.longCut, r.shortCut,
+                                     plural(r.heads.count, "head"), r.seconds))
             guard let eval else { return }
             let edited = try samplingModel(out.output)
             let report = try EditComparison(original: m, edited: edited, maxTokens: split.maxTokens)
                 .run(try PromptSet(contentsOf: URL(fileURLWithPath: eval)), shortBelow: .tokens(r.shortCut), progress: progress.report)
             print(EditComparison.table(report), terminator: "")
-            let stem = URL(fileURLWithPath: out.output).deletingPathExtension().path
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(report).write(to: URL(fileURLWithPath: stem + ".eval.json"), options: .atomic)
             try EditComparison.plot(report, title: "ThinkEdit").write(to: URL(fileURLWithPath: stem + ".eval.svg"))
+            wrote(stem + ".eval.json", "edited against original on \(plural(report.questions, "held-out question"))")
+            wrote(stem + ".eval.svg", "reasoning lengths, edited and original")
         }
     }
 
@@ -84,7 +89,8 @@ extension Recipe {
                                         progress: ProgressLine().report)
             try ThinkEdit.writeResponses(r.samples, tagged: r.tagged, to: URL(fileURLWithPath: output))
             let span = r.tagged ? "--span-start '<think>' --span-end '</think>'" : "--span completion"
-            note("[→ \(output); next: vane extract MODEL \(output) --hooks 'blocks.*.hook_resid_mid' 'blocks.*.attn.hook_result' --positions mean \(span) -o STORE.h5]")
+            note("[next: vane extract MODEL \(output) --hooks 'blocks.*.hook_resid_mid' 'blocks.*.attn.hook_result' --positions mean \(span) -o STORE.h5]")
+            wrote(output, "\(plural(r.samples.count, "response")), labelled long 1 / short 0 / neither −1")
         }
     }
 }

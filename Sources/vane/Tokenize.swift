@@ -23,7 +23,7 @@ struct Tokenize: ParsableCommand {
             for (id, piece) in zip(ids, pieces) {
                 print(String(id).padding(toLength: 8, withPad: " ", startingAt: 0) + String(reflecting: piece))
             }
-            note("\(ids.count) tokens")
+            note(plural(ids.count, "token"))
         }
     }
 }

@@ -58,12 +58,12 @@ struct Trace: ParsableCommand {
             let ids = tokens.map(String.init).joined(separator: ",")
             try SafetensorsWriter.write(tensors, metadata: ["token_ids": ids, "model": m.files.url.path], to: url)
         }
-        print("\(tokens.count) tokens → \(output)")
         for (name, t) in tensors {
             let norms = (0..<t.rows).map { r in t.row(r).reduce(0) { $0 + $1 * $1 }.squareRoot() }
             print("  \(name.padding(toLength: 34, withPad: " ", startingAt: 0)) \(t.shape)  mean row norm \(String(format: "%.3f", norms.reduce(0, +) / Float(max(norms.count, 1))))")
         }
         let top = Sampler.argmax(logits.row(logits.rows - 1))
         print("next token after the prompt: \(top) \(String(reflecting: m.tokenizer.decode([top])))")
+        wrote(output, "trace of \(plural(tokens.count, "token")): logits and \(plural(points.count, "hook"))")
     }
 }

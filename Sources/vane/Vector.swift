@@ -14,15 +14,14 @@ struct Vector: ParsableCommand {
 
         @Argument(help: "An activation store (vane extract).") var store: String
         @Option(help: "mean-diff, pca-diff, pca-center, pca-uncentered or probe.") var method: String
-        @Option(help: "Layers, e.g. 8-20 (default: every stored layer but 0).") var layers: String?
+        @Option(help: "Layers, e.g. 8-20, from 1 (default: every stored layer but 0, which no vector holds).") var layers: String?
         @Option(help: "resid_post, resid_mid, attn_out or mlp_out (default: resid_post when stored).") var hook: String?
         @Flag(help: "Make every direction a unit vector.") var normalize = false
         @Option(name: .shortAndLong, help: "The vector file to write (.gguf).") var output: String
 
         func validate() throws {
-            guard DirectionMethod(rawValue: method) != nil else {
-                throw ValidationError("--method \(method): use one of " + DirectionMethod.allCases.map(\.rawValue).joined(separator: ", "))
-            }
+            _ = try choice(DirectionMethod.self, method, "--method")
+            if let layers { _ = try LayerList.parse(layers) }
             try checkOutput(output, inputs: [store], extensions: ["gguf"], what: "a control vector (GGUF)")
         }
 
@@ -34,7 +33,7 @@ struct Vector: ParsableCommand {
                                              commandLine: commandLine, progress: ProgressLine().report)
             try vector.write(to: URL(fileURLWithPath: output))
             print(VectorBuilder.table(vector.scores), terminator: "")
-            note("[\(method) over \(builder.store.count) examples at \(vector.hook), \(vector.layers.count) layers → \(output)]")
+            wrote(output, "\(method) over \(plural(builder.store.count, "example")) at \(vector.hook), \(plural(vector.layers.count, "layer")) \(LayerList.describe(vector.layers))")
         }
     }
 
@@ -44,19 +43,27 @@ struct Vector: ParsableCommand {
 
         @Argument(help: "An activation store.") var store: String
         @Argument(help: "A control vector (.gguf).") var vector: String
-        @Option(help: "Where to write the plot (default: VECTOR with .scores.svg).") var plot: String?
+        @Option(help: "Layers to score, e.g. 8-20 (default: every layer both the store and the vector have).") var layers: String?
+        @Option(help: "Also write the scores against layer as an SVG plot here.") var plot: String?
 
         func validate() throws {
+            if let layers { _ = try LayerList.parse(layers) }
             if let plot { try checkOutput(plot, inputs: [store, vector], extensions: ["svg"], what: "an SVG plot") }
         }
 
         func run() throws {
             let v = try ControlVector(contentsOf: URL(fileURLWithPath: vector))
-            let scores = try VectorBuilder(store: try ActivationStore(url: URL(fileURLWithPath: store))).score(v)
+            let builder = VectorBuilder(store: try ActivationStore(url: URL(fileURLWithPath: store)))
+            let scores = try builder.score(v, layers: try layers.map(LayerList.parse))
             print(VectorBuilder.table(scores), terminator: "")
-            let out = plot ?? (vector.hasSuffix(".gguf") ? String(vector.dropLast(5)) : vector) + ".scores.svg"
-            try VectorBuilder.plot(scores, title: URL(fileURLWithPath: vector).lastPathComponent).write(to: URL(fileURLWithPath: out))
-            note("[plot: \(out)]")
+            let scored = scores.map(\.layer)
+            if layers == nil && scored.count < v.layers.count {
+                note("[scored the \(plural(scored.count, "layer")) the store shares with the vector (\(LayerList.describe(scored))); "
+                    + "the vector also has \(LayerList.describe(v.layers.filter { !scored.contains($0) }))]")
+            }
+            guard let plot else { return }
+            try VectorBuilder.plot(scores, title: URL(fileURLWithPath: vector).lastPathComponent).write(to: URL(fileURLWithPath: plot))
+            wrote(plot, "scores of \(plural(scores.count, "layer")), plotted")
         }
     }
 
@@ -68,16 +75,16 @@ struct Vector: ParsableCommand {
         @Option(name: .shortAndLong, help: "The file (or folder, for npy-dir) to write.") var output: String
 
         func validate() throws {
-            guard VectorExportFormat(rawValue: format) != nil else {
-                throw ValidationError("--format \(format): use safetensors, h5 or npy-dir")
-            }
+            let kind = try choice(VectorExportFormat.self, format, "--format")
             let extensions = ["safetensors": ["safetensors"], "h5": ["h5", "hdf5"], "npy-dir": []][format] ?? []
-            try checkOutput(output, inputs: [vector], extensions: extensions, what: "a \(format) export")
+            try checkOutput(output, inputs: [vector], extensions: extensions, what: "a \(format) export",
+                            writes: kind == .npyDir ? .vectorFolder : nil)
         }
 
         func run() throws {
-            try ControlVector(contentsOf: URL(fileURLWithPath: vector))
-                .export(to: URL(fileURLWithPath: output), format: VectorExportFormat(rawValue: format) ?? .safetensors)
+            let v = try ControlVector(contentsOf: URL(fileURLWithPath: vector))
+            try v.export(to: URL(fileURLWithPath: output), format: VectorExportFormat(rawValue: format) ?? .safetensors)
+            wrote(output, "\(format) export of \(plural(v.layers.count, "layer")) \(LayerList.describe(v.layers)) × \(v.width) at \(v.hook)")
         }
     }
 
@@ -100,7 +107,7 @@ struct Vector: ParsableCommand {
                                               force: force)
             v.command = commandLine
             try v.write(to: URL(fileURLWithPath: output))
-            note("[\(parsed.count) vectors → \(output): \(v.layers.count) layers]")
+            wrote(output, "Σ of \(plural(parsed.count, "vector")), \(plural(v.layers.count, "layer")) \(LayerList.describe(v.layers))")
         }
     }
 }

@@ -313,7 +313,18 @@ var bakeCases: [Case] {
         let e6 = #expect(throws: VaneError.self) {
             try DirectionEdits.heads(input, direction: direction, heads: [(0, 1)], to: out, command: "t")
         }
-        #expect(e6?.message.contains("no direction at layer 0") == true)
+        #expect(e6?.message.contains(ControlVector.noLayerZero) == true, "\(e6?.message ?? "")")
+        for (layers, directionLayer) in [([0, 1], nil), ([1], 0)] as [([Int], Int?)] {
+            let e = #expect(throws: VaneError.self) {
+                try DirectionEdits.ablate(input, direction: direction, layers: layers, targets: [.attnOutput],
+                                          directionLayer: directionLayer, normPreserve: false, to: out, command: "t")
+            }
+            #expect(e?.message.contains(ControlVector.noLayerZero) == true, "\(e?.message ?? "")")
+        }
+        let e7 = #expect(throws: VaneError.self) {
+            try DirectionEdits.add(input, direction: direction, scale: 1, layers: [0], to: out, command: "t")
+        }
+        #expect(e7?.message.contains(ControlVector.noLayerZero) == true, "\(e7?.message ?? "")")
         #expect(!FileManager.default.fileExists(atPath: out.url.path))
     }
 

@@ -121,7 +121,10 @@ import VaneModelIO
         let e1 = #expect(throws: VaneError.self) { try Steering(vectors: [(vector, 1)], layers: [7]).install(on: hooks, promptLength: 1, modelLayers: 3) }
         #expect(e1?.message.contains("layer 7 is out of range") == true)
         let e2 = #expect(throws: VaneError.self) { try Steering(vectors: [(vector, 1)], layers: [0]).install(on: hooks, promptLength: 1, modelLayers: 3) }
-        #expect(e2?.message.contains("no direction at layers 0") == true)
+        #expect(e2?.message.contains(ControlVector.noLayerZero) == true)
+        let one = ControlVector(directions: [1: vector.directions[1]!], width: 64, modelHint: "llama")
+        let lacking = #expect(throws: VaneError.self) { try Steering(vectors: [(one, 1)], layers: [2]).install(on: hooks, promptLength: 1, modelLayers: 3) }
+        #expect(lacking?.message.contains("no direction at layers 2") == true)
         let wide = ControlVector(directions: [1: [Float](repeating: 1, count: 576)], width: 576, modelHint: "llama", modelName: "SmolLM2")
         let e3 = #expect(throws: VaneError.self) { try wide.check(against: ModelIdentity(files: model.files)) }
         #expect(e3?.message.contains("vector width 576") == true && e3?.message.contains("hidden size 64") == true)

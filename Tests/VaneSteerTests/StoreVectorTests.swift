@@ -56,6 +56,49 @@ import VaneTestSupport
         #expect(throws: VaneError.self) { try labelled.score(wrong) }
     }
 
+    /// `score` takes the layers the store and the vector share; `layers` chooses among them. Each layer's score
+    /// equals Directions.score on that layer's rows, computed here apart.
+    @Test func scoresSharedLayers() throws {
+        let (url, rows, examples, u) = try plantedStore()
+        let builder = try VectorBuilder(store: ActivationStore(url: url))
+        let d = u.map(Float.init)
+        let v = ControlVector(directions: [2: d.map { -$0 }, 1: d, 7: d], width: 16, modelHint: "llama")
+        let scores = try builder.score(v)
+        #expect(scores.map(\.layer) == [1, 2])
+        let direct = Directions.score(d, rows: rows, width: 16, positives: examples.positives, negatives: examples.negatives, layer: 1)
+        #expect(scores[0] == direct)
+        #expect(scores[1].auroc == direct.auroc, "layer 2 holds the rows negated and the vector the direction negated")
+        #expect(try builder.score(v, layers: [2]).map(\.layer) == [2])
+        expect(errorText { _ = try builder.score(v, layers: [7]) }, contains: ["holds no blocks.7.hook_resid_post", "layers 1-2"])
+        expect(errorText { _ = try builder.score(v, layers: [3]) }, contains: ["no direction at layer 3", "1-2,7"])
+        expect(errorText { _ = try builder.score(v, layers: [0, 1]) }, contains: [ControlVector.noLayerZero])
+        let apart = ControlVector(directions: [5: d], width: 16, modelHint: "llama")
+        expect(errorText { _ = try builder.score(apart) }, contains: ["share no layer", "layers 5", "layers 1-2"])
+    }
+
+    /// The HDF5 export is one chunk of the data's own size: 13 × 576 floats take about 30 KB, not a 1 MiB chunk.
+    @Test func h5ExportIsSizedToItsData() throws {
+        let dir = try temporaryDirectory()
+        let layers = Array(1...13)
+        let v = ControlVector(directions: Dictionary(uniqueKeysWithValues: layers.map { l in (l, (0..<576).map { Float(l * 1000 + $0) }) }),
+                              width: 576, modelHint: "llama")
+        let h5 = dir.appendingPathComponent("v.h5")
+        try v.export(to: h5, format: .h5)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: h5.path)[.size] as? Int)
+        let data = 13 * 576 * 4 + 13 * 8
+        #expect(size <= data + 16_384, "\(size) bytes for \(data) bytes of data")
+        if Python.available("numpy", "h5py") {
+            let check = """
+            import h5py, numpy as np, sys
+            f = h5py.File(sys.argv[1]); d = f['directions']
+            assert d.chunks == (13, 576), d.chunks
+            assert (d[:] == np.array([[l * 1000 + c for c in range(576)] for l in range(1, 14)], dtype=np.float32)).all()
+            assert f['layers'][:].tolist() == list(range(1, 14))
+            """
+            #expect(Python.run(["-c", check, h5.path]) == 0, "h5py found another chunk shape or other values")
+        }
+    }
+
     /// gguf-py (pip) reads a Vane-written vector with the expected keys and tensors.
     @Test(.enabled(if: Python.available("gguf", "numpy")))
     func ggufPyReadsVaneVector() throws {

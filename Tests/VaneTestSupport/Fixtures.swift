@@ -10,11 +10,15 @@ public enum Fixtures {
     public static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 
     /// The default model in Vane's cache, or nil when it has not been fetched (`vane fetch smollm2`).
-    public static var smollm2: URL? {
-        let env = ProcessInfo.processInfo.environment
-        let base = env["VANE_CACHE"].map { URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache/vane")
-        let url = base.appendingPathComponent("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+    public static var smollm2: URL? { fetched("smollm2") }
+
+    /// Qwen2.5-Coder-0.5B-Instruct in Vane's cache, or nil when it has not been fetched
+    /// (`vane fetch qwen2.5-coder-0.5b`; scripts/test.sh fetches it).
+    public static var qwenCoder05: URL? { fetched("qwen2.5-coder-0.5b") }
+
+    /// A model `vane fetch` knows, when it is in the cache ($VANE_CACHE, else ~/.cache/vane).
+    public static func fetched(_ name: String) -> URL? {
+        guard let url = DefaultModel.named(name)?.path else { return nil }
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 }

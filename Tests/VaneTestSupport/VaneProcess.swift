@@ -21,11 +21,12 @@ public enum VaneProcess {
         public let output: String
     }
 
-    /// Runs a command to completion; output is stdout and stderr together.
-    public static func run(_ executable: String, _ arguments: [String]) throws -> Result {
+    /// Runs a command to completion, in `directory` when given; output is stdout and stderr together.
+    public static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -35,9 +36,9 @@ public enum VaneProcess {
         return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
     }
 
-    public static func vane(_ arguments: [String]) throws -> Result {
+    public static func vane(_ arguments: [String], in directory: URL? = nil) throws -> Result {
         guard let binary else { throw VaneNotBuilt() }
-        return try run(binary.path, arguments)
+        return try run(binary.path, arguments, in: directory)
     }
 
     public struct VaneNotBuilt: Error, CustomStringConvertible {

@@ -1,9 +1,10 @@
-import VaneModelIO
 import Foundation
+import VaneModelIO
 
 /// Writes to standard error (progress and statistics), keeping standard output for results. On a terminal it
 /// first clears the line, where a ProgressLine may be drawn; the progress redraws below at its next event.
 func note(_ s: String) {
+    fflush(nil)   // what was printed before comes first, also when both streams go to one pipe
     FileHandle.standardError.write(Data(((stderrIsTerminal ? "\r\u{1B}[K" : "") + s + "\n").utf8))
 }
 
@@ -27,9 +28,24 @@ func formatBytes(_ n: Int) -> String {
 
 /// Refuses, before any work, an output that is one of the inputs (model names such as `smollm2` resolved) or
 /// whose extension contradicts what is written (OutputPath).
-func checkOutput(_ output: String, inputs: [String], extensions: [String] = [], what: String = "the output") throws {
+/// Also refuses replacing a file of another kind (OutputPath.Kind; `writes` when the extension does not say it).
+func checkOutput(_ output: String, inputs: [String], extensions: [String] = [], what: String = "the output",
+                 writes: OutputPath.Kind? = nil) throws {
     let urls = inputs.map { (try? DefaultModel.resolve($0)) ?? URL(fileURLWithPath: $0) }
-    try OutputPath.check(URL(fileURLWithPath: output), inputs: urls, extensions: extensions, what: what)
+    try OutputPath.check(URL(fileURLWithPath: output), inputs: urls, extensions: extensions, what: what, writes: writes)
+}
+
+/// The case an enumerated option's value names, or an error naming the option and every valid value (not the
+/// whole usage, which would bury them).
+func choice<T: RawRepresentable & CaseIterable>(_ type: T.Type, _ value: String, _ option: String) throws -> T
+where T.RawValue == String {
+    guard let v = T(rawValue: value) else { throw badValue(option, value, T.allCases.map(\.rawValue).joined(separator: ", ")) }
+    return v
+}
+
+/// An enumerated option given a value it does not take: names the option, the value and every valid one.
+func badValue(_ option: String, _ value: String, _ valid: String) -> VaneError {
+    VaneError("\(option) \(value): use one of \(valid)")
 }
 
 /// The one line every writing command ends with, on standard error (so it also shows in pipes, where progress

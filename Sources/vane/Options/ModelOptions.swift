@@ -1,9 +1,10 @@
 import ArgumentParser
 import VaneEngine
+import VaneModelIO
 
-/// MODEL: a .gguf file, an HF model folder, or `smollm2` for the default model in the cache.
+/// MODEL: a .gguf file, an HF model folder, or the name of a fetched model (`smollm2`, the default, …).
 struct ModelOptions: ParsableArguments {
-    @Argument(help: "A .gguf file, an HF model folder, or `smollm2` for the default model.")
+    @Argument(help: "A .gguf file, an HF model folder, or a name `vane fetch` knows: \(DefaultModel.names).")
     var model: String
 
     func load() throws -> LanguageModel {

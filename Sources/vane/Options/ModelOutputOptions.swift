@@ -15,7 +15,7 @@ struct ModelOutputOptions: ParsableArguments {
     /// The output settings from the options' values; `convert`, whose output is an argument, builds its own here.
     static func options(output: String, dtype: String?, shardSize: String) throws -> OutputOptions {
         let type = try dtype.map { name in
-            guard let t = Encode.type(named: name) else { throw ValidationError("unknown --dtype \(name)") }
+            guard let t = Encode.type(named: name) else { throw badValue("--dtype", name, "f32, f16, bf16, q8_0, q4_0, q4_1") }
             return t
         }
         guard let shard = parseSize(shardSize) else { throw ValidationError("--shard-size \(shardSize): expected e.g. 5GB, 500MB, 2000000") }
