@@ -83,10 +83,11 @@ struct Linear {
         let w = Unchecked(UnsafeRawPointer(tensor.bytes.baseAddress!))
         let xqc = Unchecked(UnsafeRawPointer(xq))
         let yp = Unchecked(y)
-        let threads = Parallel.threads
-        let per = (out + threads - 1) / threads
+        // A few parts per thread, so that threads still running take over the parts of one the OS descheduled.
+        let parts = Parallel.threads == 1 ? 1 : min(out, 4 * Parallel.threads)
+        let per = (out + parts - 1) / parts
         let (outN, innerN, rb) = (out, inner, rowBytes)
-        Parallel.run(threads) { i in
+        Parallel.run(parts) { i in
             let r0 = i * per, r1 = min(outN, r0 + per)
             guard r0 < r1 else { return }
             vane_gemm_q(wType, w.value, rb, Int64(outN), Int64(innerN), xqc.value, aRowBytes, Int64(rows), yp.value,
@@ -154,14 +155,15 @@ public enum Parallel {
         openblas_set_num_threads(Int32(n))
     }
 
-    /// Runs body(0 … n−1) on the worker pool and returns when all are done.
-    static func run(_ n: Int, _ body: (Int) -> Void) {
-        if n == 1 { return body(0) }
+    /// Runs body(0 … parts−1) on the calling thread and the pool's `threads − 1` workers, each part claimed by
+    /// whichever thread is free, and returns when all are done.
+    static func run(_ parts: Int, _ body: (Int) -> Void) {
+        if parts == 1 { return body(0) }
         withoutActuallyEscaping(body) { body in
             var task = Task(body: body)
             withUnsafeMutablePointer(to: &task) { ctx in
-                vane_parallel_for(Int32(n), { ctx, ith, _ in
-                    ctx!.assumingMemoryBound(to: Task.self).pointee.body(Int(ith))
+                vane_parallel_for(Int32(threads), Int32(parts), { ctx, part, _ in
+                    ctx!.assumingMemoryBound(to: Task.self).pointee.body(Int(part))
                 }, ctx)
             }
         }

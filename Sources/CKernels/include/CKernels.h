@@ -72,9 +72,11 @@ int vane_gemm_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t
 
 // --- Threads -------------------------------------------------------------------------------------------------------
 
-typedef void (*vane_task_fn)(void *ctx, int ith, int nth);
+typedef void (*vane_task_fn)(void *ctx, int part, int parts);
 
-/// Runs fn(ctx, ith, nth) for ith = 0 … nth−1 on persistent workers (ith 0 on the calling thread) and returns when
-/// all have finished. Workers spin briefly between jobs, then sleep. A call made while another thread's call is
-/// running runs all its parts on its own thread.
-void vane_parallel_for(int nth, vane_task_fn fn, void *ctx);
+/// Runs fn(ctx, part, parts) for part = 0 … parts−1 on the calling thread and up to threads−1 persistent workers,
+/// and returns when all parts have finished. Parts are claimed one at a time by whichever thread is free, so a
+/// worker the OS has descheduled delays the call by at most the part it holds: split work into a few parts per
+/// thread. Workers spin briefly between calls, then sleep. A call made while another thread's call is running
+/// runs all its parts on its own thread.
+void vane_parallel_for(int threads, int parts, vane_task_fn fn, void *ctx);
