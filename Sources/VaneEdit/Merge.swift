@@ -20,7 +20,9 @@ public enum Merge {
         case .dare_ties: Plan(sparsification: .random, consensus: true)
         case .breadcrumbs: Plan(sparsification: .outliers, consensus: false)
         case .breadcrumbs_ties: Plan(sparsification: .outliers, consensus: true)
-        case .linear, .slerp: nil
+        case .della: Plan(sparsification: .rankedRandom, consensus: true)
+        case .della_linear: Plan(sparsification: .rankedRandom, consensus: false)
+        case .linear, .slerp, .model_stock, .nuslerp, .multislerp, .sce, .karcher: nil
         }
     }
 
@@ -69,10 +71,12 @@ public enum Merge {
     static func mergeTensor(_ name: String, config: MergeConfig, inputs: [URL: ModelInput], position: Double,
                             seed: UInt64) throws -> Tensor {
         let hf = inputs.values.first?.files.spec.hf(fromGGUF: name) ?? name
-        // The model's own value (of a per-model parameter), else the top-level one, else the declared default.
+        // The model's own value (of a per-model parameter), else the top-level one, else the declared default; a
+        // filter list with no entry for this tensor passes on to the next, as in mergekit.
         func value(_ key: String, _ model: MergeConfig.Model? = nil) throws -> Double {
-            let given = model?.parameters[key] ?? config.parameters[key]
-            guard let v = given?.number(tensor: hf, position: position) ?? config.method.parameter(key)?.defaultValue else {
+            let given = model?.parameters[key]?.number(tensor: hf, position: position)
+                ?? config.parameters[key]?.number(tensor: hf, position: position)
+            guard let v = given ?? config.method.parameter(key)?.defaultValue else {
                 throw VaneError("no \(key) applies to tensor \(hf)\(model.map { " of \($0.url.path)" } ?? "") (a filter list without a default entry?)")
             }
             return v
@@ -90,6 +94,8 @@ public enum Merge {
             }
             let a = try inputs[base]!.values(name), b = try inputs[other.url]!.values(name)
             return Tensor(shape: a.shape, data: MergeMath.slerp(t: try value("t"), a.data, b.data))
+        case .model_stock, .nuslerp, .multislerp, .sce, .karcher:
+            return try mergeOther(name, config: config, inputs: inputs, value: value)
         default:
             let plan = plan(config.method)!
             let base = try inputs[config.baseModel!]!.values(name)
@@ -97,14 +103,58 @@ public enum Merge {
             for m in config.models where m.url != config.baseModel {
                 let x = try inputs[m.url]!.values(name)
                 let gamma = try plan.sparsification == .outliers ? value("gamma", m) : 0
+                let epsilon = try plan.sparsification == .rankedRandom ? value("epsilon", m) : 0
                 tasks.append(.init(delta: TaskVector.delta(x, base), weight: Float(try value("weight", m)),
-                                   density: try value("density", m), gamma: gamma))
+                                   density: try value("density", m), gamma: gamma, epsilon: epsilon))
             }
             let data = try MergeMath.taskArithmetic(
                 base: base.data, tasks: &tasks, sparsification: plan.sparsification, consensus: plan.consensus,
                 normalize: try value("normalize") != 0, rescale: try value("rescale") != 0,
-                lambda: try value("lambda"), rng: { SplitMix64(seed: seed, name: name, index: $0) }, name: hf)
+                lambda: try value("lambda"), shape: base.shape,
+                rng: { SplitMix64(seed: seed, name: name, index: $0) }, name: hf)
             return Tensor(shape: base.shape, data: data)
         }
+    }
+
+    /// The methods that are neither task arithmetic nor two-model slerp (MergeConfig.validate has checked the
+    /// number of models each needs).
+    static func mergeOther(_ name: String, config: MergeConfig, inputs: [URL: ModelInput],
+                           value: (String, MergeConfig.Model?) throws -> Double) throws -> Tensor {
+        let others = config.models.filter { $0.url != config.baseModel }
+        let base = try config.baseModel.map { try inputs[$0]!.values(name) }
+        let xs = try others.map { try inputs[$0.url]!.values(name).data }
+        let shape = try base?.shape ?? inputs[others[0].url]!.values(name).shape
+        let hf = inputs.values.first?.files.spec.hf(fromGGUF: name) ?? name
+        let data: [Float]
+        switch config.method {
+        case .model_stock:
+            let lanes = try value("filter_wise", nil) != 0 ? Lanes(shape: shape, axis: shape.count - 1) : .whole(xs[0].count)
+            data = MergeMath.modelStock(base: base!.data, xs, lanes: lanes)
+        case .nuslerp:
+            let w = try others.map { try value("weight", $0) }
+            let total = w[0] + w[1]
+            let t = abs(total) < 1e-6 ? 0.5 : w[1] / total
+            let lanes = try value("nuslerp_flatten", nil) != 0 ? .whole(xs[0].count)
+                : Lanes(shape: shape, axis: try value("nuslerp_row_wise", nil) != 0 ? 0 : shape.count - 1)
+            if let base {
+                let d = MergeMath.nuslerp(t: t, TaskVector.delta(Tensor(shape: shape, data: xs[0]), base),
+                                          TaskVector.delta(Tensor(shape: shape, data: xs[1]), base), lanes: lanes)
+                data = zip(base.data, d).map { $0 + $1 }
+            } else {
+                data = MergeMath.nuslerp(t: t, xs[0], xs[1], lanes: lanes)
+            }
+        case .multislerp:
+            data = try MergeMath.multislerp(base: base?.data, xs, weights: others.map { Float(try value("weight", $0)) },
+                                            normalizeWeights: try value("normalize_weights", nil) != 0,
+                                            eps: try value("eps", nil), name: hf)
+        case .sce:
+            data = MergeMath.sce(base: base!.data, xs, selectTopK: try value("select_topk", nil))
+        default:
+            // karcher: mergekit merges the base as one more input, after the listed models unless listed itself.
+            let listed = try config.models.map { try inputs[$0.url]!.values(name).data }
+            let extra = config.models.contains { $0.url == config.baseModel } ? [] : base.map { [$0.data] } ?? []
+            data = MergeMath.karcher(listed + extra, maxIter: Int(try value("max_iter", nil)), tol: try value("tol", nil))
+        }
+        return Tensor(shape: shape, data: data)
     }
 }
