@@ -18,4 +18,18 @@ import VaneTestSupport
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("config.json").path))
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("tokenizer.json").path))
     }
+
+    /// The other methods: mergekit's outputs kept for layer 1 and the final norm (make_more.py). Tolerance 1e-6
+    /// absolute.
+    @Test(arguments: ["model_stock", "model_stock_rows", "nuslerp", "nuslerp_columns", "multislerp", "sce", "karcher"])
+    func matchesMergekitOnKeptTensors(_ name: String) throws {
+        let config = try MergeConfig.load(Fixtures.url("merge/\(name).yaml"))
+        let out = try scratch("merge-\(name)").appendingPathComponent("out")
+        try Merge.run(config, to: OutputOptions(url: out))
+        let expected = try folderTensors(Fixtures.url("merge/merged-\(name)/model.safetensors"))
+        let actual = try folderTensors(out).filter { expected[$0.key] != nil }
+        #expect(expected.count == 10)
+        let problem = compareTensors(actual, expected, atol: 1e-6)
+        #expect(problem == nil, "\(name): \(problem ?? "")")
+    }
 }
