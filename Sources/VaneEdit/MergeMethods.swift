@@ -273,20 +273,7 @@ public enum MergeMath {
         let n = base.count, m = xs.count
         var tvs = xs.map { x in (0..<n).map { x[$0] - base[$0] } }
         if selectTopK < 1 {
-            var variance = [Float](repeating: 0, count: n)
-            for i in 0..<n {
-                var mean = 0.0
-                for tv in tvs { mean += Double(tv[i]) }
-                mean /= Double(m)
-                var v = 0.0
-                for tv in tvs { v += (Double(tv[i]) - mean) * (Double(tv[i]) - mean) }
-                variance[i] = Float(v / Double(m))
-            }
-            let nonzero = variance.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
-            // torch multiplies the int64 count by the share in float32.
-            let k = selectTopK <= 0 ? 0 : Int(Float(nonzero) * Float(selectTopK))
-            var mask = [Bool](repeating: false, count: n)
-            for i in TorchOrder.topK(variance, k) { mask[Int(i)] = true }
+            let mask = sceSelection(tvs, share: selectTopK)
             for j in 0..<m { for i in 0..<n where !mask[i] { tvs[j][i] = 0 } }
         }
         var weights = tvs.map { Float(dot($0, $0) / Double(n)) }
@@ -303,6 +290,26 @@ public enum MergeMath {
             out[i] += merged / max(divisor, 1e-6)
         }
         return out
+    }
+
+    /// The entries SCE keeps: the ⌊nonzero·share⌋ of largest variance across the task vectors `tvs`.
+    static func sceSelection(_ tvs: [[Float]], share: Double) -> [Bool] {
+        let n = tvs[0].count, m = Double(tvs.count)
+        var variance = [Float](repeating: 0, count: n)
+        for i in 0..<n {
+            var mean = 0.0
+            for tv in tvs { mean += Double(tv[i]) }
+            mean /= m
+            var v = 0.0
+            for tv in tvs { v += (Double(tv[i]) - mean) * (Double(tv[i]) - mean) }
+            variance[i] = Float(v / m)
+        }
+        let nonzero = variance.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+        // torch multiplies the int64 count by the share in float32.
+        let k = share <= 0 ? 0 : Int(Float(nonzero) * Float(share))
+        var mask = [Bool](repeating: false, count: n)
+        for i in TorchOrder.topK(variance, k) { mask[Int(i)] = true }
+        return mask
     }
 
     /// Karcher mean: the point on the unit sphere minimizing the squared geodesic distances to the models'
