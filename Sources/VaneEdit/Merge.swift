@@ -82,13 +82,10 @@ public enum Merge {
             }
             return v
         }
-        let base = config.method.base == .unused ? nil : config.baseModel
-        var tensor = TensorInputs(models: try config.models.map { try inputs[$0.url]!.values(name) },
-                                  isBase: config.models.map { $0.url == base })
-        if let base {
-            tensor.base = try tensor.isBase.firstIndex(of: true).map { tensor.models[$0] } ?? inputs[base]!.values(name)
+        // Handed over as a temporary, so that combine owns the only copy and can free each model once used.
+        return try combine(config.method, try TensorInputs(name, config: config, inputs: inputs), value: value, name: hf) {
+            SplitMix64(seed: seed, name: name, index: $0)
         }
-        return try combine(config.method, tensor, value: value, name: hf) { SplitMix64(seed: seed, name: name, index: $0) }
     }
 
     /// One tensor of every input: the models in the config's order (which of them is the base) and the base's
@@ -97,6 +94,20 @@ public enum Merge {
         var models: [Tensor]
         var isBase: [Bool]
         var base: Tensor? = nil
+
+        init(models: [Tensor], isBase: [Bool], base: Tensor? = nil) {
+            self.models = models
+            self.isBase = isBase
+            self.base = base
+        }
+
+        /// Tensor `name` of every model `config` lists, and of its base (read once when it is also listed).
+        init(_ name: String, config: MergeConfig, inputs: [URL: ModelInput]) throws {
+            let base = config.method.base == .unused ? nil : config.baseModel
+            models = try config.models.map { try inputs[$0.url]!.values(name) }
+            isBase = config.models.map { $0.url == base }
+            if let base { self.base = try isBase.firstIndex(of: true).map { models[$0] } ?? inputs[base]!.values(name) }
+        }
     }
 
     /// Merges one tensor. `value(key, i)` is the parameter for model i of `inputs.models` (nil: a global one);

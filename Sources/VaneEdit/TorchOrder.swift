@@ -11,24 +11,25 @@ struct TorchOrder {
     var indices: [Int32]
     let descending: Bool
 
-    init(_ values: [Float], descending: Bool) {
+    init(_ values: consuming [Float], descending: Bool) {
         self.values = values
         self.indices = (0..<Int32(values.count)).map { $0 }
         self.descending = descending
     }
 
     /// The indices torch puts at `positions` of `torch.sort(values, descending:)` (as a set, in no order).
-    static func sorted(_ values: [Float], descending: Bool, positions: Range<Int>) -> ArraySlice<Int32> {
+    static func sorted(_ values: consuming [Float], descending: Bool, positions: Range<Int>) -> ArraySlice<Int32> {
+        let n = values.count
         var order = TorchOrder(values, descending: descending)
         let cuts = [positions.lowerBound, positions.upperBound]
-        order.introsort(0, values.count, depth: 2 * log2Floor(values.count), cuts: cuts)
+        order.introsort(0, n, depth: 2 * log2Floor(n), cuts: cuts)
         return order.indices[positions]
     }
 
     /// The indices of `torch.topk(values, k, largest: true)` (as a set).
-    static func topK(_ values: [Float], _ k: Int) -> ArraySlice<Int32> {
-        var order = TorchOrder(values, descending: true)
+    static func topK(_ values: consuming [Float], _ k: Int) -> ArraySlice<Int32> {
         let n = values.count
+        var order = TorchOrder(values, descending: true)
         guard k > 0 else { return [] }
         if k * 64 <= n {
             order.heapSelect(0, k, n)
