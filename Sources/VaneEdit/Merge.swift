@@ -20,7 +20,9 @@ public enum Merge {
         case .dare_ties: Plan(sparsification: .random, consensus: true)
         case .breadcrumbs: Plan(sparsification: .outliers, consensus: false)
         case .breadcrumbs_ties: Plan(sparsification: .outliers, consensus: true)
-        case .linear, .slerp: nil
+        case .della: Plan(sparsification: .rankedRandom, consensus: true)
+        case .della_linear: Plan(sparsification: .rankedRandom, consensus: false)
+        case .linear, .slerp, .model_stock, .nuslerp, .multislerp, .sce, .karcher: nil
         }
     }
 
@@ -55,7 +57,7 @@ public enum Merge {
             }
             if zeroDeltaAllowed && config.models.contains(where: { $0.url == url }) { continue }
             try match.requireSameNames(template, other, hint: zeroDeltaAllowed ? nil
-                                       : "\(config.method.rawValue) needs every tensor in every model; task_arithmetic, ties, dare and breadcrumbs read a missing tensor as zero delta")
+                                       : "\(config.method.rawValue) needs every tensor in every model; the task-arithmetic methods (task_arithmetic, ties, dare, breadcrumbs, della) read a missing tensor as zero delta")
         }
         var out = options
         if out.dtype == nil { out.dtype = config.dtype }
@@ -108,43 +110,111 @@ public enum Merge {
     static func mergeTensor(_ name: String, config: MergeConfig, inputs: [URL: ModelInput], position: Double,
                             seed: UInt64) throws -> Tensor {
         let hf = inputs.values.first?.files.spec.hf(fromGGUF: name) ?? name
-        // The model's own value (of a per-model parameter), else the top-level one, else the declared default.
-        func value(_ key: String, _ model: MergeConfig.Model? = nil) throws -> Double {
-            let given = model?.parameters[key] ?? config.parameters[key]
-            guard let v = given?.number(tensor: hf, position: position) ?? config.method.parameter(key)?.defaultValue else {
+        // The model's own value (of a per-model parameter), else the top-level one, else the declared default; a
+        // filter list with no entry for this tensor passes on to the next, as in mergekit.
+        func value(_ key: String, _ index: Int?) throws -> Double {
+            let model = index.map { config.models[$0] }
+            let given = model?.parameters[key]?.number(tensor: hf, position: position)
+                ?? config.parameters[key]?.number(tensor: hf, position: position)
+            guard let v = given ?? config.method.parameter(key)?.defaultValue else {
                 throw VaneError("no \(key) applies to tensor \(hf)\(model.map { " of \($0.url.path)" } ?? "") (a filter list without a default entry?)")
             }
             return v
         }
-
-        switch config.method {
-        case .linear:
-            let xs = try config.models.map { try inputs[$0.url]!.values(name) }
-            let weights = try config.models.map { Float(try value("weight", $0)) }
-            return Tensor(shape: xs[0].shape, data: MergeMath.linear(xs.map(\.data), weights: weights, normalize: try value("normalize") != 0))
-        case .slerp:
-            // MergeConfig.validate guarantees a base and one other model.
-            guard let base = config.baseModel, let other = config.models.first(where: { $0.url != base }) else {
-                throw VaneError("slerp needs a base_model and one other model")
-            }
-            let a = try inputs[base]!.values(name), b = try inputs[other.url]!.values(name)
-            return Tensor(shape: a.shape, data: MergeMath.slerp(t: try value("t"), a.data, b.data))
-        default:
-            let plan = plan(config.method)!
-            let base = try inputs[config.baseModel!]!.values(name)
-            var tasks: [MergeMath.TaskVector] = []
-            for m in config.models where m.url != config.baseModel {
-                let model = inputs[m.url]!
-                let x = model.stored(name) == nil ? base : try model.values(name)
-                let gamma = try plan.sparsification == .outliers ? value("gamma", m) : 0
-                tasks.append(.init(delta: TaskVector.delta(x, base), weight: Float(try value("weight", m)),
-                                   density: try value("density", m), gamma: gamma))
-            }
-            let data = try MergeMath.taskArithmetic(
-                base: base.data, tasks: &tasks, sparsification: plan.sparsification, consensus: plan.consensus,
-                normalize: try value("normalize") != 0, rescale: try value("rescale") != 0,
-                lambda: try value("lambda"), rng: { SplitMix64(seed: seed, name: name, index: $0) }, name: hf)
-            return Tensor(shape: base.shape, data: data)
+        // Handed over as a temporary, so that combine owns the only copy and can free each model once used.
+        return try combine(config.method, try TensorInputs(name, config: config, inputs: inputs), value: value, name: hf) {
+            SplitMix64(seed: seed, name: name, index: $0)
         }
+    }
+
+    /// One tensor of every input: the models in the config's order (which of them is the base) and the base's
+    /// values (nil when the method has none).
+    struct TensorInputs {
+        var models: [Tensor]
+        var isBase: [Bool]
+        var base: Tensor? = nil
+
+        init(models: [Tensor], isBase: [Bool], base: Tensor? = nil) {
+            self.models = models
+            self.isBase = isBase
+            self.base = base
+        }
+
+        /// Tensor `name` of every model `config` lists, and of its base (read once when it is also listed). A
+        /// model lacking the tensor (Merge.run allows it for the task-arithmetic methods) holds the base's values:
+        /// its zero delta.
+        init(_ name: String, config: MergeConfig, inputs: [URL: ModelInput]) throws {
+            let base = config.method.base == .unused ? nil : config.baseModel
+            let baseValues = try base.map { try inputs[$0]!.values(name) }
+            models = try config.models.map { m in
+                if let baseValues, m.url == base || inputs[m.url]!.stored(name) == nil { return baseValues }
+                return try inputs[m.url]!.values(name)
+            }
+            isBase = config.models.map { $0.url == base }
+            self.base = baseValues
+        }
+    }
+
+    /// Merges one tensor. `value(key, i)` is the parameter for model i of `inputs.models` (nil: a global one);
+    /// `rng(i)` the generator for the random drops of the i-th model besides the base. MergeConfig.validate has
+    /// checked the number of models each method needs.
+    static func combine(_ method: MergeConfig.Method, _ inputs: consuming TensorInputs, value: (String, Int?) throws -> Double,
+                        name: String, rng: @escaping (Int) -> SplitMix64) throws -> Tensor {
+        let others = inputs.models.indices.filter { !inputs.isBase[$0] }
+        var xs: [[Float]] { others.map { inputs.models[$0].data } }
+        let base = inputs.base
+        let shape = base?.shape ?? inputs.models[0].shape
+        func weights(_ indices: [Int]) throws -> [Float] { try indices.map { Float(try value("weight", $0)) } }
+        let data: [Float]
+        switch method {
+        case .linear:
+            data = MergeMath.linear(inputs.models.map(\.data), weights: try weights(Array(inputs.models.indices)),
+                                    normalize: try value("normalize", nil) != 0)
+        case .slerp:
+            data = MergeMath.slerp(t: try value("t", nil), base!.data, xs[0])
+        case .model_stock:
+            let lanes = try value("filter_wise", nil) != 0 ? Lanes(shape: shape, axis: shape.count - 1) : .whole(shape.reduce(1, *))
+            data = MergeMath.modelStock(base: base!.data, xs, lanes: lanes)
+        case .nuslerp:
+            let w = try others.map { try value("weight", $0) }
+            let total = w[0] + w[1]
+            let t = abs(total) < 1e-6 ? 0.5 : w[1] / total
+            let lanes = try value("nuslerp_flatten", nil) != 0 ? .whole(shape.reduce(1, *))
+                : Lanes(shape: shape, axis: try value("nuslerp_row_wise", nil) != 0 ? 0 : shape.count - 1)
+            if let base {
+                let d = MergeMath.nuslerp(t: t, TaskVector.delta(inputs.models[others[0]], base),
+                                          TaskVector.delta(inputs.models[others[1]], base), lanes: lanes)
+                data = zip(base.data, d).map { $0 + $1 }
+            } else {
+                data = MergeMath.nuslerp(t: t, xs[0], xs[1], lanes: lanes)
+            }
+        case .multislerp:
+            data = try MergeMath.multislerp(base: base?.data, xs, weights: try weights(others),
+                                            normalizeWeights: try value("normalize_weights", nil) != 0,
+                                            eps: try value("eps", nil), name: name)
+        case .sce:
+            data = MergeMath.sce(base: base!.data, xs, selectTopK: try value("select_topk", nil))
+        case .karcher:
+            // mergekit merges the base as one more input, after the listed models unless listed itself.
+            let extra = inputs.isBase.contains(true) ? [] : base.map { [$0.data] } ?? []
+            data = MergeMath.karcher(inputs.models.map(\.data) + extra, maxIter: Int(try value("max_iter", nil)),
+                                     tol: try value("tol", nil))
+        default:
+            let plan = plan(method)!
+            var tasks: [MergeMath.TaskVector] = []
+            for i in others {
+                let gamma = try plan.sparsification == .outliers ? value("gamma", i) : 0
+                let epsilon = try plan.sparsification == .rankedRandom ? value("epsilon", i) : 0
+                tasks.append(.init(delta: TaskVector.delta(inputs.models[i], base!), weight: Float(try value("weight", i)),
+                                   density: try value("density", i), gamma: gamma, epsilon: epsilon))
+                // Held once, as its task vector.
+                inputs.models[i] = Tensor(zeros: [0])
+            }
+            data = try MergeMath.taskArithmetic(
+                base: base!.data, tasks: &tasks, sparsification: plan.sparsification, consensus: plan.consensus,
+                normalize: try value("normalize", nil) != 0, rescale: try value("rescale", nil) != 0,
+                lambda: try value("lambda", nil), shape: shape, rng: rng, name: name)
+        }
+        return Tensor(shape: shape, data: data)
     }
 }

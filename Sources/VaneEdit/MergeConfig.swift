@@ -6,8 +6,9 @@ import VaneModelIO
 /// A merge described in mergekit's YAML schema:
 ///
 ///     merge_method: ties                 # linear, task_arithmetic, ties, dare_linear, dare_ties, slerp,
-///                                        # breadcrumbs, breadcrumbs_ties
-///     base_model: path/to/base           # required by every method except linear
+///                                        # breadcrumbs, breadcrumbs_ties, della, della_linear, model_stock,
+///                                        # nuslerp, multislerp, sce, karcher
+///     base_model: path/to/base           # see Method.base for which methods need one
 ///     models:
 ///       - model: path/to/a
 ///         parameters: {weight: 1.0, density: 0.5}
@@ -23,8 +24,28 @@ import VaneModelIO
 public struct MergeConfig: Sendable {
     public enum Method: String, CaseIterable, Sendable {
         case linear, task_arithmetic, ties, dare_linear, dare_ties, slerp, breadcrumbs, breadcrumbs_ties
+        case della, della_linear, model_stock, nuslerp, multislerp, sce, karcher
 
-        public var needsBase: Bool { self != .linear }
+        /// What the method does with `base_model` (mergekit's input contract for it).
+        public enum BaseUse: Sendable {
+            /// Not read (linear).
+            case unused
+            /// Required: the models are taken relative to it.
+            case required
+            /// When given, the models are taken relative to it; without one, the models themselves are merged.
+            case optional
+            /// Merged as one more input, like the models (karcher: mergekit adds the base to the inputs).
+            case input
+        }
+
+        public var base: BaseUse {
+            switch self {
+            case .linear: .unused
+            case .nuslerp, .multislerp: .optional
+            case .karcher: .input
+            default: .required
+            }
+        }
 
         /// The parameters the method reads, as mergekit declares them (its `parameters()` and
         /// `tensor_parameters()`), with mergekit's defaults.
@@ -32,17 +53,34 @@ public struct MergeConfig: Sendable {
             switch self {
             case .linear: return [.model("weight", range: .finite), .global("normalize", 1, range: .bool)]
             case .slerp: return [.global("t", range: .closed(0, 1))]
-            case .task_arithmetic, .ties, .dare_linear, .dare_ties, .breadcrumbs, .breadcrumbs_ties:
+            case .task_arithmetic, .ties, .dare_linear, .dare_ties, .breadcrumbs, .breadcrumbs_ties, .della, .della_linear:
                 // density: the fraction of each task vector kept; gamma: the fraction of its largest entries
-                // breadcrumbs drops (mergekit `magnitude_outliers`), so density + gamma ≤ 1 as well.
+                // breadcrumbs drops (mergekit `magnitude_outliers`), so density + gamma ≤ 1 as well; epsilon: how
+                // far della's keep probability moves from density with the magnitude rank (density ± epsilon).
                 var list: [Declared] = [.model("weight", range: .finite), .model("density", 1, range: .openClosed(0, 1))]
                 if self == .breadcrumbs || self == .breadcrumbs_ties { list.append(.model("gamma", 0.01, range: .closed(0, 1))) }
-                list += [.global("normalize", self == .ties ? 1 : 0, range: .bool),
-                         .global("rescale", self == .dare_linear || self == .dare_ties ? 1 : 0, range: .bool),
+                if self == .della || self == .della_linear { list.append(.model("epsilon", 0.15, range: .closed(0, 1))) }
+                list += [.global("normalize", self == .ties || self == .della ? 1 : 0, range: .bool),
+                         .global("rescale", [.dare_linear, .dare_ties, .della, .della_linear].contains(self) ? 1 : 0, range: .bool),
                          .global("lambda", 1, range: .finite),
                          // Accepted so that mergekit configs load; Vane's sign masks are booleans anyway.
                          .global("int8_mask", 0, range: .bool)]
                 return list
+            case .model_stock:
+                // filter_wise: one interpolation ratio per row (output filter) instead of one per tensor.
+                return [.global("filter_wise", 0, range: .bool)]
+            case .nuslerp:
+                // The two weights give t = w₂ / (w₁ + w₂); row_wise and flatten choose the vectors interpolated.
+                return [.model("weight", range: .finite), .global("nuslerp_row_wise", 0, range: .bool),
+                        .global("nuslerp_flatten", 1, range: .bool)]
+            case .multislerp:
+                return [.model("weight", range: .finite), .global("normalize_weights", 1, range: .bool),
+                        .global("eps", 1e-8, range: .positive)]
+            case .sce:
+                // select_topk: the fraction of entries (those varying most across the models) kept.
+                return [.global("select_topk", 1, range: .closed(0, 1)), .global("int8_mask", 0, range: .bool)]
+            case .karcher:
+                return [.global("max_iter", 10, range: .count), .global("tol", 1e-5, range: .positive)]
             }
         }
 
@@ -76,6 +114,10 @@ public struct MergeConfig: Sendable {
         case closed(Double, Double)
         /// Excludes the lower end.
         case openClosed(Double, Double)
+        /// A finite number above 0.
+        case positive
+        /// A whole number, 0 or more.
+        case count
 
         public func contains(_ x: Double) -> Bool {
             switch self {
@@ -83,6 +125,8 @@ public struct MergeConfig: Sendable {
             case .finite: x.isFinite
             case .closed(let lo, let hi): x >= lo && x <= hi
             case .openClosed(let lo, let hi): x > lo && x <= hi
+            case .positive: x.isFinite && x > 0
+            case .count: x >= 0 && x <= 1e9 && x == x.rounded()
             }
         }
 
@@ -90,6 +134,8 @@ public struct MergeConfig: Sendable {
             switch self {
             case .bool: "true or false"
             case .finite: "a finite number"
+            case .positive: "a number above 0"
+            case .count: "a whole number, 0 or more"
             case .closed(let lo, let hi): "[\(Self.format(lo)), \(Self.format(hi))]"
             case .openClosed(let lo, let hi): "(\(Self.format(lo)), \(Self.format(hi))]"
             }
@@ -296,19 +342,24 @@ public struct MergeConfig: Sendable {
     }
 
     func validate(_ fail: (String, String?) -> VaneError) throws {
-        if method.needsBase && baseModel == nil {
+        if method.base == .required && baseModel == nil {
             throw fail("merge_method \(method.rawValue) needs a base_model", "add `base_model: <path>` (the model the task vectors are taken against)")
         }
         try checkParameterNames(fail)
         let tasks = models.filter { $0.url != baseModel }
+        let besides = baseModel == nil ? "" : " besides the base_model"
         switch method {
         case .slerp:
             guard models.count == 2, let baseModel, models.contains(where: { $0.url == baseModel }), tasks.count == 1 else {
                 throw fail("slerp interpolates exactly two different models, one of them the base_model", nil)
             }
-        case .linear: break
+        case .nuslerp:
+            guard tasks.count == 2 else { throw fail("nuslerp interpolates exactly two models\(besides); the config has \(tasks.count)", nil) }
+        case .model_stock:
+            guard tasks.count >= 2 else { throw fail("model_stock needs at least two models besides the base_model; the config has \(tasks.count)", nil) }
+        case .linear, .karcher: break
         default:
-            guard !tasks.isEmpty else { throw fail("\(method.rawValue) needs at least one model besides the base_model", nil) }
+            guard !tasks.isEmpty else { throw fail("\(method.rawValue) needs at least one model\(besides)", nil) }
         }
         for p in method.parameters where p.defaultValue == nil {
             if !p.perModel {
