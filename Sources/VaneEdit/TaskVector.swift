@@ -214,7 +214,7 @@ public enum TaskVector {
     /// Tensors only B has are an error unless `allowMissing`.
     public static func diff(_ a: ModelInput, _ b: ModelInput, filter: TensorFilter = .all, allowMissing: Bool = false,
                             rank: Int? = nil, to url: URL, progress: (ProgressEvent) -> Void = { _ in }) throws -> DiffReport {
-        try OutputOptions(url: url).validate(inputs: [a.url, b.url])
+        try OutputPath.check(url, inputs: [a.url, b.url], extensions: ["safetensors"], what: "a task vector (safetensors)")
         if let rank, rank < 1 { throw VaneError("--rank \(rank): the rank must be at least 1") }
         let match = try matchTensors(a, b)
         if let name = match.bOnly.first, !allowMissing {
