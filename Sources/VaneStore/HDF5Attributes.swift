@@ -208,6 +208,12 @@ public final class HDF5Attributes {
             count = dims[0]
         }
         let elements = count ?? 1
+        // Attributes are metadata (Vane's hold at most a few thousand values); a damaged dataspace can declare
+        // billions, which libhdf5 1.10 would try to convert.
+        guard elements <= 1 << 20 else {
+            throw hdf5Error(operation: "get attribute", location: location,
+                            message: "attribute declares \(elements) values; Vane reads attributes of at most \(1 << 20)")
+        }
 
         let typeClass = try check("H5Tget_class", location) { H5Tget_class(type).rawValue }
         switch typeClass {

@@ -47,6 +47,14 @@ func readStringElements(count: Int, fileType: hid_t, memorySpace: hid_t, object:
     guard count > 0 else { return [] }
 
     if variable {
+        // libhdf5 copies length × character size bytes per string; a damaged type can declare gigabytes per character.
+        let character = try check("H5Tget_super", location) { H5Tget_super(fileType) }
+        defer { unchecked { H5Tclose(character) } }
+        let characterSize = try typeSize(character, location)
+        guard characterSize == 1 else {
+            throw hdf5Error(operation: operation, location: location,
+                            message: "variable-length strings of \(characterSize)-byte characters; strings have 1-byte characters (a damaged datatype?)")
+        }
         try checkHeapReferences(count: count, object: object, operation, location, read: read)
         var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
         return try pointers.withUnsafeMutableBufferPointer { elements in
@@ -63,6 +71,12 @@ func readStringElements(count: Int, fileType: hid_t, memorySpace: hid_t, object:
     }
 
     let size = try typeSize(memoryType, location)
+    // A damaged datatype can declare gigabytes per string; libhdf5 1.10 would allocate and copy them.
+    guard size <= maxFixedStringBytes, count <= maxFixedStringBytes * 256 / size else {
+        throw hdf5Error(operation: operation, location: location,
+                        message: "\(count) fixed-length strings of \(size) bytes each; Vane reads strings of at most "
+                            + "\(maxFixedStringBytes) bytes, \(maxFixedStringBytes * 256) bytes in one read (a damaged datatype?)")
+    }
     let padding = try check("H5Tget_strpad", location) { H5Tget_strpad(memoryType).rawValue }
     let spacePadded = padding == H5T_STR_SPACEPAD.rawValue
     var bytes = [UInt8](repeating: 0, count: count * size)
@@ -77,6 +91,8 @@ func readStringElements(count: Int, fileType: hid_t, memorySpace: hid_t, object:
         return try element.withUnsafeBytes { try decodeUTF8($0, element: index, operation, location) }
     }
 }
+
+let maxFixedStringBytes = 1 << 20
 
 private func checkHeapReferences(count: Int, object: hid_t, _ operation: String, _ location: String,
                                  read: (hid_t, UnsafeMutableRawPointer) -> herr_t) throws {
