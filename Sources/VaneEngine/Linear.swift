@@ -83,8 +83,9 @@ struct Linear {
         let w = Unchecked(UnsafeRawPointer(tensor.bytes.baseAddress!))
         let xqc = Unchecked(UnsafeRawPointer(xq))
         let yp = Unchecked(y)
-        // A few parts per thread, so that threads still running take over the parts of one the OS descheduled.
-        let parts = Parallel.threads == 1 ? 1 : min(out, 4 * Parallel.threads)
+        // One part per thread, claimed by whichever thread is free: a thread the OS descheduled before it claimed
+        // its part leaves it to the others (more, smaller parts measured slower: BENCHMARKS.md).
+        let parts = min(out, Parallel.threads)
         let per = (out + parts - 1) / parts
         let (outN, innerN, rb) = (out, inner, rowBytes)
         Parallel.run(parts) { i in

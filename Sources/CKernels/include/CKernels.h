@@ -76,7 +76,7 @@ typedef void (*vane_task_fn)(void *ctx, int part, int parts);
 
 /// Runs fn(ctx, part, parts) for part = 0 … parts−1 on the calling thread and up to threads−1 persistent workers,
 /// and returns when all parts have finished. Parts are claimed one at a time by whichever thread is free, so a
-/// worker the OS has descheduled delays the call by at most the part it holds: split work into a few parts per
-/// thread. Workers spin briefly between calls, then sleep. A call made while another thread's call is running
+/// worker the OS has descheduled before claiming a part delays nothing, and one descheduled while running a part
+/// delays the call by that part. Workers spin briefly between calls, then sleep. A call made while another thread's call is running
 /// runs all its parts on its own thread.
 void vane_parallel_for(int threads, int parts, vane_task_fn fn, void *ctx);
