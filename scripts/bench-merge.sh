@@ -13,6 +13,8 @@
 #   MERGEKIT_VENV=DIR      the venv holding mergekit (created with mergekit 0.1.5 and CPU torch when missing;
 #                          default $VANE_CACHE/mergekit-0.1.5, VANE_CACHE defaulting to ~/.cache/vane)
 #   RUNS=N                 runs of each tool per method (default 3; the first reads cold files)
+#   MODEL=NAME             another model `vane fetch` knows (e.g. qwen2.5-coder-1.5b: 3 × 6.2 GB of f32 inputs)
+#   VANE_ONLY=1            measure Vane alone (mergekit needs about 6 × one input's size in memory)
 set -euo pipefail
 source "$(dirname "$0")/bench-common.sh"
 runs=${RUNS:-3}
@@ -30,7 +32,9 @@ fi
 py="$venv/bin/python"
 
 # The three inputs: a is the default model in f32; b and c add seeded Gaussian noise of 1% of each tensor's RMS.
-[ -d "$work/a" ] || "$VANE" convert smollm2 "$work/a" --dtype f32 >&2
+model=${MODEL:-smollm2}
+[ "$model" = smollm2 ] || "$VANE" fetch "$model" >&2
+[ -d "$work/a" ] || "$VANE" convert "$model" "$work/a" --dtype f32 >&2
 for spec in b:1 c:2; do
     name=${spec%%:*} seed=${spec##*:}
     [ -d "$work/$name" ] && continue
@@ -107,8 +111,13 @@ for method in linear task_arithmetic ties; do
     for _ in $(seq "$runs"); do
         rm -rf "$work/vane-$method" "$work/mergekit-$method"
         measure "$VANE" merge "$work/$method.yaml" -o "$work/vane-$method" >> "$work/vane-$method.times"
-        measure "$venv/bin/mergekit-yaml" "$work/$method.yaml" "$work/mergekit-$method" >> "$work/mergekit-$method.times"
+        [ "${VANE_ONLY:-0}" = 1 ] || measure "$venv/bin/mergekit-yaml" "$work/$method.yaml" "$work/mergekit-$method" >> "$work/mergekit-$method.times"
     done
+    if [ "${VANE_ONLY:-0}" = 1 ]; then
+        rm -rf "$work/vane-$method"
+        rows+=("| $method | $(cut -d' ' -f1 "$work/vane-$method.times" | range " s" "%.2f") | $(cut -d' ' -f2 "$work/vane-$method.times" | range " MB" "%.0f") | — | — | — |")
+        continue
+    fi
     delta=$("$py" - "$work/vane-$method" "$work/mergekit-$method" <<'PY'
 import json, os, struct, sys
 import numpy as np
@@ -155,7 +164,7 @@ PY
 versions=$("$py" -c 'import importlib.metadata as m; print("mergekit", m.version("mergekit") + ", torch", m.version("torch"))')
 echo
 echo "Machine: $cpu, $(nproc) cores ($flags); load average $(cut -d' ' -f1-3 /proc/loadavg) at the end."
-echo "Vane $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $versions. Inputs: 3 × $(du -sb "$work/a" | awk '{ printf "%.0f", $1 / 1e6 }') MB f32 HF folders;"
+echo "Vane $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $versions. Inputs: $model, 3 × $(du -sb "$work/a" | awk '{ printf "%.0f", $1 / 1e6 }') MB f32 HF folders;"
 echo "largest tensor $largest (× 3 inputs = the floor a tensor-at-a-time merge cannot go below). $runs run$([ "$runs" = 1 ] || echo s) of each."
 echo
 echo "| method | Vane wall | Vane peak RSS | mergekit wall | mergekit peak RSS | max \|Δ\| Vane vs mergekit |"
