@@ -4,6 +4,7 @@ import VaneRecipes
 import VaneBake
 import VaneEdit
 import VaneEngine
+import VaneModelIO
 import VaneSteer
 
 extension Recipe {
@@ -57,7 +58,9 @@ extension Recipe {
             print(EditComparison.table(report), terminator: "")
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(report).write(to: URL(fileURLWithPath: stem + ".eval.json"), options: .atomic)
+            let json = try encoder.encode(report)
+            // Vane's own atomic write: Foundation's `.atomic` leaves an empty folder in /tmp on Linux.
+            try AtomicFile.write(URL(fileURLWithPath: stem + ".eval.json")) { try $0.write(contentsOf: json) }
             try EditComparison.plot(report, title: "ThinkEdit").write(to: URL(fileURLWithPath: stem + ".eval.svg"))
             wrote(stem + ".eval.json", "edited against original on \(plural(report.questions, "held-out question"))")
             wrote(stem + ".eval.svg", "reasoning lengths, edited and original")

@@ -100,7 +100,7 @@ import VaneTestSupport
         try FileManager.default.copyItem(at: Fixtures.url("tiny-llama.f32.gguf"), to: url)
         let before = try ModelIdentity(files: ModelFiles(url: url)).sha256()
         #expect(try ModelIdentity(files: ModelFiles(url: url)).sha256() == before)
-        try Data(contentsOf: Fixtures.url("tiny-qwen2.f32.gguf")).write(to: url, options: .atomic)
+        try Data(contentsOf: Fixtures.url("tiny-qwen2.f32.gguf")).write(to: url)
         let after = try ModelIdentity(files: ModelFiles(url: url)).sha256()
         let qwen2 = try SHA256.hex(ofFile: Fixtures.url("tiny-qwen2.f32.gguf"))
         #expect(after != before && after == qwen2)
