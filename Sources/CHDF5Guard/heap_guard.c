@@ -182,7 +182,7 @@ int vane_h5_check_heap_references(hid_t object, const uint8_t *references, size_
         uint32_t declared = load_u32(r);
         uint64_t address = load_u64(r + 4);
         uint32_t index = load_u32(r + 12);
-        if (declared == 0) continue;  // an empty string: libhdf5 follows nothing
+        if (address == 0) continue;  // a null reference: libhdf5 follows nothing (it does follow empty ones)
         if (c.bytes == NULL || c.address != address) {
             status = read_collection(fd, address, file_size, &c, message, capacity);
             if (status < 0) break;
@@ -278,12 +278,12 @@ static herr_t guard_close(H5FD_t *file) {
 }
 
 static int guard_cmp(const H5FD_t *a, const H5FD_t *b) { return KEEPING_ERRORS(H5FDcmp(inner(a), inner(b)), 0); }
-// libhdf5 also asks with no file open; the answer is sec2's (metadata and small raw data aggregated, metadata
-// accumulated, raw data sieved).
+// libhdf5 also asks with no file open. The answer is sec2's (metadata and small raw data aggregated, raw data
+// sieved) without its metadata accumulator: libhdf5 1.10 copies a damaged local heap's declared size out of that
+// buffer unchecked (a crash), whereas a read that reaches the driver is checked against the end of the file.
 static herr_t guard_query(const H5FD_t *file, unsigned long *flags) {
     (void)file;
-    *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_ACCUMULATE_METADATA | H5FD_FEAT_DATA_SIEVE |
-             H5FD_FEAT_AGGREGATE_SMALLDATA;
+    *flags = H5FD_FEAT_AGGREGATE_METADATA | H5FD_FEAT_DATA_SIEVE | H5FD_FEAT_AGGREGATE_SMALLDATA;
     return 0;
 }
 static haddr_t guard_get_eoa(const H5FD_t *file, H5FD_mem_t type) { return ADDRESS(H5FDget_eoa(inner(file), type)); }
@@ -306,10 +306,63 @@ static herr_t guard_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t add
     return STATUS(H5FDwrite(inner(file), type, dxpl, addr, size, buffer));
 }
 
+// A local heap (group member names): "HEAP", version 0, 3 reserved bytes, the data segment's size, the offset of
+// its first free block (1: none) and the data segment's address (8 bytes each). Free blocks chain through the
+// segment: the next one's offset, then the block's size. libhdf5 1.10 follows a chain that loops back forever,
+// allocating as it goes; each block must lie inside the segment, and the chain must end.
+static int check_local_heap(H5FD_t *file, const uint8_t *bytes, size_t count, uint64_t address, char *message,
+                            size_t capacity) {
+    if (count < 32 || memcmp(bytes, "HEAP", 4) != 0 || bytes[4] != 0) return 0;
+    uint64_t size = load_u64(bytes + 8), block = load_u64(bytes + 16), data_address = load_u64(bytes + 24);
+    if (block == 1) return 0;
+    haddr_t eof = H5FDget_eof(inner(file), H5FD_MEM_LHEAP);
+    if (size > (1u << 30) || data_address > eof || size > eof - data_address) {
+        snprintf(message, capacity, "local heap at byte %llu declares a %llu-byte data segment at byte %llu, past the "
+                 "end of the file; the file is damaged", (unsigned long long)address, (unsigned long long)size,
+                 (unsigned long long)data_address);
+        return -1;
+    }
+    const uint8_t *data = bytes + 32;
+    uint8_t *copy = NULL;
+    if (data_address != address + 32 || count < 32 + size) {
+        copy = malloc(size ? size : 1);
+        if (copy == NULL || H5FDread(inner(file), H5FD_MEM_LHEAP, H5P_DEFAULT, data_address, size, copy) < 0) {
+            free(copy);
+            return 0;  // libhdf5's own read of the segment will fail the same way
+        }
+        data = copy;
+    }
+    int status = 0;
+    // Free blocks are disjoint and at least 16 bytes: a chain longer than size / 16 loops.
+    for (uint64_t steps = 0; block != 1; steps++) {
+        if (block > size || size - block < 16 || steps > size / 16) {
+            snprintf(message, capacity, "local heap at byte %llu: free block at offset %llu %s; the file is damaged",
+                     (unsigned long long)address, (unsigned long long)block,
+                     steps > size / 16 ? "closes a loop in its free list" : "lies outside its data segment");
+            status = -1;
+            break;
+        }
+        block = load_u64(data + block);
+    }
+    free(copy);
+    return status;
+}
+
 static herr_t guard_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size, void *buffer) {
-    if (STATUS(H5FDread(inner(file), type, dxpl, addr, size, buffer)) < 0) return -1;
     char message[256];
-    if (vane_h5_check_global_heap(buffer, size, addr, message, sizeof message) < 0) {
+    // sec2 reads past the end of the file as zeros (libhdf5's signature search relies on it for a few bytes); a
+    // damaged size made libhdf5 ask for gigabytes of them. Over 1 MiB past the end is refused.
+    haddr_t eof = KEEPING_ERRORS(H5FDget_eof(inner(file), type), result == HADDR_UNDEF);
+    const haddr_t slack = 1 << 20;
+    if (eof != HADDR_UNDEF && (addr > eof + slack || size > eof + slack - addr)) {
+        snprintf(message, sizeof message, "a read of %zu bytes at byte %llu runs past the end of the file (%llu bytes); "
+                 "the file is damaged or cut short", size, (unsigned long long)addr, (unsigned long long)eof);
+        H5Epush2(H5E_DEFAULT, __FILE__, __func__, __LINE__, errors_class, errors_major, errors_minor, "%s", message);
+        return -1;
+    }
+    if (STATUS(H5FDread(inner(file), type, dxpl, addr, size, buffer)) < 0) return -1;
+    if (vane_h5_check_global_heap(buffer, size, addr, message, sizeof message) < 0 ||
+        check_local_heap(file, buffer, size, addr, message, sizeof message) < 0) {
         H5Epush2(H5E_DEFAULT, __FILE__, __func__, __LINE__, errors_class, errors_major, errors_minor, "%s", message);
         return -1;
     }

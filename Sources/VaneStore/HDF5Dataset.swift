@@ -45,6 +45,38 @@ public final class HDF5Dataset {
         let type = try check("H5Dget_type", location) { H5Dget_type(id) }
         defer { unchecked { H5Tclose(type) } }
         dataType = try dataTypeOf(type, location)
+        try checkStorage(type, location)
+    }
+
+    /// libhdf5 1.10 reads a contiguous or compact dataset by its extent without checking that its storage holds
+    /// that much (newer releases refuse "invalid dataset size"): a damaged extent or layout made it copy past its
+    /// buffers. Chunked datasets are read chunk by chunk, each checked by libhdf5.
+    private func checkStorage(_ type: hid_t, _ location: String) throws {
+        let creation = try check("H5Dget_create_plist", location) { H5Dget_create_plist(handle.id) }
+        defer { unchecked { H5Pclose(creation) } }
+        let layout = try check("H5Pget_layout", location) { H5Pget_layout(creation).rawValue }
+        guard layout == H5D_CONTIGUOUS.rawValue || layout == H5D_COMPACT.rawValue else { return }
+        let elementBytes = try typeSize(type, location)
+        var need = elementBytes, overflow = false
+        for n in try shape where !overflow { (need, overflow) = need.multipliedReportingOverflow(by: n) }
+        let stored = Int(clamping: H5Dget_storage_size(handle.id))
+        func damaged(_ what: String) -> VaneError {
+            hdf5Error(operation: "open dataset", location: location, message: "\(what); the file is damaged")
+        }
+        // A contiguous dataset without an address is not allocated: libhdf5 returns fill values without reading.
+        let offset = UInt64(H5Dget_offset(handle.id))
+        if layout == H5D_CONTIGUOUS.rawValue, offset == UInt64.max { return }
+        guard !overflow, stored >= need else {
+            throw damaged("its shape \(try shape) of \(elementBytes)-byte elements needs \(need) bytes, but its storage holds \(stored)")
+        }
+        guard layout == H5D_CONTIGUOUS.rawValue else { return }
+        let file = try check("H5Iget_file_id", location) { H5Iget_file_id(handle.id) }
+        defer { unchecked { H5Fclose(file) } }
+        var fileSize: hsize_t = 0
+        try check("H5Fget_filesize", location) { H5Fget_filesize(file, &fileSize) }
+        guard offset <= fileSize, UInt64(stored) <= fileSize - offset else {
+            throw damaged("its \(stored) bytes at byte \(offset) lie past the end of the file (\(fileSize) bytes)")
+        }
     }
 
     init(createAt parent: HDF5Handle, name: String, type: HDF5DataType, shape: [Int], chunkRows: Int?,

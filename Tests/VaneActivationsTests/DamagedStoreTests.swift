@@ -146,4 +146,19 @@ import VaneTestSupport
         try Data(bytes).write(to: url)
         expect(openError(url), contains: [expected, "global heap collection at byte \(collection)", "damaged"])
     }
+
+    /// An empty string (the store's chat_template here) still has a reference, which libhdf5 1.10 follows: a bad
+    /// object index in it is refused like any other (the fuzzer's input crashed only now and then, depending on
+    /// what lay past libhdf5's object table).
+    @Test func damagedEmptyStringReference() throws {
+        let url = try store()
+        var bytes = [UInt8](try Data(contentsOf: url))
+        let collection = try #require(bytes.indices.first { bytes[$0...].starts(with: Array("GCOL".utf8)) })
+        // A reference of length 0 into that collection: 4 zero bytes, then its address.
+        let pattern = [0, 0, 0, 0] + (0..<8).map { UInt8(truncatingIfNeeded: UInt64(collection) >> (8 * UInt64($0))) }
+        let at = try #require(bytes.indices.first { bytes[$0...].starts(with: pattern) })
+        for (i, byte) in [UInt8(0x07), 0x02, 0, 0].enumerated() { bytes[at + 12 + i] = byte }  // object 519
+        try Data(bytes).write(to: url)
+        expect(openError(url), contains: ["refers to object 519", "global heap collection at byte \(collection)", "damaged"])
+    }
 }
