@@ -310,12 +310,11 @@ static herr_t guard_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t add
 // its first free block (1: none) and the data segment's address (8 bytes each). Free blocks chain through the
 // segment: the next one's offset, then the block's size. libhdf5 1.10 follows a chain that loops back forever,
 // allocating as it goes; each block must lie inside the segment, and the chain must end.
-static int check_local_heap(H5FD_t *file, const uint8_t *bytes, size_t count, uint64_t address, char *message,
-                            size_t capacity) {
+static int check_local_heap(H5FD_t *file, haddr_t eof, const uint8_t *bytes, size_t count, uint64_t address,
+                            char *message, size_t capacity) {
     if (count < 32 || memcmp(bytes, "HEAP", 4) != 0 || bytes[4] != 0) return 0;
     uint64_t size = load_u64(bytes + 8), block = load_u64(bytes + 16), data_address = load_u64(bytes + 24);
-    if (block == 1) return 0;
-    haddr_t eof = H5FDget_eof(inner(file), H5FD_MEM_LHEAP);
+    if (block == 1 || eof == HADDR_UNDEF) return 0;
     if (size > (1u << 30) || data_address > eof || size > eof - data_address) {
         snprintf(message, capacity, "local heap at byte %llu declares a %llu-byte data segment at byte %llu, past the "
                  "end of the file; the file is damaged", (unsigned long long)address, (unsigned long long)size,
@@ -326,7 +325,7 @@ static int check_local_heap(H5FD_t *file, const uint8_t *bytes, size_t count, ui
     uint8_t *copy = NULL;
     if (data_address != address + 32 || count < 32 + size) {
         copy = malloc(size ? size : 1);
-        if (copy == NULL || H5FDread(inner(file), H5FD_MEM_LHEAP, H5P_DEFAULT, data_address, size, copy) < 0) {
+        if (copy == NULL || STATUS(H5FDread(inner(file), H5FD_MEM_LHEAP, H5P_DEFAULT, data_address, size, copy)) < 0) {
             free(copy);
             return 0;  // libhdf5's own read of the segment will fail the same way
         }
@@ -352,7 +351,7 @@ static herr_t guard_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr
     char message[256];
     // sec2 reads past the end of the file as zeros (libhdf5's signature search relies on it for a few bytes); a
     // damaged size made libhdf5 ask for gigabytes of them. Over 1 MiB past the end is refused.
-    haddr_t eof = KEEPING_ERRORS(H5FDget_eof(inner(file), type), result == HADDR_UNDEF);
+    haddr_t eof = ADDRESS(H5FDget_eof(inner(file), type));
     const haddr_t slack = 1 << 20;
     if (eof != HADDR_UNDEF && (addr > eof + slack || size > eof + slack - addr)) {
         snprintf(message, sizeof message, "a read of %zu bytes at byte %llu runs past the end of the file (%llu bytes); "
@@ -362,7 +361,7 @@ static herr_t guard_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr
     }
     if (STATUS(H5FDread(inner(file), type, dxpl, addr, size, buffer)) < 0) return -1;
     if (vane_h5_check_global_heap(buffer, size, addr, message, sizeof message) < 0 ||
-        check_local_heap(file, buffer, size, addr, message, sizeof message) < 0) {
+        check_local_heap(file, eof, buffer, size, addr, message, sizeof message) < 0) {
         H5Epush2(H5E_DEFAULT, __FILE__, __func__, __LINE__, errors_class, errors_major, errors_minor, "%s", message);
         return -1;
     }
