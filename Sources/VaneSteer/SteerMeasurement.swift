@@ -87,7 +87,9 @@ public struct SteerMeasurement: Sendable {
                 + "text often breaks from 0.1×: lower the scale")
         }
         let removing = sites.filter { $0.step.op != .add }
-        if let top = removing.max(by: { $0.directionShare < $1.directionShare }), top.directionShare >= Self.directionShareLimit {
+        // A rotation moves h by the angle it turns, whatever share the direction carries.
+        let projecting = removing.filter { if case .rotate = $0.step.op { false } else { true } }
+        if let top = projecting.max(by: { $0.directionShare < $1.directionShare }), top.directionShare >= Self.directionShareLimit {
             out.append("the \(top.step.op) direction carries \(pct(top.directionShare)) of the activation's norm at "
                 + "\(top.step.point) (mean |h·v̂|/‖h‖ over the prompt): \(top.step.op) moves every steered activation by "
                 + "that much")

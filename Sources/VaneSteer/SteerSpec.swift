@@ -6,7 +6,7 @@ import VaneModelIO
 ///     layers=6-18        layers (a LayerList: 8-20, 3,5,7, 1-4,10)
 ///     hook=attn_out      hook point (resid_post, resid_mid, attn_out, mlp_out)
 ///     positions=prompt   all, prompt or generated
-///     op=ablate          add, ablate or clamp:VALUE
+///     op=ablate          add, ablate, clamp:VALUE or rotate:DEG
 ///
 /// e.g. `v.gguf:0.1@layers=6-18,op=ablate`. A comma followed by no `key=` continues the value before it, so
 /// `layers=3,5,7,op=ablate` lists three layers. Settings left out take the command's global options.

@@ -1,3 +1,4 @@
+import Foundation
 import VaneEngine
 import VaneModelIO
 
@@ -6,6 +7,13 @@ import VaneModelIO
 ///     add         h ← h + s·v
 ///     ablate      h ← h − s·(h·v̂) v̂              (s = 1 projects the direction out)
 ///     clamp(c)    h ← h + s·(c − h·v̂) v̂          (s = 1 sets the projection on v̂ to c)
+///     rotate(δ)   h ← ‖h‖ (cos(φ − s·δ) v̂ + sin(φ − s·δ) ŵ)
+///
+/// For `rotate`, h = (h·v̂) v̂ + w splits h into its part along v̂ and the rest (ŵ = w/‖w‖), and φ = atan2(‖w‖, h·v̂)
+/// is the angle between h and v̂: h turns by s·δ toward v̂ (away for negative angles) within the plane of v̂ and h,
+/// keeping its norm exactly (angular steering). Turning by φ gives ‖h‖ v̂, clamp's target with the norm kept; by
+/// φ − 90° gives h with v̂ projected out and rescaled to ‖h‖, ablate followed by norm preservation. An h along v̂
+/// (w = 0) spans no plane and is left as it is.
 ///
 /// With several vectors at one hook point the operations apply in the order given. With `normPreserve`, h is
 /// then rescaled to its norm before steering (repeng's `normalize`).
@@ -13,14 +21,25 @@ public enum SteerOp: Sendable, Equatable, CustomStringConvertible {
     case add
     case ablate
     case clamp(Float)
+    /// Degrees toward the direction (negative: away).
+    case rotate(Float)
 
     public init(parsing text: String) throws {
         switch text {
         case "add": self = .add
         case "ablate": self = .ablate
         default:
+            if text.hasPrefix("rotate:") {
+                let value = text.dropFirst("rotate:".count)
+                guard let degrees = Float(value), degrees.isFinite, abs(degrees) <= 360 else {
+                    throw VaneError("rotate angle \"\(value)\" is not a number of degrees in −360…360",
+                                    hint: "write rotate:DEG, e.g. rotate:20 (toward the direction) or rotate:-20 (away)")
+                }
+                self = .rotate(degrees)
+                return
+            }
             guard text.hasPrefix("clamp:") else {
-                throw VaneError("steering operation \"\(text)\" is not add, ablate or clamp:VALUE")
+                throw VaneError("steering operation \"\(text)\" is not add, ablate, clamp:VALUE or rotate:DEG")
             }
             let value = text.dropFirst("clamp:".count)
             guard let v = Float(value), v.isFinite else {
@@ -30,11 +49,20 @@ public enum SteerOp: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Whether the operation leaves every activation as it is at scale `scale`: registering no hook for it keeps
+    /// the forward pass bit-identical to no steering.
+    func isIdentity(scale: Float) -> Bool {
+        if scale == 0 { return true }
+        if case .rotate(let degrees) = self { return degrees == 0 }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .add: "add"
         case .ablate: "ablate"
         case .clamp(let v): "clamp:\(v)"
+        case .rotate(let degrees): "rotate:\(degrees)"
         }
     }
 }
@@ -107,7 +135,7 @@ public struct Steering: Sendable {
     public func plan(modelLayers: Int) throws -> [(point: HookPoint, steps: [Step])] {
         var plan: [HookPoint: [Step]] = [:]
         var order: [HookPoint] = []
-        for term in terms where term.scale != 0 {
+        for term in terms where !term.op.isIdentity(scale: term.scale) {
             let vector = term.vector
             if let layers = term.layers {
                 try LayerList.check(layers, modelLayers: modelLayers)
@@ -132,8 +160,8 @@ public struct Steering: Sendable {
         return order.map { ($0, plan[$0]!) }
     }
 
-    /// Registers one hook per steered hook point. Nothing is registered for a zero scale, so steering at scale 0
-    /// leaves the forward pass bit-identical to no steering. Throws for layers the model or the vectors lack.
+    /// Registers one hook per steered hook point. Nothing is registered for a zero scale (or a zero rotation), so
+    /// steering at scale 0 leaves the forward pass bit-identical to no steering. Throws for layers the model or the vectors lack.
     public func install(on hooks: Hooks, promptLength: Int, modelLayers: Int) throws {
         for (point, steps) in try plan(modelLayers: modelLayers) {
             let preserve = normPreserve
@@ -158,12 +186,40 @@ public struct Steering: Sendable {
                 let target: Float = if case .clamp(let c) = step.op { c } else { 0 }
                 let shift = step.scale * (target - Float(projection))
                 for i in 0..<h.count { h[i] += shift * step.unit[i] }
+            case .rotate(let degrees):
+                rotate(h, toward: step.unit, radians: Double(step.scale) * Double(degrees) * .pi / 180)
             }
         }
         if normPreserve {
             let after = h.reduce(0) { $0 + $1 * $1 }.squareRoot()
             if after > 0 { for i in 0..<h.count { h[i] *= before / after } }
         }
+    }
+}
+
+/// Turns h by `radians` toward the unit vector u within the plane of u and h, in float64, keeping ‖h‖.
+func rotate(_ h: UnsafeMutableBufferPointer<Float>, toward u: [Float], radians: Double) {
+    var along = 0.0, squared = 0.0, uSquared = 0.0
+    for i in 0..<h.count {
+        along += Double(h[i]) * Double(u[i])
+        squared += Double(h[i]) * Double(h[i])
+        uSquared += Double(u[i]) * Double(u[i])
+    }
+    let norm = squared.squareRoot()
+    // ‖w‖ from w itself, not from ‖h‖² − (h·u)², which cancels when h is nearly along u.
+    var wSquared = 0.0
+    for i in 0..<h.count {
+        let w = Double(h[i]) - along * Double(u[i])
+        wSquared += w * w
+    }
+    let wNorm = wSquared.squareRoot()
+    // A zero direction (unit all zeros) or an h along it spans no plane.
+    guard uSquared > 0, wNorm > 0 else { return }
+    let angle = atan2(wNorm, along) - radians
+    let a = norm * cos(angle), b = norm * sin(angle) / wNorm
+    for i in 0..<h.count {
+        let w = Double(h[i]) - along * Double(u[i])
+        h[i] = Float(a * Double(u[i]) + b * w)
     }
 }
 

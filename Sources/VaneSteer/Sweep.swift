@@ -57,7 +57,7 @@ public struct Sweep: Sendable, Equatable, CustomStringConvertible {
     /// `x` with `decimals` places.
     public static func format(_ x: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", round(x, decimals)) }
 
-    /// ablate and clamp scales are fractions of the full operation: 0 to 1.
+    /// ablate, clamp and rotate scales are fractions of the full operation: 0 to 1.
     public static let fraction = try! Sweep(lo: 0, hi: 1, step: 0.25, decimals: 2)
 
     /// The added vector's size, relative to the activation's norm, at the ends of the default sweep: where the

@@ -153,3 +153,85 @@ func unitVector(_ v: [Float]) -> [Float] {
     let n = dot(v, v).squareRoot()
     return v.map { $0 / n }
 }
+
+/// Angular steering (`rotate:DEG`) on the tiny-llama fixture, against a rotation matrix built in numpy.
+@Suite struct RotateTests {
+    let model: LanguageModel
+    let tokens: [Int]
+    let vector: ControlVector
+
+    init() throws {
+        model = try LanguageModel(url: Fixtures.url("tiny-llama"))
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: Fixtures.url("tiny-llama/reference.json"))) as! [String: Any]
+        tokens = (json["prompts"] as! [[String: Any]])[1]["ids"] as! [Int]
+        var rng = TestRandom(seed: 5)
+        vector = ControlVector(directions: [2: (0..<64).map { _ in Float(rng.normal()) }], width: 64, modelHint: "llama")
+    }
+
+    /// resid_post.2 before and after the steering hook, and the logits.
+    func run(_ op: SteerOp, scale: Float = 1) throws -> (before: Tensor, after: Tensor, logits: Tensor, hooks: Hooks) {
+        let hooks = Hooks()
+        let before = Capture(), after = Capture()
+        before.attach(to: hooks, points: [.residPost(2)])
+        try Steering(vectors: [(vector, scale)], op: op).install(on: hooks, promptLength: tokens.count, modelLayers: 3)
+        after.attach(to: hooks, points: [.residPost(2)])
+        let logits = try model.transformer.forward(tokens, cache: model.transformer.makeCache(), hooks: hooks, logits: .all)
+        return (before.tensors[.residPost(2)]!, after.tensors[.residPost(2)]!, logits, hooks)
+    }
+
+    @Test func zeroAngleIsBitIdentical() throws {
+        let plain = try model.transformer.forward(tokens, cache: model.transformer.makeCache(), logits: .all)
+        let hooks = Hooks()
+        try Steering(vectors: [(vector, 1)], op: .rotate(0)).install(on: hooks, promptLength: tokens.count, modelLayers: 3)
+        #expect(hooks.isEmpty, "rotate:0 registers no hook")
+        let steered = try model.transformer.forward(tokens, cache: model.transformer.makeCache(), hooks: hooks, logits: .all)
+        #expect(steered.data == plain.data, "rotate:0 changes the logits")
+    }
+
+    @Test(.enabled(if: Python.available("numpy")), arguments: [(Float(30), Float(1)), (-45, 1), (120, 0.5)])
+    func matchesRotationMatrixAndKeepsNorms(degrees: Float, scale: Float) throws {
+        let out = try run(.rotate(degrees), scale: scale)
+        let width = 64
+        var worstNorm = 0.0
+        for t in 0..<out.before.rows {
+            let a = Array(out.before.row(t)), b = Array(out.after.row(t))
+            let na = a.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let nb = b.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            worstNorm = max(worstNorm, abs(nb - na) / na)
+        }
+        #expect(worstNorm <= 1e-6, "rotate:\(degrees) at scale \(scale): relative norm change \(worstNorm), tolerance 1e-6")
+
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vane-rotate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("in.json")
+        let rows = (0..<out.before.rows).map { Array(out.before.row($0)).map(Double.init) }
+        let body: [String: Any] = ["rows": rows, "direction": vector.directions[2]!.map(Double.init),
+                                   "radians": Double(scale) * Double(degrees) * .pi / 180]
+        try JSONSerialization.data(withJSONObject: body).write(to: input)
+        let ref = try #require(try Python.reference("rotate", input: input) as? [String: [[Double]]])
+        let expected = ref["rows"]!.flatMap { $0.map(Float.init) }
+        #expect(expected.count == out.after.rows * width)
+        if let msg = compare(out.after.data, expected, atol: 1e-5, rtol: 1e-5, label: "rotate:\(degrees)×\(scale) vs numpy") {
+            Issue.record(Comment(rawValue: msg))
+        }
+        // The angle to the direction shrinks by the rotation (toward for positive angles).
+        let unit = unitVector(vector.directions[2]!)
+        let angle = { (h: [Float]) in acos(Double(dot(h, unit)) / Double(dot(h, h)).squareRoot()) }
+        let turned = angle(Array(out.before.row(1))) - angle(Array(out.after.row(1)))
+        let want = Double(scale * degrees) * .pi / 180
+        // Rotations past the direction fold back in [0, π]; the check covers the ones that stay on one side.
+        if abs(want) < angle(Array(out.before.row(1))) && angle(Array(out.before.row(1))) - want < .pi {
+            #expect(abs(turned - want) <= 1e-4, "row 1 turned by \(turned) rad, expected \(want)")
+        }
+    }
+
+    @Test func parses() throws {
+        #expect(try SteerOp(parsing: "rotate:20") == .rotate(20))
+        #expect(try SteerOp(parsing: "rotate:-7.5") == .rotate(-7.5))
+        #expect(try SteerSpec(parsing: "v.gguf:1@op=rotate:15,layers=2").op == .rotate(15))
+        for bad in ["rotate:", "rotate:x", "rotate:400", "rotate:nan"] {
+            #expect(throws: VaneError.self, "\(bad) is refused") { try SteerOp(parsing: bad) }
+        }
+    }
+}

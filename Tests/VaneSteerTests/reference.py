@@ -7,6 +7,10 @@
         on activations centred by the mean of the labelled examples); plus "auroc" and "cohens_d" of each
         direction's projections (sklearn roc_auc_score; pooled-sd Cohen's d).
     reference.py gguf FILE.gguf OUT.json       every metadata field and tensor as gguf-py's GGUFReader reads them.
+    reference.py rotate IN.json OUT.json       IN: {"rows": [[...]], "direction": [...], "radians": θ}
+        OUT: {"rows": each row turned by θ toward the direction in the plane they span, by the rotation matrix
+        R = I + sin θ (e1 e2ᵀ − e2 e1ᵀ) + (cos θ − 1)(e1 e1ᵀ + e2 e2ᵀ), e1 = the unit direction, e2 = the row's unit
+        part orthogonal to it}.
 """
 import json
 import sys
@@ -64,5 +68,20 @@ def gguf_dump(path, out):
     json.dump({"fields": fields, "tensors": tensors}, open(out, "w"))
 
 
+def rotate(inp, out):
+    data = json.load(open(inp))
+    e1 = np.array(data["direction"], dtype=np.float64)
+    e1 /= np.linalg.norm(e1)
+    theta = data["radians"]
+    rows = []
+    for h in np.array(data["rows"], dtype=np.float64):
+        w = h - (h @ e1) * e1
+        e2 = w / np.linalg.norm(w)
+        r = (np.eye(len(h)) + np.sin(theta) * (np.outer(e1, e2) - np.outer(e2, e1))
+             + (np.cos(theta) - 1) * (np.outer(e1, e1) + np.outer(e2, e2)))
+        rows.append((r @ h).tolist())
+    json.dump({"rows": rows}, open(out, "w"))
+
+
 if __name__ == "__main__":
-    {"directions": directions, "gguf": gguf_dump}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    {"directions": directions, "gguf": gguf_dump, "rotate": rotate}[sys.argv[1]](sys.argv[2], sys.argv[3])

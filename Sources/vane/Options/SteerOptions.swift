@@ -14,7 +14,7 @@ struct SteerOptions: ParsableArguments {
     @Option(help: "Where to steer: resid_post, resid_mid, attn_out or mlp_out (default: the vector's own hook), for vectors without hook=.")
     var steerHook: String?
     @Option(help: "Which positions: all, prompt or generated, for vectors without positions=.") var steerPositions = "all"
-    @Option(help: "add, ablate (project the direction out) or clamp:VALUE (set the projection to VALUE), for vectors without op=.")
+    @Option(help: "add, ablate (project the direction out), clamp:VALUE (set the projection to VALUE) or rotate:DEG (turn toward the direction, norm kept), for vectors without op=.")
     var steerOp = "add"
     @Flag(help: "Rescale each steered activation to its norm before steering (repeng's normalize).")
     var normPreserve = false
