@@ -31,6 +31,7 @@ import VaneTensor
 //     vane.layer_norms      f32[]     ‖direction‖
 //     vane.layer_auroc      f32[]     AUROC of the projection, positives against negatives
 //     vane.layer_cohens_d   f32[]     Cohen's d of the projection
+//     vane.condition.*                 a CAST condition vector's decision rule (Condition.swift)
 //
 // A file without vane.hook (llama.cpp's, repeng's) is taken as resid_post, which is what llama.cpp does with it.
 //
@@ -74,10 +75,12 @@ public struct ControlVector: Sendable, Equatable {
     public var modelLayers: Int?
     public var command: String?
     public var scores: [LayerScore]
+    /// The condition of a CAST condition vector (Condition.swift); nil for a behaviour vector.
+    public var condition: SteerCondition?
 
     public init(directions: [Int: [Float]], width: Int, hook: SteerHook = .residPost, modelHint: String,
                 method: String? = nil, modelName: String? = nil, modelSHA256: String? = nil, modelLayers: Int? = nil,
-                command: String? = nil, scores: [LayerScore] = []) {
+                command: String? = nil, scores: [LayerScore] = [], condition: SteerCondition? = nil) {
         precondition(directions.values.allSatisfy { $0.count == width }, "every direction has the vector's width")
         self.directions = directions
         self.width = width
@@ -89,6 +92,7 @@ public struct ControlVector: Sendable, Equatable {
         self.modelLayers = modelLayers
         self.command = command
         self.scores = scores
+        self.condition = condition
     }
 
     public var layers: [Int] { directions.keys.sorted() }
@@ -173,7 +177,8 @@ public struct ControlVector: Sendable, Equatable {
         self.init(directions: directions, width: width, hook: hook,
                   modelHint: file["controlvector.model_hint"]?.string ?? "", method: file["vane.method"]?.string,
                   modelName: file["vane.model"]?.string, modelSHA256: file["vane.model_sha256"]?.string,
-                  modelLayers: modelLayers, command: file["vane.command"]?.string, scores: scores)
+                  modelLayers: modelLayers, command: file["vane.command"]?.string, scores: scores,
+                  condition: try SteerCondition(file: file, path: path, directions: directions))
     }
 
     // MARK: Writing
@@ -200,6 +205,7 @@ public struct ControlVector: Sendable, Equatable {
             meta.append(("vane.layer_auroc", .array(scores.map { .float32($0.auroc) })))
             meta.append(("vane.layer_cohens_d", .array(scores.map { .float32($0.cohensD) })))
         }
+        if let condition { meta += condition.metadata }
         let layers = self.layers
         let entries = layers.map { TensorEntry(name: "direction.\($0)", type: .f32, shape: [width]) }
         try GGUFWriter.write(to: url, metadata: meta, entries: entries) { i, emit in

@@ -97,10 +97,14 @@ public struct SteerTerm: Sendable {
 public struct Steering: Sendable {
     public var terms: [SteerTerm]
     public var normPreserve: Bool
+    /// A condition (CAST) that decides from the prompt whether the terms apply; they then steer generated
+    /// positions only (Condition.swift).
+    public var gate: SteerGate?
 
-    public init(terms: [SteerTerm], normPreserve: Bool = false) {
+    public init(terms: [SteerTerm], normPreserve: Bool = false, gate: SteerGate? = nil) {
         self.terms = terms
         self.normPreserve = normPreserve
+        self.gate = gate
     }
 
     /// Every vector with the same settings.
@@ -161,17 +165,30 @@ public struct Steering: Sendable {
     }
 
     /// Registers one hook per steered hook point. Nothing is registered for a zero scale (or a zero rotation), so
-    /// steering at scale 0 leaves the forward pass bit-identical to no steering. Throws for layers the model or the vectors lack.
-    public func install(on hooks: Hooks, promptLength: Int, modelLayers: Int) throws {
-        for (point, steps) in try plan(modelLayers: modelLayers) {
+    /// steering at scale 0 leaves the forward pass bit-identical to no steering. With a gate, its hook goes first
+    /// and the returned outcome holds its decision once the prompt has run. Throws for layers the model or the
+    /// vectors lack.
+    @discardableResult
+    public func install(on hooks: Hooks, promptLength: Int, modelLayers: Int) throws -> ConditionOutcome? {
+        let plan = try plan(modelLayers: modelLayers)
+        var outcome: ConditionOutcome?
+        if let gate {
+            try LayerList.check([gate.condition.layer], modelLayers: modelLayers)
+            let o = ConditionOutcome()
+            gate.install(on: hooks, promptLength: promptLength, outcome: o)
+            outcome = o
+        }
+        for (point, steps) in plan {
             let preserve = normPreserve
-            hooks.add(point) { a in
+            hooks.add(point) { [outcome] a in
                 for (t, position) in a.positions.enumerated() {
+                    if let outcome, !(outcome.fired && position >= promptLength) { continue }
                     let chosen = steps.filter { $0.positions.contains(position, promptLength: promptLength) }
                     if !chosen.isEmpty { Self.apply(chosen, normPreserve: preserve, to: a.row(t)) }
                 }
             }
         }
+        return outcome
     }
 
     static func apply(_ steps: [Step], normPreserve: Bool, to h: UnsafeMutableBufferPointer<Float>) {

@@ -17,15 +17,26 @@ struct Generate: ParsableCommand {
         let m = try LanguageModel(model.model, decoding: sampling.exact ? .exact : .fast)
         let ids = try prompt.tokens(m)
         let hooks = Hooks()
+        var outcome: ConditionOutcome?
+        var gate: SteerGate?
         if let steering = try steer.steering(for: m) {
+            gate = steering.gate
             for warning in try SteerMeasurement(steering, model: m, tokens: ids).warnings(modelLayers: m.config.numHiddenLayers) {
                 note("warning: \(warning)")
             }
-            try steering.install(on: hooks, promptLength: ids.count, modelLayers: m.config.numHiddenLayers)
+            outcome = try steering.install(on: hooks, promptLength: ids.count, modelLayers: m.config.numHiddenLayers)
         }
-        let result = try Generator(m).generate(promptTokens: ids, options: sampling.options, hooks: hooks, onText: { text in
-            FileHandle.standardOutput.write(Data(text.utf8))
-        })
+        // The decision, once the prompt has run (before the first token streams).
+        var told = false
+        func tell() {
+            guard let outcome, let gate, !told, let score = outcome.score else { return }
+            told = true
+            note("[condition \(gate.condition.description): cos \(String(format: "%.4f", score)) → steering \(outcome.fired ? "on" : "off")]")
+        }
+        let result = try Generator(m).generate(promptTokens: ids, options: sampling.options, hooks: hooks,
+                                               onToken: { _ in tell() },
+                                               onText: { text in FileHandle.standardOutput.write(Data(text.utf8)) })
+        tell()
         print()
         note(String(format: "[%d prompt tokens, %.1f tok/s; %d generated, %.1f tok/s; stop: %@]",
                     ids.count, Double(ids.count) / max(result.promptSeconds, 1e-9), result.tokens.count,

@@ -6,7 +6,7 @@ import VaneSteer
 struct Vector: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Control vectors: compute from a store, score, export, combine.",
-        subcommands: [Compute.self, Score.self, Export.self, Combine.self])
+        subcommands: [Compute.self, Score.self, Export.self, Combine.self, Condition.self])
 
     struct Compute: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -34,6 +34,40 @@ struct Vector: ParsableCommand {
             try vector.write(to: URL(fileURLWithPath: output))
             print(VectorBuilder.table(vector.scores), terminator: "")
             wrote(output, "\(method) over \(plural(builder.store.count, "example")) at \(vector.hook), \(plural(vector.layers.count, "layer")) \(LayerList.describe(vector.layers))")
+        }
+    }
+
+    struct Condition: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Find a condition (CAST) on a labelled store: a direction per layer, and the layer, cosine threshold and comparator that best separate label 1 (the condition holds) from label 0, by F1.")
+
+        @Argument(help: "An activation store (vane extract) of prompts labelled 1 (condition holds) or 0.") var store: String
+        @Option(help: "mean-diff, pca-diff, pca-center, pca-uncentered or probe.") var method = "mean-diff"
+        @Option(help: "Layers to search, e.g. 4-20, from 1 (default: every stored layer but 0).") var layers: String?
+        @Option(help: "resid_post, resid_mid, attn_out or mlp_out (default: resid_post when stored).") var hook: String?
+        @Option(help: "Also write F1 against layer as an SVG plot here.") var plot: String?
+        @Option(name: .shortAndLong, help: "The condition vector file to write (.gguf), for --steer-if.") var output: String
+
+        func validate() throws {
+            _ = try choice(DirectionMethod.self, method, "--method")
+            if let layers { _ = try LayerList.parse(layers) }
+            try checkOutput(output, inputs: [store], extensions: ["gguf"], what: "a condition vector (GGUF)")
+            if let plot { try checkOutput(plot, inputs: [store], extensions: ["svg"], what: "an SVG plot") }
+        }
+
+        func run() throws {
+            let method = DirectionMethod(rawValue: method) ?? .meanDiff
+            let builder = VectorBuilder(store: try ActivationStore(url: URL(fileURLWithPath: store)))
+            let (vector, results) = try builder.condition(method, hook: try hook.map(SteerHook.init(parsing:)),
+                                                          layers: try layers.map(LayerList.parse), commandLine: commandLine)
+            try vector.write(to: URL(fileURLWithPath: output))
+            print(ConditionSearch.table(results), terminator: "")
+            let c = vector.condition!
+            if let plot {
+                try ConditionSearch.plot(results, title: URL(fileURLWithPath: output).lastPathComponent).write(to: URL(fileURLWithPath: plot))
+                wrote(plot, "F1 of \(plural(results.count, "layer")), plotted")
+            }
+            wrote(output, "condition \(c.description), F1 \(String(format: "%.3f", c.f1 ?? 0)) over \(plural(builder.store.count, "example"))")
         }
     }
 

@@ -45,6 +45,19 @@ struct CommandLineTests {
         Dictionary(uniqueKeysWithValues: try GGUFFile(url: url).tensors.map { ($0.name, dequantize($0).data) })
     }
 
+    /// `vector condition` writes a rule `generate --steer-if` reads, and the decision is printed.
+    @Test func conditionGatesGeneration() throws {
+        let cond = dir.appendingPathComponent("cond.gguf")
+        let table = try Self.succeeds(["vector", "condition", store.path, "-o", cond.path])
+        expect(table, contains: ["f1", "comparator", "condition cos"])
+        for (threshold, state) in [("-1", "on"), ("1", "off")] {
+            let out = try Self.succeeds(["generate", model.path, "--prompt", "hello there", "--max-tokens", "2", "--temperature", "0",
+                                         "--steer", vector.path, "--steer-if", "\(cond.path)@threshold=\(threshold),comparator=ge"])
+            expect(out, contains: ["[condition", "steering \(state)"])
+        }
+        try fails(["generate", model.path, "--prompt", "hi", "--steer-if", cond.path], mentioning: ["--steer-if needs --steer"])
+    }
+
     /// Each spelling the README uses, with the value right after the option.
     @Test func negativeNumbersAsTheReadmeWritesThem() throws {
         let eval = try Self.succeeds(["steer-eval", model.path, prompts.path, "--steer", vector.path, "--sweep", "-2:2:2",

@@ -19,9 +19,13 @@ struct SteerOptions: ParsableArguments {
     @Flag(help: "Rescale each steered activation to its norm before steering (repeng's normalize).")
     var normPreserve = false
     @Flag(help: "Use vectors made for another model (same width) anyway.") var force = false
+    @Option(help: "Steer only generations whose prompt passes this condition (CAST): COND.gguf[@layer=L,threshold=T,comparator=ge|le] from `vane vector condition`; the vectors then steer generated positions only.")
+    var steerIf: String?
 
     func validate() throws {
+        if steerIf != nil && steer.isEmpty { throw ValidationError("--steer-if needs --steer: the condition decides whether those vectors apply") }
         do {
+            if let steerIf { _ = try SteerCondition.parse(steerIf) }
             _ = try parsed()
         } catch let e as VaneError {
             throw ValidationError(e.description)
@@ -38,7 +42,9 @@ struct SteerOptions: ParsableArguments {
     }
 
     /// The vector files --steer names, for checking outputs against inputs.
-    func paths() throws -> [String] { try steer.map { try SteerSpec(parsing: $0).path } }
+    func paths() throws -> [String] {
+        try steer.map { try SteerSpec(parsing: $0).path } + (try steerIf.map { [try SteerCondition.parse($0).path] } ?? [])
+    }
 
     /// The steering for `model`, each vector read and checked against it; nil without --steer.
     func steering(for model: LanguageModel) throws -> Steering? {
@@ -52,6 +58,13 @@ struct SteerOptions: ParsableArguments {
             }
             return spec.term(v, defaults: p.defaults)
         }
-        return Steering(terms: terms, normPreserve: normPreserve)
+        var gate: SteerGate?
+        if let steerIf {
+            gate = try SteerGate(steerIf)
+            do { try gate!.vector.check(against: identity, force: force) } catch let e as VaneError {
+                throw VaneError("--steer-if \(steerIf): \(e.message)", hint: e.hint)
+            }
+        }
+        return Steering(terms: terms, normPreserve: normPreserve, gate: gate)
     }
 }
