@@ -107,7 +107,7 @@ import VaneTestSupport
         #expect(term.layers == [1] && term.hook == .mlpOut && term.positions == .prompt && term.op == .ablate)
         expect(errorText { _ = try SteerSpec(parsing: "v.gguf:1@layer=3") }, contains: ["\"layer=3\"", "layers=…"])
         expect(errorText { _ = try SteerSpec(parsing: "v.gguf:1@op=ablate,op=add") }, contains: ["op given twice"])
-        expect(errorText { _ = try SteerSpec(parsing: "v.gguf:1@op=scale") }, contains: ["\"scale\"", "add, ablate or clamp"])
+        expect(errorText { _ = try SteerSpec(parsing: "v.gguf:1@op=scale") }, contains: ["\"scale\"", "add, ablate, clamp:VALUE or rotate:DEG"])
         expect(errorText { _ = try SteerSpec(parsing: "v.gguf:x@op=add") }, contains: ["scale \"x\""])
         expect(errorText { _ = try SteerSpec(parsing: "v.gguf@positions=middle") }, contains: ["all, prompt or generated"])
     }
