@@ -211,6 +211,14 @@ public enum Bake {
 
     // MARK: Checks and writing
 
+    /// What a head edit means where a norm follows o_proj (ArchitectureSpec.postNorms), for the command's output;
+    /// nil elsewhere.
+    public static func headEditNote(_ input: ModelInput) -> String? {
+        let spec = input.files.spec
+        guard spec.postNorms else { return nil }
+        return "note: \(spec.name) normalizes o_proj's output before the residual stream; this head edit equals projecting the direction out of attn.hook_result (before that norm), not out of hook_attn_out"
+    }
+
     /// Refuses to edit o_proj / down_proj where a norm follows them (ArchitectureSpec.postNorms): the baked model
     /// would differ from the hooked edit at hook_attn_out / hook_mlp_out, and from any fixed edit of the output.
     static func checkExact(_ input: ModelInput, _ writer: Writer, edit: String) throws {

@@ -74,9 +74,9 @@ extension ModelConfig {
         if c.use_sliding_window == true {
             throw VaneError("\(url.path): sliding-window attention is not supported")
         }
-        // Qwen2/Qwen3 write a sliding_window that applies only with use_sliding_window; Mistral's always applies.
-        let slidingWindow = c.use_sliding_window == nil
-            ? try checked(c.sliding_window, ConfigKeys.slidingWindow) : nil
+        // Mistral's sliding_window always applies; transformers' llama ignores the key, and Qwen2/Qwen3 apply theirs
+        // only with use_sliding_window (refused above).
+        let slidingWindow = c.model_type == "mistral" ? try checked(c.sliding_window, ConfigKeys.slidingWindow) : nil
         try spec.checkHF(c, url.path)
         self.init(
             architecture: spec.name,
