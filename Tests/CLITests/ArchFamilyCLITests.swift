@@ -30,6 +30,8 @@ struct ArchFamilyCLITests {
         try Self.succeeds(["extract", model, path("d.jsonl"), "--hooks", "blocks.*.hook_resid_post", "-o", path("s.h5")])
         try Self.succeeds(["extract", model, path("d.jsonl"), "--hooks", "blocks.1.mlp.hook_post", "blocks.1.attn.hook_q",
                            "blocks.1.attn.hook_rot_k", "-o", path("new-hooks.h5")])
+        let info = try Self.succeeds(["store", "info", path("new-hooks.h5")])
+        #expect(info.contains("blocks.1.mlp.hook_post") && info.contains("blocks.1.attn.hook_rot_k"), "\(info)")
         try Self.succeeds(["vector", "compute", path("s.h5"), "--method", "mean-diff", "-o", path("v.gguf")])
         try Self.succeeds(["generate", model, "--prompt", "hello", "--max-tokens", "4", "--temperature", "0", "--steer", "\(path("v.gguf")):2"])
         try Self.succeeds(["steer-eval", model, path("p.jsonl"), "--steer", path("v.gguf"), "--sweep", "-1:1:1", "--max-tokens", "2", "--plain"])
