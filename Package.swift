@@ -61,7 +61,7 @@ let package = Package(
 
         // Shared by the test targets: fixture paths and tolerance comparisons that print the first mismatches.
         .target(name: "VaneTestSupport", dependencies: ["VaneModelIO", "VaneTensor"], path: "Tests/VaneTestSupport"),
-        .testTarget(name: "VaneEngineTests", dependencies: ["VaneEngine", "VaneTestSupport"]),
+        .testTarget(name: "VaneEngineTests", dependencies: ["VaneEngine", "VaneTestSupport"], exclude: ["hook_reference.py"]),
         .testTarget(name: "VaneEditTests", dependencies: ["VaneEdit", "VaneEngine", "VaneTestSupport"], exclude: ["task_vector_reference.py"]),
         .testTarget(name: "VaneTensorTests", dependencies: ["VaneTensor", "CKernels", "VaneModelIO", "VaneTestSupport"]),
         .testTarget(name: "VaneActivationsTests", dependencies: ["VaneActivations", "VaneTestSupport"]),

@@ -75,6 +75,7 @@ public final class Extraction {
         self.model = model
         self.options = options
         points = try HookPoint.matching(options.hooks, layers: model.config.numHiddenLayers)
+        try checkPerToken(points)
         input = try ExtractionInput(url: data, model: model, span: options.span, positions: options.positions,
                                     skipFirst: skipFirst, skipBad: options.skipBad)
         provenance = StoreProvenance(

@@ -106,7 +106,7 @@ struct StoreNumbers {
     /// The row shape a hook's dataset must have, from its name and the model's dims [d, layers, heads, kv, hd, V];
     /// nil for names Vane does not write (such a dataset only needs rank ≥ 2).
     private func rowShape(_ hook: String, dims: [Int]) throws -> [Int]? {
-        let d = dims[0], heads = dims[2], headDim = dims[4]
+        let d = dims[0], heads = dims[2], kvHeads = dims[3], headDim = dims[4]
         if hook == "hook_embed" || hook == "ln_final.hook_normalized" { return [d] }
         let parts = hook.split(separator: ".", maxSplits: 2)
         guard parts.count == 3, parts[0] == "blocks", let layer = Int(parts[1]) else { return nil }
@@ -115,7 +115,8 @@ struct StoreNumbers {
         }
         switch parts[2] {
         case "hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post": return [d]
-        case "attn.hook_z": return [heads, headDim]
+        case "attn.hook_z", "attn.hook_q", "attn.hook_rot_q": return [heads, headDim]
+        case "attn.hook_k", "attn.hook_v", "attn.hook_rot_k": return [kvHeads, headDim]
         case "attn.hook_result": return [heads, d]
         default: return nil
         }

@@ -9,6 +9,7 @@ import VaneTensor
 public func writeTrace(model: LanguageModel, text: String, tokens: [Int], points: [HookPoint],
                        activations: [HookPoint: Tensor], logits: Tensor, to output: URL, commandLine: String) throws {
     try checkWritable(output)
+    try checkPerToken(points)
     let provenance = StoreProvenance(
         tool: "trace", modelPath: model.files.url.path, modelSHA256: try ModelIdentity(files: model.files).sha256(),
         architecture: model.config.architecture, dims: modelDims(model.config), tokenizer: tokenizerDescription(model),
@@ -32,4 +33,12 @@ public func writeTrace(model: LanguageModel, text: String, tokens: [Int], points
         try? FileManager.default.removeItem(at: temporary)
         throw error
     }
+}
+
+/// Refuses hook points an activation store cannot hold: a store keeps one row per token (or example), and
+/// attn.hook_pattern [H, T, S] has none.
+func checkPerToken(_ points: [HookPoint]) throws {
+    guard let p = points.first(where: { !$0.isPerToken }) else { return }
+    throw VaneError("\(p) is [heads, queries, positions], not one row per token, so an activation store cannot hold it",
+                    hint: "trace it to a .safetensors file (vane trace --output x.safetensors), or name hooks that exclude it")
 }

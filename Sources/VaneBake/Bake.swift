@@ -14,6 +14,10 @@ import VaneTensor
 ///                 hook_attn_out / hook_mlp_out (/ hook_embed) at the same layers. With `normPreserve`, each row of
 ///                 W is then rescaled to its original norm (heretic's row-normalised variant; no longer equal
 ///                 to a hook).
+///
+///                 Families whose o_proj / down_proj outputs pass a norm before the residual (OLMo 2:
+///                 ArchitectureSpec.postNorms) are refused for ablate and add at those writers: no weight edit
+///                 there equals the hooked edit. Head edits stay exact (hook_result sits before the norm).
 ///     add         a constant c added to block L's output as a bias: `blk.L.ffn_down.bias` += c (c added after
 ///                 the MLP: hook_mlp_out / hook_resid_post), or `blk.L.attn_output.bias` += c (after attention:
 ///                 hook_attn_out / hook_resid_mid). llama.cpp's llama loader reads both as optional tensors.
@@ -100,6 +104,7 @@ public enum Bake {
                               to options: OutputOptions, provenance: [String: String],
                               progress: (ProgressEvent) -> Void = { _ in }) throws {
         let c = input.config
+        if let writer = targets.first(where: { $0 != .embed }) { try checkExact(input, writer, edit: "projecting a direction out of") }
         var changes: [String: (Tensor) -> Tensor] = [:]
         for (layer, r) in directions {
             try checkLayer(layer, c)
@@ -130,6 +135,7 @@ public enum Bake {
                             hint: "write a .gguf (llama.cpp and Vane read blk.L.ffn_down.bias), then convert if needed")
         }
         guard writer != .embed else { throw VaneError("an additive edit goes to o_proj or down_proj, not the embedding") }
+        try checkExact(input, writer, edit: "adding a constant to")
         let c = input.config
         var changes: [String: (Tensor) -> Tensor] = [:]
         var added: [String: (after: String, values: [Float])] = [:]
@@ -204,6 +210,24 @@ public enum Bake {
     }
 
     // MARK: Checks and writing
+
+    /// What a head edit means where a norm follows o_proj (ArchitectureSpec.postNorms), for the command's output;
+    /// nil elsewhere.
+    public static func headEditNote(_ input: ModelInput) -> String? {
+        let spec = input.files.spec
+        guard spec.postNorms else { return nil }
+        return "note: \(spec.name) normalizes o_proj's output before the residual stream; this head edit equals projecting the direction out of attn.hook_result (before that norm), not out of hook_attn_out"
+    }
+
+    /// Refuses to edit o_proj / down_proj where a norm follows them (ArchitectureSpec.postNorms): the baked model
+    /// would differ from the hooked edit at hook_attn_out / hook_mlp_out, and from any fixed edit of the output.
+    static func checkExact(_ input: ModelInput, _ writer: Writer, edit: String) throws {
+        let spec = input.files.spec
+        guard spec.postNorms else { return }
+        let hook = writer == .attnOutput ? "hook_attn_out" : "hook_mlp_out"
+        throw VaneError("\(input.url.lastPathComponent) is \(spec.name): an RMSNorm follows \(writer) before the residual stream, so \(edit) \(writer)'s weights is not \(edit) \(hook) (which sits after that norm)",
+                        hint: "steer with a hook at \(hook) or hook_resid_post instead (vane steer), or edit heads (vane edit heads), which equals the hooked edit of attn.hook_result")
+    }
 
     static func checkLayer(_ layer: Int, _ c: ModelConfig) throws {
         guard (0..<c.numHiddenLayers).contains(layer) else {

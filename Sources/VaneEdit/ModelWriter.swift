@@ -113,6 +113,7 @@ public enum ModelWriter {
                           provenance: [String: String], task: String, progress: (ProgressEvent) -> Void,
                           done: (String) -> Void) throws -> WriteSummary {
         let config = template.config
+        let tensors = tensors.isEmpty ? tensors : ropeFreqs(config, template: template) + tensors
         var entries: [TensorEntry] = []
         var copies: [Bool] = []
         var summary = WriteSummary()
@@ -167,6 +168,15 @@ public enum ModelWriter {
         return summary
     }
 
+    /// Llama 3's RoPE scaling of an HF template, as llama.cpp's converter writes it into a GGUF file: the tensor
+    /// rope_freqs.weight [head_dim / 2] of per-frequency divisors, first. Nothing for other models.
+    static func ropeFreqs(_ c: ModelConfig, template: ModelInput) -> [OutputTensor] {
+        guard !template.isGGUF, let scaling = c.ropeScaling else { return [] }
+        let divisors = scaling.divisors(headDim: c.headDim, theta: c.ropeTheta)
+        return [OutputTensor(name: ConfigKeys.ropeFreqs, shape: [divisors.count],
+                             source: .computed { Tensor(shape: [divisors.count], data: divisors) })]
+    }
+
     /// The type a tensor that is not copied is written in (before GGUF's block-size rule): `dtype` when given;
     /// else the stored type its source models agree on, if an HF folder can hold it; else F32.
     static func outputType(_ t: OutputTensor, _ options: OutputOptions) -> GGMLType {
@@ -185,6 +195,10 @@ public enum ModelWriter {
     static func writeFolder(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
                             provenance: [String: String], task: String, progress: (ProgressEvent) -> Void,
                             done: (String) -> Void) throws -> WriteSummary {
+        if template.isGGUF, tensors.contains(where: { $0.name == ConfigKeys.ropeFreqs }) {
+            throw VaneError("\(template.url.path) scales RoPE by the per-frequency divisors of \(ConfigKeys.ropeFreqs), which config.json cannot state (it states Llama 3's four parameters, which the GGUF file does not keep)",
+                            hint: "start from the model's HF folder, or keep the output a .gguf")
+        }
         // Each HF tensor concatenates whole GGUF tensors (or slices of their outermost axis): one, a fused
         // tensor's parts, or one expert of a stacked tensor. It is copied byte for byte when every part can be.
         let hfTensors = try template.files.spec.hfTensors(fromGGUF: tensors.map { ($0.name, $0.shape) })

@@ -4,20 +4,36 @@ import VaneCore
 ///
 ///     hook_embed                   [T, d]      token embeddings (= blocks.0.hook_resid_pre)
 ///     blocks.L.hook_resid_pre      [T, d]      input to block L
+///     blocks.L.attn.hook_q         [T, H, hd]  query projection (+ bias), before any q norm and RoPE
+///     blocks.L.attn.hook_k         [T, KV, hd] key projection, likewise
+///     blocks.L.attn.hook_v         [T, KV, hd] value projection
+///     blocks.L.attn.hook_rot_q     [T, H, hd]  queries as attention uses them: after the q norm and RoPE
+///     blocks.L.attn.hook_rot_k     [T, KV, hd] keys as cached: after the k norm and RoPE
+///     blocks.L.attn.hook_pattern   [H, T, S]   softmax attention weights of the T queries over the S = p0 + T
+///                                              positions so far (0 where masked); heads first, not rows first,
+///                                              so it is not one row per token: computed only when hooked
 ///     blocks.L.attn.hook_z         [T, H, hd]  per-head attention output, before o_proj
 ///     blocks.L.attn.hook_result    [T, H, d]   per-head contribution to the residual, z_h · W_O[:, h]ᵀ
 ///     blocks.L.hook_attn_out       [T, d]      o_proj output
 ///     blocks.L.hook_resid_mid      [T, d]      resid_pre + attn_out
+///     blocks.L.mlp.hook_post       [T, F]      the activation entering down_proj (silu(gate) ⊙ up)
 ///     blocks.L.hook_mlp_out        [T, d]      down_proj output
 ///     blocks.L.hook_resid_post     [T, d]      resid_mid + mlp_out (llama.cpp's "l_out")
 ///     ln_final.hook_normalized     [T, d]      after the final RMSNorm
 public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
     case embed
     case residPre(Int)
+    case attnQ(Int)
+    case attnK(Int)
+    case attnV(Int)
+    case attnRotQ(Int)
+    case attnRotK(Int)
+    case attnPattern(Int)
     case attnZ(Int)
     case attnResult(Int)
     case attnOut(Int)
     case residMid(Int)
+    case mlpPost(Int)
     case mlpOut(Int)
     case residPost(Int)
     case lnFinal
@@ -25,9 +41,16 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
     public var layer: Int? {
         switch self {
         case .embed, .lnFinal: nil
-        case .residPre(let l), .attnZ(let l), .attnResult(let l), .attnOut(let l), .residMid(let l),
-             .mlpOut(let l), .residPost(let l): l
+        case .residPre(let l), .attnQ(let l), .attnK(let l), .attnV(let l), .attnRotQ(let l), .attnRotK(let l),
+             .attnPattern(let l), .attnZ(let l), .attnResult(let l), .attnOut(let l), .residMid(let l),
+             .mlpPost(let l), .mlpOut(let l), .residPost(let l): l
         }
+    }
+
+    /// Whether the activation is one row per token ([T, …]): all but attn.hook_pattern [H, T, S], which activation
+    /// stores (one row per token or per example) cannot hold.
+    public var isPerToken: Bool {
+        if case .attnPattern = self { false } else { true }
     }
 
     public var description: String {
@@ -35,10 +58,17 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         case .embed: "hook_embed"
         case .lnFinal: "ln_final.hook_normalized"
         case .residPre(let l): "blocks.\(l).hook_resid_pre"
+        case .attnQ(let l): "blocks.\(l).attn.hook_q"
+        case .attnK(let l): "blocks.\(l).attn.hook_k"
+        case .attnV(let l): "blocks.\(l).attn.hook_v"
+        case .attnRotQ(let l): "blocks.\(l).attn.hook_rot_q"
+        case .attnRotK(let l): "blocks.\(l).attn.hook_rot_k"
+        case .attnPattern(let l): "blocks.\(l).attn.hook_pattern"
         case .attnZ(let l): "blocks.\(l).attn.hook_z"
         case .attnResult(let l): "blocks.\(l).attn.hook_result"
         case .attnOut(let l): "blocks.\(l).hook_attn_out"
         case .residMid(let l): "blocks.\(l).hook_resid_mid"
+        case .mlpPost(let l): "blocks.\(l).mlp.hook_post"
         case .mlpOut(let l): "blocks.\(l).hook_mlp_out"
         case .residPost(let l): "blocks.\(l).hook_resid_post"
         }
@@ -48,7 +78,8 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
     public static func all(layers: Int) -> [HookPoint] {
         var out: [HookPoint] = [.embed]
         for l in 0..<layers {
-            out += [.residPre(l), .attnZ(l), .attnResult(l), .attnOut(l), .residMid(l), .mlpOut(l), .residPost(l)]
+            out += [.residPre(l), .attnQ(l), .attnK(l), .attnV(l), .attnRotQ(l), .attnRotK(l), .attnPattern(l),
+                    .attnZ(l), .attnResult(l), .attnOut(l), .residMid(l), .mlpPost(l), .mlpOut(l), .residPost(l)]
         }
         out.append(.lnFinal)
         return out
@@ -69,7 +100,8 @@ extension HookPoint {
                 }
                 throw VaneError("hook \"\(pattern)\" matches no hook point; names are like "
                     + "hook_embed, blocks.*.hook_resid_pre|hook_resid_mid|hook_resid_post|hook_attn_out|hook_mlp_out, "
-                    + "blocks.*.attn.hook_z|hook_result, ln_final.hook_normalized")
+                    + "blocks.*.attn.hook_q|hook_k|hook_v|hook_rot_q|hook_rot_k|hook_pattern|hook_z|hook_result, "
+                    + "blocks.*.mlp.hook_post, ln_final.hook_normalized")
             }
             for h in hits where !out.contains(h) { out.append(h) }
         }

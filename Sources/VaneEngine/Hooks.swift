@@ -12,7 +12,8 @@ public final class Hooks {
     /// does), and never keep the Activation, `values` or a `row` beyond it.
     public struct Activation {
         public let point: HookPoint
-        /// [T, d], [T, H, hd] or [T, H, d], rows first.
+        /// [T, d], [T, H, hd], [T, H, d] or [T, F], rows first; attn.hook_pattern is [H, T, S] (`row` does not
+        /// apply to it).
         public let shape: [Int]
         /// Absolute positions of the T rows in the sequence.
         public let positions: Range<Int>
@@ -50,7 +51,9 @@ public final class Hooks {
     }
 }
 
-/// Copies of hook-point activations, appended across forward calls (prompt, then each decoded token).
+/// Copies of hook-point activations, appended across forward calls (prompt, then each decoded token). Rows-first
+/// activations grow along T; attn.hook_pattern [H, T, S] grows along T and S, earlier rows padded with zeros over
+/// the later positions (the weights the causal mask gives them), so it is the whole sequence's pattern.
 public final class Capture {
     public private(set) var tensors: [HookPoint: Tensor] = [:]
 
@@ -60,7 +63,9 @@ public final class Capture {
     public func attach(to hooks: Hooks, points: [HookPoint]) {
         for p in points {
             hooks.add(p) { a in
-                if var t = self.tensors[p] {
+                if !p.isPerToken, let t = self.tensors[p] {
+                    self.tensors[p] = Self.appendPattern(t, a)
+                } else if var t = self.tensors[p] {
                     t.data.append(contentsOf: a.values)
                     t.shape[0] += a.shape[0]
                     self.tensors[p] = t
@@ -69,5 +74,22 @@ public final class Capture {
                 }
             }
         }
+    }
+
+    /// [H, T0, S0] followed by the call's [H, T1, S1] (S1 ≥ S0): [H, T0 + T1, S1].
+    private static func appendPattern(_ t: Tensor, _ a: Hooks.Activation) -> Tensor {
+        let (H, T0, S0) = (t.shape[0], t.shape[1], t.shape[2])
+        let (T1, S1) = (a.shape[1], a.shape[2])
+        let S = max(S0, S1)
+        var out = Tensor(zeros: [H, T0 + T1, S])
+        for h in 0..<H {
+            for r in 0..<T0 {
+                for j in 0..<S0 { out.data[(h * (T0 + T1) + r) * S + j] = t.data[(h * T0 + r) * S0 + j] }
+            }
+            for r in 0..<T1 {
+                for j in 0..<S1 { out.data[(h * (T0 + T1) + T0 + r) * S + j] = a.values[(h * T1 + r) * S1 + j] }
+            }
+        }
+        return out
     }
 }

@@ -33,18 +33,24 @@ public final class LanguageModel {
     /// Token ids of plain text, as the model's tokenizer encodes it without a chat template (BOS per the file).
     public func encode(_ text: String) -> [Int] { tokenizer.encode(text) }
 
-    /// The model's chat template applied to a conversation, with the assistant turn opened.
-    public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) throws -> String {
+    /// The model's chat template applied to a conversation, with the assistant turn opened. `enableThinking`,
+    /// when given, is the template's `enable_thinking` (Qwen3: false closes an empty <think> block, so the model
+    /// answers without reasoning); nil leaves it undefined, the template's default.
+    public func renderChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true,
+                           enableThinking: Bool? = nil) throws -> String {
         guard let chatTemplate else {
             throw VaneError("\(files.url.path) has no chat template", hint: "use --prompt for plain text")
         }
         return try chatTemplate.render(messages: messages, addGenerationPrompt: addGenerationPrompt,
                                        bosToken: tokenizer.bosID.map { tokenizer.piece($0) } ?? "",
-                                       eosToken: tokenizer.eosID.map { tokenizer.piece($0) } ?? "")
+                                       eosToken: tokenizer.eosID.map { tokenizer.piece($0) } ?? "",
+                                       extra: enableThinking.map { ["enable_thinking": .bool($0)] } ?? [:])
     }
 
     /// Ids of a rendered chat. The template already wrote any BOS, so none is added again.
-    public func encodeChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true) throws -> [Int] {
-        tokenizer.encode(try renderChat(messages, addGenerationPrompt: addGenerationPrompt), addSpecial: false)
+    public func encodeChat(_ messages: [ChatMessage], addGenerationPrompt: Bool = true,
+                           enableThinking: Bool? = nil) throws -> [Int] {
+        tokenizer.encode(try renderChat(messages, addGenerationPrompt: addGenerationPrompt, enableThinking: enableThinking),
+                         addSpecial: false)
     }
 }

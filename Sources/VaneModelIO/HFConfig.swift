@@ -8,6 +8,11 @@ struct HFConfig: Decodable {
         var rope_theta: Double?
         var rope_type: String?
         var type: String?
+        // rope_type "llama3"
+        var factor: Double?
+        var low_freq_factor: Double?
+        var high_freq_factor: Double?
+        var original_max_position_embeddings: Int?
     }
 
     var model_type: String?
@@ -57,15 +62,21 @@ extension ModelConfig {
         let spec = try ArchitectureSpec.forModelType(try need(c.model_type, "model_type"), path: url.path)
         let hidden = try int(c.hidden_size, ConfigKeys.hiddenSize)
         let heads = try int(c.num_attention_heads, ConfigKeys.numAttentionHeads)
+        var ropeScaling: Llama3RopeScaling?
         for rope in [c.rope_parameters, c.rope_scaling].compactMap({ $0 }) {
-            let kind = rope.rope_type ?? rope.type ?? "default"
-            guard kind == "default" else {
-                throw VaneError("\(url.path): RoPE scaling \"\(kind)\" is not supported (only unscaled RoPE)")
+            switch rope.rope_type ?? rope.type ?? "default" {
+            case "default": break
+            case "llama3": ropeScaling = try llama3Scaling(rope, path: url.path)
+            case let kind:
+                throw VaneError("\(url.path): RoPE scaling \"\(kind)\" is not supported (unscaled RoPE and \"llama3\" are)")
             }
         }
         if c.use_sliding_window == true {
             throw VaneError("\(url.path): sliding-window attention is not supported")
         }
+        // Mistral's sliding_window always applies; transformers' llama ignores the key, and Qwen2/Qwen3 apply theirs
+        // only with use_sliding_window (refused above).
+        let slidingWindow = c.model_type == "mistral" ? try checked(c.sliding_window, ConfigKeys.slidingWindow) : nil
         try spec.checkHF(c, url.path)
         self.init(
             architecture: spec.name,
@@ -81,6 +92,27 @@ extension ModelConfig {
             ropeTheta: try float(c.rope_parameters?.rope_theta ?? c.rope_theta ?? 10000, ConfigKeys.ropeTheta),
             tieWordEmbeddings: c.tie_word_embeddings ?? false,
             attentionBias: spec.qkvBias == .always || (c.attention_bias ?? false),
-            ropeStyle: .neox)
+            ropeStyle: .neox,
+            ropeScaling: ropeScaling,
+            slidingWindow: slidingWindow)
     }
+}
+
+/// The `llama3` RoPE scaling of `rope_parameters` / `rope_scaling`, each value checked before it divides.
+private func llama3Scaling(_ r: HFConfig.RopeParameters, path: String) throws -> Llama3RopeScaling {
+    func need<T>(_ v: T?, _ key: String) throws -> T {
+        guard let v else { throw VaneError("\(path): RoPE scaling \"llama3\" needs \"\(key)\"") }
+        return v
+    }
+    let s = Llama3RopeScaling(
+        factor: try need(r.factor, "factor"),
+        lowFreqFactor: try need(r.low_freq_factor, "low_freq_factor"),
+        highFreqFactor: try need(r.high_freq_factor, "high_freq_factor"),
+        originalMaxPositionEmbeddings: try need(r.original_max_position_embeddings, "original_max_position_embeddings"))
+    let finite = [s.factor, s.lowFreqFactor, s.highFreqFactor].allSatisfy { $0.isFinite && $0 > 0 && $0 < 1e9 }
+    guard finite, s.lowFreqFactor < s.highFreqFactor, (1...(1 << 24)).contains(s.originalMaxPositionEmbeddings) else {
+        throw VaneError("\(path): RoPE scaling \"llama3\" has factor \(s.factor), low_freq_factor \(s.lowFreqFactor), high_freq_factor \(s.highFreqFactor), original_max_position_embeddings \(s.originalMaxPositionEmbeddings)",
+                        hint: "expected positive factors with low_freq_factor < high_freq_factor, and a context of 1…16777216")
+    }
+    return s
 }

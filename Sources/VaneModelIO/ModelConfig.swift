@@ -26,10 +26,19 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var attentionBias: Bool
     public var ropeStyle: RopeStyle
 
+    // Llama 3 and Mistral.
+    /// Llama 3 RoPE scaling as config.json states it (`rope_type: llama3`); nil for unscaled RoPE. GGUF files
+    /// carry the scaled frequencies as the tensor `rope_freqs.weight` instead (RopeScaling.swift).
+    public var ropeScaling: Llama3RopeScaling?
+    /// Sliding-window attention: a position attends to itself and the `slidingWindow − 1` before it (Mistral's
+    /// `sliding_window`); nil attends to every earlier position.
+    public var slidingWindow: Int?
+
     public init(architecture: String, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
                 numAttentionHeads: Int, numKeyValueHeads: Int, headDim: Int, vocabSize: Int,
                 maxPositionEmbeddings: Int, rmsNormEps: Float, ropeTheta: Float, tieWordEmbeddings: Bool,
-                attentionBias: Bool, ropeStyle: RopeStyle) {
+                attentionBias: Bool, ropeStyle: RopeStyle,
+                ropeScaling: Llama3RopeScaling? = nil, slidingWindow: Int? = nil) {
         self.architecture = architecture
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -44,5 +53,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         self.tieWordEmbeddings = tieWordEmbeddings
         self.attentionBias = attentionBias
         self.ropeStyle = ropeStyle
+        self.ropeScaling = ropeScaling
+        self.slidingWindow = slidingWindow
     }
 }

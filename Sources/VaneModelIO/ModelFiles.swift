@@ -126,6 +126,7 @@ extension ModelConfig {
             ropeTheta: try float(ConfigKeys.ropeTheta, default: 10000),
             tieWordEmbeddings: !names.contains("output.weight"),
             attentionBias: spec.qkvBias == .always || names.contains("blk.0.attn_q.bias"),
-            ropeStyle: spec.ggufRope)
+            ropeStyle: spec.ggufRope,
+            slidingWindow: try optional(ConfigKeys.slidingWindow))
     }
 }

@@ -200,6 +200,7 @@ public struct ThinkEdit {
         let k = topK ?? max(1, Int((0.04 * Double(scores.count)).rounded()))
         let chosen = try HeadAttribution.top(k, of: scores)
         log("editing \(k) heads: " + chosen.map(\.name).joined(separator: ", "))
+        if let note = Bake.headEditNote(input) { log(note) }
         let direction = DirectionEdits.Direction(vector: vector, url: vectorURL, sha256: try SHA256.hex(ofFile: vectorURL))
         try DirectionEdits.heads(input, direction: direction, heads: chosen.map { ($0.layer, $0.head) }, to: output,
                                  recipe: "thinkedit", command: commandLine,

@@ -49,14 +49,14 @@ public enum Kernels {
         }
     }
 
-    /// Rotary position embedding, in place, on x[T, heads, headDim] for absolute positions pos0…pos0+T−1.
-    /// `adjacent` rotates pairs (2i, 2i+1); otherwise pairs (i, i + headDim/2) (NeoX / HF layout).
+    /// Rotary position embedding, in place, on x[T, heads, headDim] for absolute positions pos0…pos0+T−1, pair i
+    /// rotating by angle position · invFreq[i] (the model's table: θ^(−2i/headDim), scaled where the model scales
+    /// RoPE). `adjacent` rotates pairs (2i, 2i+1); otherwise pairs (i, i + headDim/2) (NeoX / HF layout).
     /// Angles are computed in Double so long positions stay exact.
     public static func rope(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim: Int, pos0: Int,
-                            theta: Float, adjacent: Bool) {
+                            invFreq: [Double], adjacent: Bool) {
         let half = headDim / 2
-        var invFreq = [Double](repeating: 0, count: half)
-        for i in 0..<half { invFreq[i] = 1 / pow(Double(theta), Double(2 * i) / Double(headDim)) }
+        precondition(invFreq.count == half, "RoPE table of \(invFreq.count) frequencies for head_dim \(headDim)")
         var cosT = [Float](repeating: 0, count: half), sinT = [Float](repeating: 0, count: half)
         for t in 0..<rows {
             let p = Double(pos0 + t)

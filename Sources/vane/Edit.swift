@@ -55,6 +55,7 @@ struct Edit: ParsableCommand {
                 }
                 chosen = try HeadAttribution.top(topK ?? 0, of: all).map { ($0.layer, $0.head) }
             }
+            if let headNote = Bake.headEditNote(input) { note(headNote) }
             try DirectionEdits.heads(input, direction: dir, heads: chosen, to: out.options(), command: commandLine,
                                      progress: progress.report)
             wrote(out.output, "\(plural(chosen.count, "head")) edited: \(chosen.map { "\($0.layer).\($0.head)" }.joined(separator: ","))")

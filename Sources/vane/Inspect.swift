@@ -21,6 +21,12 @@ struct Inspect: ParsableCommand {
         print("hidden         \(c.hiddenSize)   intermediate \(c.intermediateSize)")
         print("heads          \(c.numAttentionHeads) (key/value \(c.numKeyValueHeads), head dim \(c.headDim))")
         print("context        \(c.maxPositionEmbeddings)   rope θ \(c.ropeTheta) (\(c.ropeStyle.rawValue) pairs)")
+        if let s = c.ropeScaling {
+            print("rope scaling   llama3: factor \(s.factor), low/high frequency factors \(s.lowFreqFactor)/\(s.highFreqFactor), original context \(s.originalMaxPositionEmbeddings)")
+        } else if f.tensors[ConfigKeys.ropeFreqs] != nil {
+            print("rope scaling   per-frequency divisors (\(ConfigKeys.ropeFreqs))")
+        }
+        if let w = c.slidingWindow { print("attention      sliding window of \(w) positions") }
         print("vocabulary     \(c.vocabSize)   tied embeddings \(c.tieWordEmbeddings)   qkv bias \(c.attentionBias)")
         print("tensors        \(f.tensors.count): " + types.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
         let tk = m.tokenizer

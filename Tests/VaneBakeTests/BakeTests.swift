@@ -85,7 +85,45 @@ var bakeCases: [Case] {
         Case(model: Fixtures.url("tiny-llama"), tokens: tinyTokens, atol: 1e-4, output: "out-folder"),
     ]
     if let smol = Fixtures.smollm2 { out.append(Case(model: smol, tokens: smolTokens, atol: 1e-3, output: "out.gguf")) }
+    // Llama 3 (scaled RoPE: the GGUF output gains rope_freqs.weight), Mistral (window 6 < 10 tokens), Qwen3.
+    for family in ["llama3", "mistral", "qwen3"] {
+        out.append(Case(model: ArchFixtures.folder(family), tokens: tinyTokens, atol: 1e-4, output: "out.gguf"))
+    }
     return out
+}
+
+/// OLMo 2 normalizes o_proj's and down_proj's outputs before the residual stream: head edits stay equal to the
+/// hooked edit of attn.hook_result (before the norm); ablate and add at those writers are refused with the reason.
+@Suite("Edits of a post-norm family") struct PostNormEdits {
+    @Test func headsStayExactAblateAndAddAreRefused() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = ArchFixtures.folder("olmo2")
+        let input = try ModelInput(url: model)
+        let cfg = input.config
+        let (v, url) = try randomVector(width: cfg.hiddenSize, layers: [1, 2], in: dir)
+        let out = dir.appendingPathComponent("heads.gguf")
+        try DirectionEdits.heads(input, direction: try .init(contentsOf: url), heads: [(1, 0), (2, 3)], to: OutputOptions(url: out), command: "test")
+        let hooks = Hooks()
+        hooks.add(.attnResult(1)) { project($0, unit(v.directions[1]!.map { -$0 }), rowParts: [0]) }
+        hooks.add(.attnResult(2)) { project($0, unit(v.directions[2]!.map { -$0 }), rowParts: [3]) }
+        check(try logits(out, tinyTokens), try logits(model, tinyTokens, hooks: hooks), atol: 1e-4, "olmo2 heads")
+
+        for targets: [Bake.Writer] in [[.attnOutput], [.ffnDown], [.embed, .ffnDown]] {
+            let message = errorText {
+                try DirectionEdits.ablate(input, direction: try .init(contentsOf: url), layers: nil, targets: targets,
+                                          normPreserve: false, to: OutputOptions(url: dir.appendingPathComponent("a.gguf")), command: "test")
+            }
+            expect(message, contains: ["olmo2", "RMSNorm follows", "is not projecting a direction out of hook_"])
+        }
+        let message = errorText {
+            try DirectionEdits.add(input, direction: try .init(contentsOf: url), scale: 1, layers: nil,
+                                   to: OutputOptions(url: dir.appendingPathComponent("b.gguf")), command: "test")
+        }
+        expect(message, contains: ["olmo2", "hook_mlp_out"])
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("a.gguf").path))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("b.gguf").path))
+    }
 }
 
 @Suite("Baked equals hooked") struct BakedEqualsHooked {

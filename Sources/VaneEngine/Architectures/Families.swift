@@ -6,6 +6,8 @@ enum Families {
     static let blocks: [String: any DecoderBlock.Type] = [
         ArchitectureSpec.llama.name: LlamaBlock.self,
         ArchitectureSpec.qwen2.name: LlamaBlock.self,
+        ArchitectureSpec.qwen3.name: Qwen3Block.self,
+        ArchitectureSpec.olmo2.name: Olmo2Block.self,
     ]
 
     static func block(_ spec: ArchitectureSpec) throws -> any DecoderBlock.Type {
@@ -25,6 +27,21 @@ protocol DecoderBlock: Sendable {
     func forward(_ x: FloatBuffer, layer: Int, _ run: ForwardRun)
     /// The shape of one row (one position) of each hook point the block calls.
     static func rowShape(_ point: HookPoint, _ config: ModelConfig) -> [Int]
+}
+
+extension DecoderBlock {
+    /// The row shapes of a block with llama's hook points. attn.hook_pattern has no row per token ([H, T, S]): one
+    /// query's row is [H, S], S growing with the position, given here as [H, context].
+    static func rowShape(_ point: HookPoint, _ c: ModelConfig) -> [Int] {
+        switch point {
+        case .attnQ, .attnRotQ, .attnZ: [c.numAttentionHeads, c.headDim]
+        case .attnK, .attnV, .attnRotK: [c.numKeyValueHeads, c.headDim]
+        case .attnPattern: [c.numAttentionHeads, c.maxPositionEmbeddings]
+        case .attnResult: [c.numAttentionHeads, c.hiddenSize]
+        case .mlpPost: [c.intermediateSize]
+        case .embed, .residPre, .attnOut, .residMid, .mlpOut, .residPost, .lnFinal: [c.hiddenSize]
+        }
+    }
 }
 
 /// Hands out a model's tensors by name, each exactly once, then reports any that nobody took.

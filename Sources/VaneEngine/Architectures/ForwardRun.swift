@@ -13,6 +13,8 @@ struct ForwardRun {
     let scratch: Scratch
     /// Absolute positions of the T rows.
     let positions: Range<Int>
+    /// RoPE's inverse frequencies [hd/2], the model's (Transformer.ropeInvFreq).
+    let ropeInvFreq: [Double]
     /// The call's working buffers, shared by its blocks.
     let buffers = Buffers()
 
@@ -32,35 +34,47 @@ struct ForwardRun {
 
     /// Rotates each head of `x` [T, heads·hd] by its position, pairing dims as the source file does.
     func rope(_ x: FloatBuffer, heads: Int) {
-        Kernels.rope(x.p, rows: rows, heads: heads, headDim: config.headDim, pos0: p0, theta: config.ropeTheta,
+        Kernels.rope(x.p, rows: rows, heads: heads, headDim: config.headDim, pos0: p0, invFreq: ropeInvFreq,
                      adjacent: config.ropeStyle == .adjacent)
     }
 
-    /// Causal attention of the T queries against the cache's first p0+T positions; z[T, H, hd].
-    func attention(q: UnsafeMutablePointer<Float>, layer: Int, into z: UnsafeMutablePointer<Float>) {
+    /// Causal attention of the T queries against the cache's first p0+T positions; z[T, H, hd]. With a `window`,
+    /// the query at position p sees positions p − window + 1 … p only. attn.hook_pattern [H, T, S] is filled
+    /// (and handed to the hooks, which may change it before it weighs the values) only when hooked.
+    func attention(q: UnsafeMutablePointer<Float>, layer: Int, into z: UnsafeMutablePointer<Float>, window: Int? = nil) {
         let (H, KV, hd) = (config.numAttentionHeads, config.numKeyValueHeads, config.headDim)
         let (T, S) = (rows, p0 + rows)
         let group = H / KV
         let scale = 1 / Float(hd).squareRoot()
-        let scores = FloatBuffer(T * S)
+        let pattern = hooks?.has(.attnPattern(layer)) == true ? FloatBuffer(H * T * S) : nil
+        let scores = pattern == nil ? FloatBuffer(T * S) : nil
         let keys = cache.keys[layer], values = cache.values[layer]
+        func weighValues(_ head: Int, _ weights: UnsafeMutablePointer<Float>) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(hd), Int32(S), 1,
+                        weights, Int32(S), values + (head / group) * hd, Int32(KV * hd), 0, z + head * hd, Int32(H * hd))
+        }
         for head in 0..<H {
-            let g = head / group
-            let qh = q + head * hd, kg = keys + g * hd, vg = values + g * hd, zh = z + head * hd
+            let weights = pattern.map { $0.p + head * T * S } ?? scores!.p
+            let qh = q + head * hd, kg = keys + (head / group) * hd
             if T == 1 {
-                for j in 0..<S { scores.p[j] = scale * Kernels.dot(qh, kg + j * KV * hd, count: hd) }
+                for j in 0..<S { weights[j] = scale * Kernels.dot(qh, kg + j * KV * hd, count: hd) }
             } else {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(T), Int32(S), Int32(hd), scale,
-                            qh, Int32(H * hd), kg, Int32(KV * hd), 0, scores.p, Int32(S))
+                            qh, Int32(H * hd), kg, Int32(KV * hd), 0, weights, Int32(S))
             }
             for t in 0..<T {
-                let row = scores.p + t * S
+                let row = weights + t * S
                 let visible = p0 + t + 1
-                Kernels.softmax(row, count: visible)
+                let first = window.map { max(0, visible - $0) } ?? 0
+                Kernels.softmax(row + first, count: visible - first)
+                for j in 0..<first { row[j] = 0 }
                 for j in visible..<S { row[j] = 0 }
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(hd), Int32(S), 1,
-                        scores.p, Int32(S), vg, Int32(KV * hd), 0, zh, Int32(H * hd))
+            if pattern == nil { weighValues(head, weights) }
+        }
+        if let pattern {
+            hook(.attnPattern(layer), pattern, [H, T, S])
+            for head in 0..<H { weighValues(head, pattern.p + head * T * S) }
         }
     }
 

@@ -1,16 +1,20 @@
 import VaneModelIO
 import VaneTensor
 
-/// A llama block, also qwen2's (whose q/k/v biases are always present). For T new tokens at positions
+/// A llama block, also qwen2's (whose q/k/v biases are always present); Llama 3's scaled RoPE is the model's
+/// frequency table (ForwardRun.rope) and Mistral's sliding window the config's. For T new tokens at positions
 /// p0 … p0+T−1 (d = hidden, H heads, KV key/value heads, hd = head dim, F = intermediate):
 ///
 ///     h = rmsnorm(x) · attn_norm                                           (x = blocks.L.hook_resid_pre)
-///     q, k, v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)         [T, H·hd], [T, KV·hd], [T, KV·hd]
-///     rope(q), rope(k); append k, v to the cache
-///     z_h = softmax(q_h·K_gᵀ/√hd + causal mask) · V_g          [T, H, hd]  attn.hook_z
+///     q, k, v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)   [T, H, hd], [T, KV, hd], [T, KV, hd]  attn.hook_q, _k, _v
+///     rope(q), rope(k); append k, v to the cache                     attn.hook_rot_q, _rot_k
+///     a_h = softmax(q_h·K_gᵀ/√hd + causal mask (and window))  [H, T, S]  attn.hook_pattern (only when hooked)
+///     z_h = a_h · V_g                                          [T, H, hd]  attn.hook_z
 ///     attn = Σ_h z_h · W_O[:, h]ᵀ (+bo)                        [T, d]   attn.hook_result (per h), hook_attn_out
 ///     x = x + attn                                                     hook_resid_mid
-///     m = (silu(h'·Wgateᵀ) ⊙ h'·Wupᵀ) · Wdownᵀ (+bdown), h' = rmsnorm(x) · ffn_norm   hook_mlp_out
+///     h' = rmsnorm(x) · ffn_norm
+///     g = silu(h'·Wgateᵀ) ⊙ h'·Wupᵀ                            [T, F]   mlp.hook_post
+///     m = g · Wdownᵀ (+bdown)                                  [T, d]   hook_mlp_out
 ///     x = x + m                                                        hook_resid_post
 struct LlamaBlock: DecoderBlock {
     let attnNorm: [Float]
@@ -52,12 +56,17 @@ struct LlamaBlock: DecoderBlock {
         run.linear(self.q, h, q, bias: qBias)
         run.linear(self.k, h, k, bias: kBias)
         run.linear(self.v, h, v, bias: vBias)
+        run.hook(.attnQ(l), q, [T, H, hd])
+        run.hook(.attnK(l), k, [T, KV, hd])
+        run.hook(.attnV(l), v, [T, KV, hd])
         run.rope(q, heads: H)
         run.rope(k, heads: KV)
+        run.hook(.attnRotQ(l), q, [T, H, hd])
+        run.hook(.attnRotK(l), k, [T, KV, hd])
         run.cache.store(layer: l, at: run.p0, keys: k.p, values: v.p, rows: T)
 
         let z = run.buffers("z", T * H * hd)
-        run.attention(q: q.p, layer: l, into: z.p)
+        run.attention(q: q.p, layer: l, into: z.p, window: c.slidingWindow)
         run.hook(.attnZ(l), z, [T, H, hd])
 
         let attn = run.buffers("attn", T * d)
@@ -72,18 +81,11 @@ struct LlamaBlock: DecoderBlock {
         run.linear(self.gate, h, gate, bias: nil)
         run.linear(self.up, h, up, bias: nil)
         Kernels.swiglu(gate.p, up.p, count: T * F)
+        run.hook(.mlpPost(l), gate, [T, F])
         run.linear(down, gate, mlp, bias: downBias)
         run.hook(.mlpOut(l), mlp, [T, d])
 
         add(mlp, into: x)
         run.hook(.residPost(l), x, [T, d])
-    }
-
-    static func rowShape(_ point: HookPoint, _ c: ModelConfig) -> [Int] {
-        switch point {
-        case .attnZ: [c.numAttentionHeads, c.headDim]
-        case .attnResult: [c.numAttentionHeads, c.hiddenSize]
-        case .embed, .residPre, .attnOut, .residMid, .mlpOut, .residPost, .lnFinal: [c.hiddenSize]
-        }
     }
 }

@@ -4,7 +4,7 @@ import VaneTensor
 
 /// A decoder-only transformer bound to the tensors of a model file: the shared frame (embedding, a stack of its
 /// family's blocks, final norm, output projection) around the blocks each family defines in its own file
-/// (LlamaBlock.swift: llama, qwen2; Families.swift lists them).
+/// (LlamaBlock.swift: llama, qwen2; Qwen3Block.swift; Olmo2Block.swift; Families.swift lists them).
 ///
 /// Forward pass, for T new tokens at positions p0 … p0+T−1 (d = hidden, V = vocabulary):
 ///
@@ -22,6 +22,9 @@ public final class Transformer {
     let blockType: any DecoderBlock.Type
     let outputNorm: [Float]
     let output: Linear
+    /// RoPE's inverse frequencies [hd/2], computed once: plain, or Llama 3's scaled ones (from config.json, or a
+    /// GGUF file's rope_freqs.weight).
+    let ropeInvFreq: [Double]
     let scratch = Scratch()
 
     public convenience init(url: URL) throws {
@@ -38,6 +41,11 @@ public final class Transformer {
             throw VaneError("\(files.url.path): \(c.numAttentionHeads) heads cannot share \(c.numKeyValueHeads) key/value heads of even size \(c.headDim)")
         }
         var bind = TensorBinder(files)
+        let ropeDivisors = bind.has(ConfigKeys.ropeFreqs) ? try bind.vector(ConfigKeys.ropeFreqs, c.headDim / 2) : nil
+        if let bad = ropeDivisors?.first(where: { !($0.isFinite && $0 > 0) }) {
+            throw VaneError("\(files.url.path): \(ConfigKeys.ropeFreqs) holds \(bad); RoPE frequency divisors must be positive")
+        }
+        ropeInvFreq = c.ropeInverseFrequencies(divisors: ropeDivisors)
         tokenEmbedding = try bind.matrix("token_embd.weight", c.vocabSize, c.hiddenSize)
         blocks = try (0..<c.numHiddenLayers).map { [blockType] l in try blockType.init(&bind, layer: l, config: c) }
         outputNorm = try bind.vector("output_norm.weight", c.hiddenSize)
@@ -71,7 +79,7 @@ public final class Transformer {
         }
         let d = c.hiddenSize
         let run = ForwardRun(config: c, cache: cache, hooks: hooks, precision: precision, scratch: scratch,
-                             positions: p0..<(p0 + T))
+                             positions: p0..<(p0 + T), ropeInvFreq: ropeInvFreq)
 
         let x = FloatBuffer(T * d)                      // the residual stream [T, d]
         for (t, id) in tokens.enumerated() { tokenEmbedding.row(id, into: x.p + t * d) }

@@ -35,6 +35,9 @@ public struct ArchitectureSpec: Sendable {
     public let ggufExtras: @Sendable (ModelConfig) -> [(key: String, value: GGUFValue)]
     /// Refuses what this family's config.json may say that Vane does not run.
     let checkHF: @Sendable (HFConfig, String) throws -> Void
+    /// Whether o_proj's and down_proj's outputs pass a norm before they join the residual stream (OLMo 2): then
+    /// hook_attn_out / hook_mlp_out sit after that norm, and an edit of those weights is not the edit hooked there.
+    public var postNorms = false
 
     /// Whether a GGUF file of this family holds Q/K rows permuted for adjacent-pair RoPE.
     public var permutesQK: Bool { ggufRope == .adjacent }
@@ -45,19 +48,24 @@ public enum JSONScalar: Sendable, Equatable {
     case bool(Bool)
     case int(Int)
     case string(String)
+    case strings([String])
 
     public var any: Any {
         switch self {
         case .bool(let b): b
         case .int(let i): i
         case .string(let s): s
+        case .strings(let s): s
         }
     }
 }
 
 extension ArchitectureSpec {
     /// Every family Vane runs, converts and edits.
-    public static let registry: [ArchitectureSpec] = [.llama, .qwen2]
+    public static let registry: [ArchitectureSpec] = [
+        .llama, .qwen2,
+        .qwen3, .olmo2,
+    ]
 
     public static var supported: String { registry.map(\.name).joined(separator: ", ") }
 

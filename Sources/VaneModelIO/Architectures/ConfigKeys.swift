@@ -30,6 +30,10 @@ public enum ConfigKeys {
     public static let rmsNormEps = FloatKey(hf: "rms_norm_eps", gguf: "attention.layer_norm_rms_epsilon")
     public static let ropeTheta = FloatKey(hf: "rope_theta", gguf: "rope.freq_base")
     public static let ropeDimensionCount = Key(hf: "head_dim", gguf: "rope.dimension_count", range: 1...(1 << 16))
+    /// Mistral's window; llama.cpp writes this key for the families whose windows it runs (not for `llama`).
+    public static let slidingWindow = Key(hf: "sliding_window", gguf: "attention.sliding_window", range: 1...(1 << 24))
+    /// GGUF only: Llama 3 RoPE scaling is stored as this tensor of per-frequency divisors.
+    public static let ropeFreqs = "rope_freqs.weight"
     /// GGUF only: a RoPE scaling type other than "none" (Vane runs unscaled RoPE).
     public static let ropeScalingType = "rope.scaling.type"
 
