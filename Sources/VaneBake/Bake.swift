@@ -100,6 +100,7 @@ public enum Bake {
                               to options: OutputOptions, provenance: [String: String],
                               progress: (ProgressEvent) -> Void = { _ in }) throws {
         let c = input.config
+        if let writer = targets.first(where: { $0 != .embed }) { try refusePostNorms(input, writer, "ablation") }
         var changes: [String: (Tensor) -> Tensor] = [:]
         for (layer, r) in directions {
             try checkLayer(layer, c)
@@ -130,6 +131,7 @@ public enum Bake {
                             hint: "write a .gguf (llama.cpp and Vane read blk.L.ffn_down.bias), then convert if needed")
         }
         guard writer != .embed else { throw VaneError("an additive edit goes to o_proj or down_proj, not the embedding") }
+        try refusePostNorms(input, writer, "additive edit")
         let c = input.config
         var changes: [String: (Tensor) -> Tensor] = [:]
         var added: [String: (after: String, values: [Float])] = [:]
@@ -204,6 +206,18 @@ public enum Bake {
     }
 
     // MARK: Checks and writing
+
+    /// Families whose blocks normalise the attention and MLP outputs (Gemma) rescale whatever o_proj or down_proj
+    /// write, so an edit there is not the edit at hook_attn_out / hook_mlp_out (which sit after the post-norms).
+    static func refusePostNorms(_ input: ModelInput, _ writer: Writer, _ what: String) throws {
+        let spec = input.files.spec
+        guard spec.postNorms else { return }
+        throw VaneError("\(input.url.path): a \(what) at \(writer) is not exact for \(spec.name): its post-attention and "
+                        + "post-MLP norms rescale what \(writer) writes, so the baked model would differ from the same edit "
+                        + "made by a hook at hook_attn_out / hook_mlp_out",
+                        hint: "steer with a hook instead (vane generate --steer), or bake heads (o_proj columns equal an "
+                            + "edit of attn.hook_result, before the post-norm) or the embedding")
+    }
 
     static func checkLayer(_ layer: Int, _ c: ModelConfig) throws {
         guard (0..<c.numHiddenLayers).contains(layer) else {

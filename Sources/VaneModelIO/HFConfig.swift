@@ -8,6 +8,16 @@ struct HFConfig: Decodable {
         var rope_theta: Double?
         var rope_type: String?
         var type: String?
+        // Phi-3 (partial rotary) and Gemma 3 (one set per layer type, transformers ≥ 5).
+        var partial_rotary_factor: Double?
+        var full_attention: LayerRope?
+        var sliding_attention: LayerRope?
+    }
+
+    /// RoPE of one layer type (Gemma 3's `rope_parameters.{full,sliding}_attention`).
+    struct LayerRope: Decodable {
+        var rope_theta: Double?
+        var rope_type: String?
     }
 
     var model_type: String?
@@ -29,6 +39,16 @@ struct HFConfig: Decodable {
     var mlp_bias: Bool?
     var sliding_window: Int?
     var use_sliding_window: Bool?
+    // Gemma 2/3, Phi-3.
+    var attn_logit_softcapping: Double?
+    var final_logit_softcapping: Double?
+    var query_pre_attn_scalar: Double?
+    var layer_types: [String]?
+    var sliding_window_pattern: Int?
+    var rope_local_base_freq: Double?
+    var partial_rotary_factor: Double?
+    var hidden_activation: String?
+    var hidden_act: String?
 }
 
 extension ModelConfig {
@@ -59,7 +79,7 @@ extension ModelConfig {
         let heads = try int(c.num_attention_heads, ConfigKeys.numAttentionHeads)
         for rope in [c.rope_parameters, c.rope_scaling].compactMap({ $0 }) {
             let kind = rope.rope_type ?? rope.type ?? "default"
-            guard kind == "default" else {
+            guard kind == "default" || spec.ropeTypes.contains(kind) else {
                 throw VaneError("\(url.path): RoPE scaling \"\(kind)\" is not supported (only unscaled RoPE)")
             }
         }
@@ -82,5 +102,6 @@ extension ModelConfig {
             tieWordEmbeddings: c.tie_word_embeddings ?? false,
             attentionBias: spec.qkvBias == .always || (c.attention_bias ?? false),
             ropeStyle: .neox)
+        try spec.readHF(c, &self, url.path)
     }
 }

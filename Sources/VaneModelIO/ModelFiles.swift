@@ -127,5 +127,6 @@ extension ModelConfig {
             tieWordEmbeddings: !names.contains("output.weight"),
             attentionBias: spec.qkvBias == .always || names.contains("blk.0.attn_q.bias"),
             ropeStyle: spec.ggufRope)
+        try spec.readGGUF(file, &self)
     }
 }

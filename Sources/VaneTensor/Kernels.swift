@@ -54,9 +54,20 @@ public enum Kernels {
     /// Angles are computed in Double so long positions stay exact.
     public static func rope(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim: Int, pos0: Int,
                             theta: Float, adjacent: Bool) {
-        let half = headDim / 2
-        var invFreq = [Double](repeating: 0, count: half)
-        for i in 0..<half { invFreq[i] = 1 / pow(Double(theta), Double(2 * i) / Double(headDim)) }
+        rope(x, rows: rows, heads: heads, headDim: headDim, pos0: pos0,
+             invFreq: ropeInvFreq(theta: theta, dims: headDim), adjacent: adjacent)
+    }
+
+    /// Plain RoPE's inverse frequencies over `dims` rotated dims: θ^(−2i/dims) for i < dims/2.
+    public static func ropeInvFreq(theta: Float, dims: Int) -> [Double] {
+        (0..<(dims / 2)).map { 1 / pow(Double(theta), Double(2 * $0) / Double(dims)) }
+    }
+
+    /// RoPE with one inverse frequency per rotated pair, on the first 2·invFreq.count dims of each head (partial
+    /// rotary leaves the rest as they are): pairs (2i, 2i+1) when `adjacent`, else (i, i + invFreq.count).
+    public static func rope(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim: Int, pos0: Int,
+                            invFreq: [Double], adjacent: Bool) {
+        let half = invFreq.count
         var cosT = [Float](repeating: 0, count: half), sinT = [Float](repeating: 0, count: half)
         for t in 0..<rows {
             let p = Double(pos0 + t)
@@ -88,6 +99,21 @@ public enum Kernels {
         }
         let inv = 1 / s
         for i in 0..<n { x[i] *= inv }
+    }
+
+    /// gate[i] = gelu_tanh(gate[i]) · up[i] — GeGLU's elementwise half (Gemma), with GELU's tanh form
+    /// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as `gelu_pytorch_tanh`.
+    public static func geglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count n: Int) {
+        let c = Float((2 / Double.pi).squareRoot())
+        for i in 0..<n {
+            let x = gate[i]
+            gate[i] = 0.5 * x * (1 + tanh(c * (x + 0.044715 * x * x * x))) * up[i]
+        }
+    }
+
+    /// x[i] = cap · tanh(x[i] / cap) — Gemma 2's soft-capping of attention scores and logits.
+    public static func softcap(_ x: UnsafeMutablePointer<Float>, count n: Int, cap: Float) {
+        for i in 0..<n { x[i] = cap * tanh(x[i] / cap) }
     }
 
     /// gate[i] = silu(gate[i]) · up[i] — SwiGLU's elementwise half.

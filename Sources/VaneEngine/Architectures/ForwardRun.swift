@@ -36,12 +36,21 @@ struct ForwardRun {
                      adjacent: config.ropeStyle == .adjacent)
     }
 
-    /// Causal attention of the T queries against the cache's first p0+T positions; z[T, H, hd].
-    func attention(q: UnsafeMutablePointer<Float>, layer: Int, into z: UnsafeMutablePointer<Float>) {
+    /// RoPE with the given inverse frequencies (one per rotated pair: another base, partial rotary).
+    func rope(_ x: FloatBuffer, heads: Int, invFreq: [Double]) {
+        Kernels.rope(x.p, rows: rows, heads: heads, headDim: config.headDim, pos0: p0, invFreq: invFreq,
+                     adjacent: config.ropeStyle == .adjacent)
+    }
+
+    /// Causal attention of the T queries against the cache's first p0+T positions; z[T, H, hd]. Scores are
+    /// q·k · `scale` (default 1/√hd), then cap·tanh(s/cap) with a `softcap`; with a `window`, a query at
+    /// position p sees keys p−window+1 … p.
+    func attention(q: UnsafeMutablePointer<Float>, layer: Int, into z: UnsafeMutablePointer<Float>,
+                   window: Int? = nil, softcap: Float? = nil, scale: Float? = nil) {
         let (H, KV, hd) = (config.numAttentionHeads, config.numKeyValueHeads, config.headDim)
         let (T, S) = (rows, p0 + rows)
         let group = H / KV
-        let scale = 1 / Float(hd).squareRoot()
+        let scale = scale ?? 1 / Float(hd).squareRoot()
         let scores = FloatBuffer(T * S)
         let keys = cache.keys[layer], values = cache.values[layer]
         for head in 0..<H {
@@ -56,7 +65,10 @@ struct ForwardRun {
             for t in 0..<T {
                 let row = scores.p + t * S
                 let visible = p0 + t + 1
-                Kernels.softmax(row, count: visible)
+                let first = window.map { max(0, visible - $0) } ?? 0
+                if let softcap { Kernels.softcap(row + first, count: visible - first, cap: softcap) }
+                Kernels.softmax(row + first, count: visible - first)
+                for j in 0..<first { row[j] = 0 }
                 for j in visible..<S { row[j] = 0 }
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(T), Int32(hd), Int32(S), 1,

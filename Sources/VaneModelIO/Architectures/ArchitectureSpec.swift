@@ -36,6 +36,17 @@ public struct ArchitectureSpec: Sendable {
     /// Refuses what this family's config.json may say that Vane does not run.
     let checkHF: @Sendable (HFConfig, String) throws -> Void
 
+    // What a family reads and runs beyond the shared settings (Gemma 2/3, Phi-3); the defaults add nothing.
+    /// Reads this family's own config.json settings into the config (file path for errors).
+    var readHF: @Sendable (HFConfig, inout ModelConfig, String) throws -> Void = { _, _, _ in }
+    /// Reads this family's own GGUF metadata keys into the config.
+    var readGGUF: @Sendable (GGUFFile, inout ModelConfig) throws -> Void = { _, _ in }
+    /// config.json RoPE types this family runs besides "default".
+    var ropeTypes: Set<String> = []
+    /// The block normalises the attention and MLP outputs before adding them to the residual (Gemma), so an
+    /// o_proj/down_proj edit is not the same edit at hook_attn_out/hook_mlp_out (edits refuse it).
+    public var postNorms = false
+
     /// Whether a GGUF file of this family holds Q/K rows permuted for adjacent-pair RoPE.
     public var permutesQK: Bool { ggufRope == .adjacent }
 }
@@ -45,19 +56,28 @@ public enum JSONScalar: Sendable, Equatable {
     case bool(Bool)
     case int(Int)
     case string(String)
+    case double(Double)
+    case null
+    case list([JSONScalar])
+    case object([String: JSONScalar])
 
     public var any: Any {
         switch self {
         case .bool(let b): b
         case .int(let i): i
         case .string(let s): s
+        case .double(let d): d
+        case .null: NSNull()
+        case .list(let l): l.map(\.any)
+        case .object(let o): o.mapValues(\.any)
         }
     }
 }
 
 extension ArchitectureSpec {
     /// Every family Vane runs, converts and edits.
-    public static let registry: [ArchitectureSpec] = [.llama, .qwen2]
+    public static let registry: [ArchitectureSpec] = [.llama, .qwen2,
+                                                       .gemma2, .gemma3, .phi3]
 
     public static var supported: String { registry.map(\.name).joined(separator: ", ") }
 
