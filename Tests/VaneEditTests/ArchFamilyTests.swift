@@ -39,6 +39,30 @@ import VaneTestSupport
         try checkModel(ref.folder, ref, label: "\(family) HF")
     }
 
+    /// hook_attn_out and hook_mlp_out are what each block adds to the residual stream (after Gemma's post-norms):
+    /// resid_mid = resid_pre + attn_out and resid_post = resid_mid + mlp_out, to float rounding (1e-6 × max).
+    @Test(arguments: families)
+    func residualAddsTheHookedOutputs(_ family: String) throws {
+        let ref = try ArchReference(family)
+        let model = try LanguageModel(url: ref.folder)
+        let ids = ref.prompts[1].ids
+        let hooks = Hooks(), capture = Capture()
+        let layers = model.config.numHiddenLayers
+        capture.attach(to: hooks, points: (0..<layers).flatMap { [.residPre($0), .attnOut($0), .residMid($0), .mlpOut($0), .residPost($0)] })
+        _ = try model.transformer.forward(ids, cache: model.transformer.makeCache(capacity: ids.count), hooks: hooks, logits: .none)
+        for l in 0..<layers {
+            let t = capture.tensors
+            for (a, b, sum, name) in [(HookPoint.residPre(l), HookPoint.attnOut(l), HookPoint.residMid(l), "resid_mid"),
+                                      (.residMid(l), .mlpOut(l), .residPost(l), "resid_post")] {
+                let expected = zip(t[a]!.data, t[b]!.data).map { $0 + $1 }
+                let scale = expected.reduce(0) { max($0, abs($1)) }
+                if let msg = compare(t[sum]!.data, expected, atol: 1e-6 * scale, label: "\(family) \(name).\(l)") {
+                    Issue.record(Comment(rawValue: msg))
+                }
+            }
+        }
+    }
+
     @Test(arguments: families)
     func convertedGGUFAndBackMatchTransformers(_ family: String) throws {
         let ref = try ArchReference(family)
