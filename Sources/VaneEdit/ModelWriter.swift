@@ -211,7 +211,7 @@ public enum ModelWriter {
         var summary = WriteSummary()
         for h in hfTensors {
             let sources = h.parts.compactMap(stored)
-            if !options.convertCopies, sources.count == h.parts.count, let type = sources.first?.1.type,
+            if !options.convertCopies, h.offset == 0, sources.count == h.parts.count, let type = sources.first?.1.type,
                sources.allSatisfy({ $0.1.type == type }), Encode.safetensorsTypes.contains(type) {
                 entries.append(.init(name: h.name, type: type, shape: h.shape))
                 copies.append(true)
@@ -282,7 +282,10 @@ public enum ModelWriter {
                             if computed?.index != part.index { computed = (part.index, try tensorValues(t)) }
                             try computed!.values.withUnsafeBytes { all in
                                 let slice = part.rows.map { outer($0, of: all, count: t.shape[0]) } ?? all
-                                try Encode.emit(Array(slice.bindMemory(to: Float.self)), as: e.type, emit)
+                                let values = Array(slice.bindMemory(to: Float.self))
+                                // Values stored with an offset in GGUF (Gemma's norms) are written back without it.
+                                try Encode.emit(hfTensors[i].offset == 0 ? values : values.map { $0 - hfTensors[i].offset },
+                                                as: e.type, emit)
                             }
                         }
                         if part.rows.map({ $0.upperBound == t.shape[0] }) ?? true {

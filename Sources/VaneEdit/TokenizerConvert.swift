@@ -157,6 +157,10 @@ public enum TokenizerConvert {
         guard model["type"] as? String == "BPE", let vocab = model["vocab"] as? [String: Int] else {
             throw VaneError("\(url.path): model type is \(model["type"] ?? "missing"); Vane converts byte-level BPE tokenizers only")
         }
+        guard model["byte_fallback"] as? Bool != true else {
+            throw VaneError("\(url.path): a SentencePiece-style tokenizer (byte_fallback); Vane reads it but converts byte-level BPE tokenizers only",
+                            hint: "convert the tokenizer with llama.cpp's convert_hf_to_gguf.py, or keep the HF folder")
+        }
         guard let pre = j["pre_tokenizer"].flatMap(preName) else {
             throw VaneError("\(url.path): its pre_tokenizer matches none that llama.cpp names",
                             hint: "known: " + preTokenizers.keys.sorted().joined(separator: ", "))

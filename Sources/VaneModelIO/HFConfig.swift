@@ -13,6 +13,16 @@ struct HFConfig: Decodable {
         var low_freq_factor: Double?
         var high_freq_factor: Double?
         var original_max_position_embeddings: Int?
+        // Phi-3 (partial rotary) and Gemma 3 (one set per layer type, transformers ≥ 5).
+        var partial_rotary_factor: Double?
+        var full_attention: LayerRope?
+        var sliding_attention: LayerRope?
+    }
+
+    /// RoPE of one layer type (Gemma 3's `rope_parameters.{full,sliding}_attention`).
+    struct LayerRope: Decodable {
+        var rope_theta: Double?
+        var rope_type: String?
     }
 
     var model_type: String?
@@ -34,6 +44,16 @@ struct HFConfig: Decodable {
     var mlp_bias: Bool?
     var sliding_window: Int?
     var use_sliding_window: Bool?
+    // Gemma 2/3, Phi-3.
+    var attn_logit_softcapping: Double?
+    var final_logit_softcapping: Double?
+    var query_pre_attn_scalar: Double?
+    var layer_types: [String]?
+    var sliding_window_pattern: Int?
+    var rope_local_base_freq: Double?
+    var partial_rotary_factor: Double?
+    var hidden_activation: String?
+    var hidden_act: String?
 }
 
 extension ModelConfig {
@@ -67,8 +87,9 @@ extension ModelConfig {
             switch rope.rope_type ?? rope.type ?? "default" {
             case "default": break
             case "llama3": ropeScaling = try llama3Scaling(rope, path: url.path)
+            case let kind where spec.ropeTypes.contains(kind): break
             case let kind:
-                throw VaneError("\(url.path): RoPE scaling \"\(kind)\" is not supported (unscaled RoPE and \"llama3\" are)")
+                throw VaneError("\(url.path): RoPE scaling \"\(kind)\" is not supported (unscaled RoPE and \"llama3\" are\(spec.ropeTypes.isEmpty ? "" : ", and for \(spec.name) " + spec.ropeTypes.sorted().joined(separator: ", ")))")
             }
         }
         if c.use_sliding_window == true {
@@ -95,6 +116,7 @@ extension ModelConfig {
             ropeStyle: .neox,
             ropeScaling: ropeScaling,
             slidingWindow: slidingWindow)
+        try spec.readHF(c, &self, url.path)
     }
 }
 

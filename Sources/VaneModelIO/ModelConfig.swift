@@ -34,6 +34,26 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// `sliding_window`); nil attends to every earlier position.
     public var slidingWindow: Int?
 
+    // Settings of the Gemma 2/3 and Phi-3 families; nil where a family has no such setting.
+    /// Attention scores pass through cap·tanh(s/cap) before the mask (Gemma 2 `attn_logit_softcapping`).
+    public var attnLogitSoftcapping: Float?
+    /// Logits pass through cap·tanh(z/cap) (Gemma 2 `final_logit_softcapping`).
+    public var finalLogitSoftcapping: Float?
+    /// Attention scores are scaled by 1/√query_pre_attn_scalar instead of 1/√head_dim (Gemma).
+    public var queryPreAttnScalar: Float?
+    /// Which layers attend through the sliding window (config.json `layer_types` "sliding_attention"); nil: all
+    /// when `slidingWindow` is set.
+    public var slidingLayers: [Bool]?
+    /// RoPE base of the sliding layers (Gemma 3 `rope_local_base_freq`); `ropeTheta` is the full layers'.
+    public var ropeLocalTheta: Float?
+    /// Dimensions of each head that RoPE rotates (`partial_rotary_factor` · head_dim); nil: all of them.
+    public var ropeDimensions: Int?
+
+    /// Whether layer `l` attends through the sliding window.
+    public func isSliding(_ l: Int) -> Bool {
+        slidingWindow != nil && (slidingLayers.map { l < $0.count && $0[l] } ?? true)
+    }
+
     public init(architecture: String, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
                 numAttentionHeads: Int, numKeyValueHeads: Int, headDim: Int, vocabSize: Int,
                 maxPositionEmbeddings: Int, rmsNormEps: Float, ropeTheta: Float, tieWordEmbeddings: Bool,

@@ -128,5 +128,6 @@ extension ModelConfig {
             attentionBias: spec.qkvBias == .always || names.contains("blk.0.attn_q.bias"),
             ropeStyle: spec.ggufRope,
             slidingWindow: try optional(ConfigKeys.slidingWindow))
+        try spec.readGGUF(file, &self)
     }
 }

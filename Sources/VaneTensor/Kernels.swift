@@ -51,12 +51,13 @@ public enum Kernels {
 
     /// Rotary position embedding, in place, on x[T, heads, headDim] for absolute positions pos0…pos0+T−1, pair i
     /// rotating by angle position · invFreq[i] (the model's table: θ^(−2i/headDim), scaled where the model scales
-    /// RoPE). `adjacent` rotates pairs (2i, 2i+1); otherwise pairs (i, i + headDim/2) (NeoX / HF layout).
+    /// RoPE), on the first 2·invFreq.count dims of each head (partial rotary leaves the rest as they are).
+    /// `adjacent` rotates pairs (2i, 2i+1); otherwise pairs (i, i + invFreq.count) (NeoX / HF layout).
     /// Angles are computed in Double so long positions stay exact.
     public static func rope(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim: Int, pos0: Int,
                             invFreq: [Double], adjacent: Bool) {
-        let half = headDim / 2
-        precondition(invFreq.count == half, "RoPE table of \(invFreq.count) frequencies for head_dim \(headDim)")
+        let half = invFreq.count
+        precondition(half <= headDim / 2, "RoPE table of \(half) frequencies for head_dim \(headDim)")
         var cosT = [Float](repeating: 0, count: half), sinT = [Float](repeating: 0, count: half)
         for t in 0..<rows {
             let p = Double(pos0 + t)
@@ -88,6 +89,21 @@ public enum Kernels {
         }
         let inv = 1 / s
         for i in 0..<n { x[i] *= inv }
+    }
+
+    /// gate[i] = gelu_tanh(gate[i]) · up[i] — GeGLU's elementwise half (Gemma), with GELU's tanh form
+    /// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), as `gelu_pytorch_tanh`.
+    public static func geglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count n: Int) {
+        let c = Float((2 / Double.pi).squareRoot())
+        for i in 0..<n {
+            let x = gate[i]
+            gate[i] = 0.5 * x * (1 + tanh(c * (x + 0.044715 * x * x * x))) * up[i]
+        }
+    }
+
+    /// x[i] = cap · tanh(x[i] / cap) — Gemma 2's soft-capping of attention scores and logits.
+    public static func softcap(_ x: UnsafeMutablePointer<Float>, count n: Int, cap: Float) {
+        for i in 0..<n { x[i] = cap * tanh(x[i] / cap) }
     }
 
     /// gate[i] = silu(gate[i]) · up[i] — SwiGLU's elementwise half.

@@ -23,6 +23,24 @@ public final class BPETokenizer: Sendable {
 
     private struct Merge: Sendable { var rank: Int32; var result: Int32 }
 
+    /// SentencePiece-style BPE (Llama 2, Mistral v0.1, Gemma, Phi-3; GGUF `tokenizer.ggml.model` = "llama"):
+    /// spaces become "▁", symbols start as Unicode scalars, and a scalar outside the vocabulary falls back to its
+    /// UTF-8 bytes as `<0xNN>` tokens. Merges are ranked pairs as in byte-level BPE (from the file, or from the
+    /// pieces' scores for GGUF). Nil for byte-level BPE.
+    public struct SentencePiece: Sendable {
+        /// Put "▁" before the text (SentencePiece `add_dummy_prefix`, GGUF `add_space_prefix`).
+        var addSpacePrefix: Bool
+        /// Before every stretch of text between added tokens (llama.cpp, HF's Prepend normalizer), or only at the
+        /// start of the input (HF Metaspace `prepend_scheme: first`).
+        var prefixEverySegment: Bool
+        /// No "▁" before text that starts with a space (HF Metaspace; SentencePiece and HF's Prepend add it anyway).
+        var prefixUnlessSpace: Bool
+        /// Drop leading and trailing spaces and collapse runs of them (SentencePiece `remove_extra_whitespaces`).
+        var removeExtraWhitespaces: Bool
+        /// The unknown token, for a scalar with neither a token nor byte tokens.
+        var unkID: Int?
+    }
+
     private let pieces: [String]
     private let pieceBytes: [[UInt8]]
     private let tokenToID: [String: Int]
@@ -39,6 +57,7 @@ public final class BPETokenizer: Sendable {
     /// Tokens put around the text when encoding with addSpecial (BOS; a few templates also append one).
     private let prefixIDs: [Int]
     private let suffixIDs: [Int]
+    private let sentencePiece: SentencePiece?
     private let cache = WordCache()
 
     public let bosID: Int?
@@ -56,7 +75,7 @@ public final class BPETokenizer: Sendable {
     ///   - source: the file or metadata the vocabulary came from, for error messages.
     init(pieces: [String], merges mergeList: [(String, String)], added: [AddedToken], preTokenizer: PreTokenizer,
          normalizeNFC: Bool, ignoreMerges: Bool, bosID: Int?, eosID: Int?, addBOS: Bool, suffixIDs: [Int] = [],
-         extraEndOfTurnIDs: [Int] = [], source: String) throws {
+         extraEndOfTurnIDs: [Int] = [], sentencePiece: SentencePiece? = nil, source: String) throws {
         var tokenToID: [String: Int] = [:]
         tokenToID.reserveCapacity(pieces.count)
         for (id, p) in pieces.enumerated() where !p.isEmpty { tokenToID[p] = id }
@@ -78,7 +97,10 @@ public final class BPETokenizer: Sendable {
         }
 
         var byteToID = [Int](repeating: -1, count: 256)
-        for b in 0..<256 { byteToID[b] = tokenToID[String(ByteLevel.byteToScalar[b])] ?? -1 }
+        for b in 0..<256 {
+            let token = sentencePiece == nil ? String(ByteLevel.byteToScalar[b]) : Self.byteToken(UInt8(b))
+            byteToID[b] = tokenToID[token] ?? -1
+        }
 
         var merges: [UInt64: Merge] = [:]
         merges.reserveCapacity(mergeList.count)
@@ -100,12 +122,16 @@ public final class BPETokenizer: Sendable {
         for k in byFirst.keys { byFirst[k]!.sort { $0.scalars.count > $1.scalars.count } }
 
         let addedIDs = Set(added.map(\.id))
+        var byteOfID: [Int: UInt8] = [:]
+        for (b, id) in byteToID.enumerated() where id >= 0 { byteOfID[id] = UInt8(b) }
         self.pieceBytes = pieces.enumerated().map { id, p in
             // Added tokens are raw text; so is a token with a scalar outside the byte-level alphabet (HF's
             // ByteLevel decoder does the same).
             if addedIDs.contains(id) { return Array(p.utf8) }
+            if sentencePiece != nil { return byteOfID[id].map { [$0] } ?? Array(p.replacingOccurrences(of: "▁", with: " ").utf8) }
             return ByteLevel.decode(p) ?? Array(p.utf8)
         }
+        self.sentencePiece = sentencePiece
         self.pieces = pieces
         self.tokenToID = tokenToID
         self.byteToID = byteToID
@@ -153,7 +179,12 @@ public final class BPETokenizer: Sendable {
             case let .token(id):
                 out.append(id)
             case let .text(range):
-                for piece in preTokenizer.split(scalars[range]) { encodePiece(piece, into: &out) }
+                if let sentencePiece {
+                    encodeSentencePiece(scalars[range], prefix: sentencePiece.addSpacePrefix
+                                            && (sentencePiece.prefixEverySegment || range.lowerBound == 0), into: &out)
+                } else {
+                    for piece in preTokenizer.split(scalars[range]) { encodePiece(piece, into: &out) }
+                }
             }
         }
         if addSpecial { out.append(contentsOf: suffixIDs) }
@@ -165,6 +196,8 @@ public final class BPETokenizer: Sendable {
     public func decode(_ ids: [Int], skipSpecial: Bool = false) -> String {
         var bytes: [UInt8] = []
         for id in ids { appendBytes(of: id, skipSpecial: skipSpecial, to: &bytes) }
+        // The space SentencePiece put before the text is not part of it.
+        if sentencePiece?.addSpacePrefix == true, bytes.first == 0x20 { bytes.removeFirst() }
         return String(decoding: bytes, as: UTF8.self)
     }
 
@@ -223,7 +256,52 @@ public final class BPETokenizer: Sendable {
     private func mergeBytes(_ bytes: [UInt8]) -> [Int] {
         if ignoreMerges, let id = tokenToID[ByteLevel.encode(bytes)] { return [id] }
         // Bytes whose token the vocabulary lacks are dropped, as HF BPE does without an unk token.
-        var ids = bytes.compactMap { byteToID[Int($0)] >= 0 ? byteToID[Int($0)] : nil }
+        return merge(bytes.compactMap { byteToID[Int($0)] >= 0 ? byteToID[Int($0)] : nil })
+    }
+
+    /// A stretch of text the SentencePiece way: spaces (and the prefix) as "▁", each scalar its token or its
+    /// bytes' `<0xNN>` tokens (else the unknown token), then merged.
+    private func encodeSentencePiece(_ text: ArraySlice<Unicode.Scalar>, prefix: Bool, into out: inout [Int]) {
+        var scalars = Array(text)
+        if sentencePiece!.removeExtraWhitespaces {
+            var kept: [Unicode.Scalar] = []
+            for s in scalars where !(s == " " && (kept.isEmpty || kept.last == " ")) { kept.append(s) }
+            if kept.last == " " { kept.removeLast() }
+            scalars = kept
+        }
+        if scalars.isEmpty { return }
+        if prefix, !(sentencePiece!.prefixUnlessSpace && scalars.first == " ") { scalars.insert(" ", at: 0) }
+        let text = String(String.UnicodeScalarView(scalars.map { $0 == " " ? "▁" : $0 }))
+        let key = Array(text.utf8)
+        if let ids = cache.get(key) { out.append(contentsOf: ids); return }
+        var ids: [Int] = []
+        for s in text.unicodeScalars {
+            if let id = tokenToID[String(s)], !specialIDs.contains(id) {
+                ids.append(id)
+                continue
+            }
+            var bytes: [UInt8] = []
+            UTF8.encode(s) { bytes.append($0) }
+            if bytes.allSatisfy({ byteToID[Int($0)] >= 0 }) {
+                ids += bytes.map { byteToID[Int($0)] }
+            } else if let unk = sentencePiece!.unkID {
+                ids.append(unk)
+            }
+        }
+        ids = merge(ids)
+        cache.set(key, ids)
+        out.append(contentsOf: ids)
+    }
+
+    /// `<0xNN>`, the byte-fallback token of a byte.
+    static func byteToken(_ b: UInt8) -> String {
+        let hex = String(b, radix: 16, uppercase: true)
+        return "<0x" + (hex.count == 1 ? "0" : "") + hex + ">"
+    }
+
+    /// Applies the merges to a sequence of symbols, lowest rank first, leftmost among equals.
+    private func merge(_ symbols: [Int]) -> [Int] {
+        var ids = symbols
         let n = ids.count
         if n < 2 { return ids }
         // Symbols form a linked list over their first position; a merge keeps the left position.

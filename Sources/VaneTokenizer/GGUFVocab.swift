@@ -68,3 +68,65 @@ extension BPETokenizer {
                       source: source)
     }
 }
+
+/// SentencePiece BPE from GGUF metadata (`tokenizer.ggml.model` = "llama", llama.cpp's SPM vocabulary):
+///
+///     tokenizer.ggml.tokens          [string]  id → piece ("▁the", "<0x0A>")
+///     tokenizer.ggml.scores          [float32] the piece's score: the higher, the earlier it merges
+///     tokenizer.ggml.token_type      [int32]   as above; 6 (byte) marks the `<0xNN>` fallback tokens
+///     tokenizer.ggml.add_space_prefix          bool  "▁" before the text (default true, as in llama.cpp)
+///     tokenizer.ggml.remove_extra_whitespaces  bool  SentencePiece's whitespace normalisation (default false)
+///     tokenizer.ggml.unknown_token_id          uint32
+///
+/// llama.cpp merges the adjacent pair whose joined piece scores highest (leftmost among equals); Vane ranks
+/// every split of every normal piece into two pieces by that score, which orders the same merges.
+extension BPETokenizer {
+    public convenience init(ggufSentencePiece tokens: [String], scores: [Double], tokenTypes: [Int],
+                            addSpacePrefix: Bool?, removeExtraWhitespaces: Bool?, bosID: Int?, eosID: Int?,
+                            unkID: Int?, addBOS: Bool?, eotID: Int? = nil, file: String = "GGUF") throws {
+        let source = "\(file) tokenizer.ggml.*"
+        for (key, id) in [("bos_token_id", bosID), ("eos_token_id", eosID), ("eot_token_id", eotID), ("unknown_token_id", unkID)] {
+            if let id, id < 0 || id >= tokens.count {
+                throw VaneError("\(file): tokenizer.ggml.\(key) \(id) is outside the vocabulary of \(tokens.count) tokens")
+            }
+        }
+        guard tokens.count <= Self.maxVocabulary else {
+            throw VaneError("\(source): tokenizer.ggml.tokens has \(tokens.count) entries, more than \(Self.maxVocabulary)")
+        }
+        guard scores.count == tokens.count else {
+            throw VaneError("\(source): tokenizer.ggml.scores has \(scores.count) entries for \(tokens.count) tokens",
+                            hint: "a SentencePiece vocabulary needs one score per token")
+        }
+        guard tokenTypes.isEmpty || tokenTypes.count == tokens.count else {
+            throw VaneError("\(source): token_type has \(tokenTypes.count) entries for \(tokens.count) tokens")
+        }
+        let types = tokenTypes.isEmpty ? [Int](repeating: 1, count: tokens.count) : tokenTypes
+        var added: [AddedToken] = []
+        for (id, type) in types.enumerated() where type == 2 || type == 3 || type == 4 {
+            added.append(AddedToken(content: tokens[id], id: id, special: type != 4))
+        }
+        try self.init(pieces: tokens, merges: Self.merges(pieces: tokens, scores: scores, types: types), added: added,
+                      preTokenizer: PreTokenizer(steps: []), normalizeNFC: false, ignoreMerges: false,
+                      bosID: bosID, eosID: eosID, addBOS: addBOS ?? true, extraEndOfTurnIDs: eotID.map { [$0] } ?? [],
+                      sentencePiece: SentencePiece(addSpacePrefix: addSpacePrefix ?? true, prefixEverySegment: true, prefixUnlessSpace: false,
+                                                   removeExtraWhitespaces: removeExtraWhitespaces ?? false,
+                                                   unkID: unkID ?? types.firstIndex(of: 2)),
+                      source: source)
+    }
+
+    /// Every split of a normal piece into two pieces, highest score of the joined piece first.
+    static func merges(pieces: [String], scores: [Double], types: [Int]) -> [(String, String)] {
+        var index: [String: Int] = [:]
+        for (id, p) in pieces.enumerated() where types[id] == 1 || types[id] == 4 { index[p] = id }
+        var found: [(score: Double, id: Int, left: String, right: String)] = []
+        for (id, p) in pieces.enumerated() where types[id] == 1 {
+            let scalars = Array(p.unicodeScalars)
+            for cut in scalars.indices.dropFirst() {
+                let left = String(String.UnicodeScalarView(scalars[..<cut])), right = String(String.UnicodeScalarView(scalars[cut...]))
+                if index[left] != nil, index[right] != nil { found.append((scores[id], id, left, right)) }
+            }
+        }
+        found.sort { ($0.score, -$0.id) > ($1.score, -$1.id) }
+        return found.map { ($0.left, $0.right) }
+    }
+}

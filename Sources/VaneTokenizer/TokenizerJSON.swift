@@ -30,9 +30,6 @@ extension BPETokenizer {
         guard modelType == "BPE" else {
             throw VaneError("\(file): model.type \"\(modelType)\" is not supported; Vane reads byte-level BPE tokenizers only")
         }
-        if model["byte_fallback"] as? Bool == true {
-            throw VaneError("\(file): model.byte_fallback is true (SentencePiece-style BPE); Vane reads byte-level BPE tokenizers only")
-        }
         for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
             if let v = model[key] as? String, !v.isEmpty {
                 throw VaneError("\(file): model.\(key) \"\(v)\" is not supported by Vane's byte-level BPE")
@@ -70,9 +67,10 @@ extension BPETokenizer {
         for a in added { pieces[a.id] = a.content }
 
         let merges = try Self.parseMerges(model["merges"], file: file)
-        let normalizeNFC = try Self.parseNormalizer(root["normalizer"], file: file)
-        let preTokenizer = try Self.parsePreTokenizer(root["pre_tokenizer"], file: file)
-        try Self.checkDecoder(root["decoder"], file: file)
+        let sentencePiece = try Self.parseSentencePiece(root, model: model, vocab: vocab, file: file)
+        let normalizeNFC = try sentencePiece == nil ? Self.parseNormalizer(root["normalizer"], file: file) : false
+        let preTokenizer = try sentencePiece == nil ? Self.parsePreTokenizer(root["pre_tokenizer"], file: file) : PreTokenizer(steps: [])
+        if sentencePiece == nil { try Self.checkDecoder(root["decoder"], file: file) }
 
         let idOf: (String) -> Int? = { name in added.first { $0.content == name }?.id ?? vocab[name] }
         var (prefix, suffix) = try Self.parsePostProcessor(root["post_processor"], idOf: idOf, file: file)
@@ -105,7 +103,55 @@ extension BPETokenizer {
 
         try self.init(pieces: pieces, merges: merges, added: added, preTokenizer: preTokenizer,
                       normalizeNFC: normalizeNFC, ignoreMerges: model["ignore_merges"] as? Bool ?? false,
-                      bosID: bosID, eosID: eosID, addBOS: addBOS, suffixIDs: suffix, source: file)
+                      bosID: bosID, eosID: eosID, addBOS: addBOS, suffixIDs: suffix, sentencePiece: sentencePiece,
+                      source: file)
+    }
+
+    /// SentencePiece-style BPE (model.byte_fallback, a Metaspace pre-tokenizer, or a normalizer writing "▁"),
+    /// nil for byte-level BPE. Two spellings exist: a Prepend("▁") + Replace(" " → "▁") normalizer (Llama 2 and
+    /// Mistral v0.1 files; Gemma's has the Replace alone), or a Metaspace pre-tokenizer (transformers' newer
+    /// converter) whose `prepend_scheme` "first" puts "▁" only at the start of the input, and not before a space.
+    static func parseSentencePiece(_ root: [String: Any], model: [String: Any], vocab: [String: Int],
+                                   file: String) throws -> SentencePiece? {
+        let normalizer = root["normalizer"] as? [String: Any], pre = root["pre_tokenizer"] as? [String: Any]
+        let steps = normalizer.map { n in n["type"] as? String == "Sequence" ? n["normalizers"] as? [[String: Any]] ?? [] : [n] } ?? []
+        func replacesSpaces(_ n: [String: Any]) -> Bool {
+            n["type"] as? String == "Replace" && (n["pattern"] as? [String: Any])?["String"] as? String == " "
+                && n["content"] as? String == "▁"
+        }
+        let metaspace = pre?["type"] as? String == "Metaspace"
+        guard model["byte_fallback"] as? Bool == true || metaspace || steps.contains(where: replacesSpaces) else { return nil }
+        var prefix = false, every = false, spaces = false
+        for (i, n) in steps.enumerated() {
+            if replacesSpaces(n) {
+                spaces = true
+            } else if n["type"] as? String == "Prepend", n["prepend"] as? String == "▁" {
+                (prefix, every) = (true, true)
+            } else {
+                throw VaneError("\(file): normalizer step \(i) (\(n["type"] ?? "?")) is not supported in a SentencePiece tokenizer (supported: Prepend \"▁\", Replace \" \" → \"▁\")")
+            }
+        }
+        if let pre {
+            guard metaspace, pre["replacement"] as? String ?? "▁" == "▁" else {
+                throw VaneError("\(file): pre_tokenizer \(pre["type"] ?? "?") is not supported in a SentencePiece tokenizer (supported: Metaspace with \"▁\")")
+            }
+            guard pre["split"] as? Bool != true else {
+                throw VaneError("\(file): a Metaspace pre-tokenizer with split = true is not supported (Vane merges across words as SentencePiece does)")
+            }
+            let scheme = pre["prepend_scheme"] as? String ?? (pre["add_prefix_space"] as? Bool == false ? "never" : "always")
+            switch scheme {
+            case "always": (prefix, every) = (true, true)
+            case "first": (prefix, every) = (true, false)
+            case "never": break
+            default: throw VaneError("\(file): Metaspace prepend_scheme \"\(scheme)\" is not one of always, first, never")
+            }
+            spaces = true
+        }
+        guard spaces else {
+            throw VaneError("\(file): a byte-fallback BPE that does not write spaces as \"▁\" is not supported")
+        }
+        return SentencePiece(addSpacePrefix: prefix, prefixEverySegment: every, prefixUnlessSpace: metaspace, removeExtraWhitespaces: false,
+                             unkID: (model["unk_token"] as? String).flatMap { vocab[$0] })
     }
 
     /// Vocabularies in use reach about 262,000 tokens (Gemma 3); 2^24 leaves room and still bounds the tables.

@@ -8,6 +8,10 @@ enum Families {
         ArchitectureSpec.qwen2.name: LlamaBlock.self,
         ArchitectureSpec.qwen3.name: Qwen3Block.self,
         ArchitectureSpec.olmo2.name: Olmo2Block.self,
+        // Gemma 2/3, Phi-3
+        ArchitectureSpec.gemma2.name: GemmaBlock.self,
+        ArchitectureSpec.gemma3.name: GemmaBlock.self,
+        ArchitectureSpec.phi3.name: Phi3Block.self,
     ]
 
     static func block(_ spec: ArchitectureSpec) throws -> any DecoderBlock.Type {
@@ -27,6 +31,12 @@ protocol DecoderBlock: Sendable {
     func forward(_ x: FloatBuffer, layer: Int, _ run: ForwardRun)
     /// The shape of one row (one position) of each hook point the block calls.
     static func rowShape(_ point: HookPoint, _ config: ModelConfig) -> [Int]
+    /// The factor the frame multiplies token embeddings by before the first block (Gemma: √d).
+    static func embeddingScale(_ config: ModelConfig) -> Float
+}
+
+extension DecoderBlock {
+    static func embeddingScale(_ config: ModelConfig) -> Float { 1 }
 }
 
 extension DecoderBlock {

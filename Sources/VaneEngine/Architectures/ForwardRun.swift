@@ -38,14 +38,22 @@ struct ForwardRun {
                      adjacent: config.ropeStyle == .adjacent)
     }
 
-    /// Causal attention of the T queries against the cache's first p0+T positions; z[T, H, hd]. With a `window`,
-    /// the query at position p sees positions p − window + 1 … p only. attn.hook_pattern [H, T, S] is filled
-    /// (and handed to the hooks, which may change it before it weighs the values) only when hooked.
-    func attention(q: UnsafeMutablePointer<Float>, layer: Int, into z: UnsafeMutablePointer<Float>, window: Int? = nil) {
+    /// RoPE with the given inverse frequencies (one per rotated pair: another base, partial rotary).
+    func rope(_ x: FloatBuffer, heads: Int, invFreq: [Double]) {
+        Kernels.rope(x.p, rows: rows, heads: heads, headDim: config.headDim, pos0: p0, invFreq: invFreq,
+                     adjacent: config.ropeStyle == .adjacent)
+    }
+
+    /// Causal attention of the T queries against the cache's first p0+T positions; z[T, H, hd]. Scores are
+    /// q·k · `scale` (default 1/√hd), then cap·tanh(s/cap) with a `softcap`; with a `window`, the query at
+    /// position p sees positions p − window + 1 … p only. attn.hook_pattern [H, T, S] is filled (and handed to
+    /// the hooks, which may change it before it weighs the values) only when hooked.
+    func attention(q: UnsafeMutablePointer<Float>, layer: Int, into z: UnsafeMutablePointer<Float>,
+                   window: Int? = nil, softcap: Float? = nil, scale: Float? = nil) {
         let (H, KV, hd) = (config.numAttentionHeads, config.numKeyValueHeads, config.headDim)
         let (T, S) = (rows, p0 + rows)
         let group = H / KV
-        let scale = 1 / Float(hd).squareRoot()
+        let scale = scale ?? 1 / Float(hd).squareRoot()
         let pattern = hooks?.has(.attnPattern(layer)) == true ? FloatBuffer(H * T * S) : nil
         let scores = pattern == nil ? FloatBuffer(T * S) : nil
         let keys = cache.keys[layer], values = cache.values[layer]
@@ -66,6 +74,7 @@ struct ForwardRun {
                 let row = weights + t * S
                 let visible = p0 + t + 1
                 let first = window.map { max(0, visible - $0) } ?? 0
+                if let softcap { Kernels.softcap(row + first, count: visible - first, cap: softcap) }
                 Kernels.softmax(row + first, count: visible - first)
                 for j in 0..<first { row[j] = 0 }
                 for j in visible..<S { row[j] = 0 }

@@ -8,10 +8,11 @@ import VaneTensor
 ///
 /// Forward pass, for T new tokens at positions p0 … p0+T−1 (d = hidden, V = vocabulary):
 ///
-///     x = embed(tokens)                                           [T, d]   hook_embed
+///     x = embed(tokens) (· √d for Gemma)                          [T, d]   hook_embed
 ///     for each block L:  x = block_L(x)                                    blocks.L.* (see the block's file)
 ///     x = rmsnorm(x) · output_norm                                         ln_final.hook_normalized
 ///     logits = x · Woutᵀ                                          [T, V]
+///     logits = cap · tanh(logits / cap)            with final_logit_softcapping (Gemma 2)
 public final class Transformer {
     public let files: ModelFiles
     public let config: ModelConfig
@@ -83,6 +84,8 @@ public final class Transformer {
 
         let x = FloatBuffer(T * d)                      // the residual stream [T, d]
         for (t, id) in tokens.enumerated() { tokenEmbedding.row(id, into: x.p + t * d) }
+        let embeddingScale = blockType.embeddingScale(c)
+        if embeddingScale != 1 { for i in 0..<(T * d) { x.p[i] *= embeddingScale } }
         run.hook(.embed, x, [T, d])
 
         for (l, block) in blocks.enumerated() { block.forward(x, layer: l, run) }
@@ -92,21 +95,18 @@ public final class Transformer {
         Kernels.rmsNorm(x.p, outputNorm, h.p, rows: T, dim: d, eps: c.rmsNormEps)
         run.hook(.lnFinal, h, [T, d])
 
-        switch logits {
-        case .none:
-            return Tensor(zeros: [0, c.vocabSize])
-        case .last:
-            var out = [Float](repeating: 0, count: c.vocabSize)
-            out.withUnsafeMutableBufferPointer { o in
-                output.apply(h.p + (T - 1) * d, rows: 1, into: o.baseAddress!, precision: precision, scratch: scratch)
-            }
-            return Tensor(shape: [1, c.vocabSize], data: out)
-        case .all:
-            var out = [Float](repeating: 0, count: T * c.vocabSize)
-            out.withUnsafeMutableBufferPointer { o in
-                output.apply(h.p, rows: T, into: o.baseAddress!, precision: precision, scratch: scratch)
-            }
-            return Tensor(shape: [T, c.vocabSize], data: out)
+        let (first, n) = switch logits {
+        case .none: (0, 0)
+        case .last: (T - 1, 1)
+        case .all: (0, T)
         }
+        var out = [Float](repeating: 0, count: n * c.vocabSize)
+        if n > 0 {
+            out.withUnsafeMutableBufferPointer { o in
+                output.apply(h.p + first * d, rows: n, into: o.baseAddress!, precision: precision, scratch: scratch)
+                if let cap = c.finalLogitSoftcapping { Kernels.softcap(o.baseAddress!, count: o.count, cap: cap) }
+            }
+        }
+        return Tensor(shape: [n, c.vocabSize], data: out)
     }
 }

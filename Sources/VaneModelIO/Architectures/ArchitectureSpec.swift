@@ -35,9 +35,18 @@ public struct ArchitectureSpec: Sendable {
     public let ggufExtras: @Sendable (ModelConfig) -> [(key: String, value: GGUFValue)]
     /// Refuses what this family's config.json may say that Vane does not run.
     let checkHF: @Sendable (HFConfig, String) throws -> Void
-    /// Whether o_proj's and down_proj's outputs pass a norm before they join the residual stream (OLMo 2): then
-    /// hook_attn_out / hook_mlp_out sit after that norm, and an edit of those weights is not the edit hooked there.
+    /// Whether o_proj's and down_proj's outputs pass a norm before they join the residual stream (OLMo 2, Gemma):
+    /// then hook_attn_out / hook_mlp_out sit after that norm, and an edit of those weights is not the edit hooked
+    /// there (edits refuse it).
     public var postNorms = false
+
+    // What a family reads and runs beyond the shared settings (Gemma 2/3, Phi-3); the defaults add nothing.
+    /// Reads this family's own config.json settings into the config (file path for errors).
+    var readHF: @Sendable (HFConfig, inout ModelConfig, String) throws -> Void = { _, _, _ in }
+    /// Reads this family's own GGUF metadata keys into the config.
+    var readGGUF: @Sendable (GGUFFile, inout ModelConfig) throws -> Void = { _, _ in }
+    /// config.json RoPE types this family runs besides "default".
+    var ropeTypes: Set<String> = []
 
     /// Whether a GGUF file of this family holds Q/K rows permuted for adjacent-pair RoPE.
     public var permutesQK: Bool { ggufRope == .adjacent }
@@ -48,14 +57,20 @@ public enum JSONScalar: Sendable, Equatable {
     case bool(Bool)
     case int(Int)
     case string(String)
-    case strings([String])
+    case double(Double)
+    case null
+    case list([JSONScalar])
+    case object([String: JSONScalar])
 
     public var any: Any {
         switch self {
         case .bool(let b): b
         case .int(let i): i
         case .string(let s): s
-        case .strings(let s): s
+        case .double(let d): d
+        case .null: NSNull()
+        case .list(let l): l.map(\.any)
+        case .object(let o): o.mapValues(\.any)
         }
     }
 }
@@ -65,6 +80,7 @@ extension ArchitectureSpec {
     public static let registry: [ArchitectureSpec] = [
         .llama, .qwen2,
         .qwen3, .olmo2,
+        .gemma2, .gemma3, .phi3,
     ]
 
     public static var supported: String { registry.map(\.name).joined(separator: ", ") }

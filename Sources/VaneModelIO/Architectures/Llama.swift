@@ -19,7 +19,7 @@ extension ArchitectureSpec {
             var extras: [String: JSONScalar] = ["attention_bias": .bool(c.attentionBias), "mlp_bias": .bool(false)]
             if let window = c.slidingWindow {
                 extras["model_type"] = .string("mistral")
-                extras["architectures"] = .strings(["MistralForCausalLM"])
+                extras["architectures"] = .list([.string("MistralForCausalLM")])
                 extras[ConfigKeys.slidingWindow.hf] = .int(window)
             }
             return extras

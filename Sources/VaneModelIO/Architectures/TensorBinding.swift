@@ -27,9 +27,16 @@ public struct TensorBinding: Sendable {
     public let gguf: [String]
     public let kind: Kind
     public let perLayer: Bool
+    /// GGUF value = HF value + offset (a rename only): Gemma's norms multiply by (1 + w), and llama.cpp's
+    /// converter stores w + 1.
+    public var offset: Float = 0
 
     public static func rename(_ hf: String, _ gguf: String, perLayer: Bool = true) -> TensorBinding {
         TensorBinding(hf: hf, gguf: [gguf], kind: .rename, perLayer: perLayer)
+    }
+
+    public static func rename(_ hf: String, _ gguf: String, perLayer: Bool = true, offset: Float) -> TensorBinding {
+        TensorBinding(hf: hf, gguf: [gguf], kind: .rename, perLayer: perLayer, offset: offset)
     }
 
     public static func fused(_ hf: String, _ gguf: [String], rows: @escaping @Sendable (ModelConfig) -> [Int]) -> TensorBinding {
@@ -121,7 +128,7 @@ extension ArchitectureSpec {
         var stackAt: [String: Int] = [:]                     // GGUF name → its place in `out`
         for t in hfTensors where !TensorBinding.ignoredHF.contains(where: { t.name.hasSuffix($0) }) {
             if let b = tensors.first(where: { !$0.perLayer && $0.hf == t.name }) {
-                out.append(renamed(t, b.gguf[0]))
+                out.append(try shifted(renamed(t, b.gguf[0]), by: b.offset))
                 continue
             }
             guard let (layer, suffix) = TensorName.split(t.name, prefix: TensorName.hfLayer) else {
@@ -131,7 +138,7 @@ extension ArchitectureSpec {
             if let b = tensors.first(where: { $0.perLayer && $0.hf == suffix }) {
                 switch b.kind {
                 case .rename:
-                    out.append(renamed(t, prefix + b.gguf[0]))
+                    out.append(try shifted(renamed(t, prefix + b.gguf[0]), by: b.offset))
                 case .fused(let rows):
                     out += try split(t, into: b.gguf.map { prefix + $0 }, rows: rows(config), path: path)
                 case .stacked:
@@ -162,7 +169,7 @@ extension ArchitectureSpec {
         var fusedAt: [String: Int] = [:]
         for (i, t) in gguf.enumerated() {
             if let b = tensors.first(where: { !$0.perLayer && $0.gguf == [t.name] }) {
-                out.append(HFTensor(name: b.hf, shape: t.shape, parts: [.init(index: i, rows: nil)]))
+                out.append(HFTensor(name: b.hf, shape: t.shape, parts: [.init(index: i, rows: nil)], offset: b.offset))
                 continue
             }
             guard let (layer, suffix) = TensorName.split(t.name, prefix: TensorName.ggufLayer),
@@ -172,7 +179,7 @@ extension ArchitectureSpec {
             let hfName = "model.layers.\(layer).\(b.hf)"
             switch b.kind {
             case .rename:
-                out.append(HFTensor(name: hfName, shape: t.shape, parts: [.init(index: i, rows: nil)]))
+                out.append(HFTensor(name: hfName, shape: t.shape, parts: [.init(index: i, rows: nil)], offset: b.offset))
             case .fused:
                 if let k = fusedAt[hfName] {
                     guard out[k].shape.dropFirst() == t.shape.dropFirst() else {
@@ -224,6 +231,15 @@ extension ArchitectureSpec {
         }
     }
 
+    /// `t` as F32 with `offset` added to every value (itself when the offset is 0).
+    private func shifted(_ t: StoredTensor, by offset: Float) throws -> StoredTensor {
+        guard offset != 0 else { return t }
+        let values = dequantize(t).data.map { $0 + offset }
+        let copy = try values.withUnsafeBytes { try MappedFile(copying: [$0], url: t.owner.url.appendingPathComponent(t.name)) }
+        return StoredTensor(name: t.name, type: .f32, shape: t.shape,
+                            bytes: UnsafeRawBufferPointer(rebasing: copy.bytes[0..<(t.count * 4)]), owner: copy)
+    }
+
     /// One tensor [E, …] from experts 0..<E, each of the same type and shape.
     private func stack(_ experts: [Int: StoredTensor], as name: String, path: String) throws -> StoredTensor {
         let n = experts.count
@@ -250,4 +266,6 @@ public struct HFTensor: Sendable {
     public var name: String
     public var shape: [Int]
     public var parts: [Part]
+    /// Subtracted from the GGUF values when written (TensorBinding.offset).
+    public var offset: Float = 0
 }
