@@ -7,15 +7,18 @@ import VaneTensor
 ///
 ///     h = rmsnorm(x) · attn_norm                                           (x = blocks.L.hook_resid_pre)
 ///     q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ                            [T, H·hd], [T, KV·hd], [T, KV·hd]
+///                                                                      attn.hook_q, hook_k, hook_v
 ///     q_h = rmsnorm(q_h) · attn_q_norm, k_g likewise                       (Gemma 3: per head, over hd)
 ///     rope(q), rope(k) (Gemma 3: the local base on sliding layers); append k, v to the cache
+///                                                                      attn.hook_rot_q, hook_rot_k
 ///     s = q_h·K_gᵀ / √query_pre_attn_scalar;  s = cap·tanh(s/cap)          (attn_logit_softcapping)
 ///     z_h = softmax(s + causal mask [+ window on sliding layers]) · V_g   [T, H, hd]  attn.hook_z
 ///     a = Σ_h z_h · W_O[:, h]ᵀ                                 [T, d]   attn.hook_result (per h)
 ///     attn = rmsnorm(a) · post_attention_norm                  [T, d]   hook_attn_out (after the post-norm)
 ///     x = x + attn                                                     hook_resid_mid
 ///     h' = rmsnorm(x) · ffn_norm
-///     m = rmsnorm((gelu_tanh(h'·Wgateᵀ) ⊙ h'·Wupᵀ) · Wdownᵀ) · post_ffw_norm   hook_mlp_out (after the post-norm)
+///     g = gelu_tanh(h'·Wgateᵀ) ⊙ h'·Wupᵀ                       [T, F]   mlp.hook_post
+///     m = rmsnorm(g · Wdownᵀ) · post_ffw_norm                           hook_mlp_out (after the post-norm)
 ///     x = x + m                                                        hook_resid_post
 ///
 /// hook_attn_out and hook_mlp_out are what the block adds to the residual stream, so resid_mid = resid_pre +
@@ -69,12 +72,17 @@ struct GemmaBlock: DecoderBlock {
         run.linear(self.q, h, q, bias: nil)
         run.linear(self.k, h, k, bias: nil)
         run.linear(self.v, h, v, bias: nil)
+        run.hook(.attnQ(l), q, [T, H, hd])
+        run.hook(.attnK(l), k, [T, KV, hd])
+        run.hook(.attnV(l), v, [T, KV, hd])
         if let qNorm, let kNorm {
             Kernels.rmsNorm(q.p, qNorm, q.p, rows: T * H, dim: hd, eps: c.rmsNormEps)
             Kernels.rmsNorm(k.p, kNorm, k.p, rows: T * KV, dim: hd, eps: c.rmsNormEps)
         }
         run.rope(q, heads: H, invFreq: invFreq)
         run.rope(k, heads: KV, invFreq: invFreq)
+        run.hook(.attnRotQ(l), q, [T, H, hd])
+        run.hook(.attnRotK(l), k, [T, KV, hd])
         run.cache.store(layer: l, at: run.p0, keys: k.p, values: v.p, rows: T)
 
         let z = run.buffers("z", T * H * hd)
@@ -95,6 +103,7 @@ struct GemmaBlock: DecoderBlock {
         run.linear(self.gate, h, gate, bias: nil)
         run.linear(self.up, h, up, bias: nil)
         Kernels.geglu(gate.p, up.p, count: T * F)
+        run.hook(.mlpPost(l), gate, [T, F])
         run.linear(down, gate, mlp, bias: nil)
         Kernels.rmsNorm(mlp.p, postFFWNorm, mlp.p, rows: T, dim: d, eps: c.rmsNormEps)
         run.hook(.mlpOut(l), mlp, [T, d])
@@ -103,7 +112,6 @@ struct GemmaBlock: DecoderBlock {
         run.hook(.residPost(l), x, [T, d])
     }
 
-    static func rowShape(_ point: HookPoint, _ c: ModelConfig) -> [Int] { LlamaBlock.rowShape(point, c) }
 
     static func embeddingScale(_ c: ModelConfig) -> Float { Float(c.hiddenSize).squareRoot() }
 }

@@ -6,12 +6,13 @@ import VaneTensor
 /// a sliding window on every layer when the config has one. For T new tokens at positions p0 … p0+T−1:
 ///
 ///     h = rmsnorm(x) · attn_norm                                           (x = blocks.L.hook_resid_pre)
-///     q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ  (rows of Wqkv)            [T, H·hd], [T, KV·hd], [T, KV·hd]
-///     rope(q), rope(k) over the rotary dims; append k, v to the cache
+///     q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ  (rows of Wqkv)            [T, H·hd], [T, KV·hd], [T, KV·hd]   attn.hook_q/k/v
+///     rope(q), rope(k) over the rotary dims; append k, v to the cache   attn.hook_rot_q, hook_rot_k
 ///     z_h = softmax(q_h·K_gᵀ/√hd + causal mask [+ window]) · V_g          [T, H, hd]  attn.hook_z
 ///     attn = Σ_h z_h · W_O[:, h]ᵀ (+bo)                            [T, d]   attn.hook_result (per h), hook_attn_out
 ///     x = x + attn                                                     hook_resid_mid
-///     m = (silu(h'·Wgateᵀ) ⊙ h'·Wupᵀ) · Wdownᵀ (+bdown), h' = rmsnorm(x) · ffn_norm (rows of Wgate_up)   hook_mlp_out
+///     g = silu(h'·Wgateᵀ) ⊙ h'·Wupᵀ, h' = rmsnorm(x) · ffn_norm (rows of Wgate_up)   [T, F]   mlp.hook_post
+///     m = g · Wdownᵀ (+bdown)                                                          hook_mlp_out
 ///     x = x + m                                                        hook_resid_post
 struct Phi3Block: DecoderBlock {
     let attnNorm: [Float]
@@ -54,8 +55,13 @@ struct Phi3Block: DecoderBlock {
         run.linear(self.q, h, q, bias: nil)
         run.linear(self.k, h, k, bias: nil)
         run.linear(self.v, h, v, bias: nil)
+        run.hook(.attnQ(l), q, [T, H, hd])
+        run.hook(.attnK(l), k, [T, KV, hd])
+        run.hook(.attnV(l), v, [T, KV, hd])
         run.rope(q, heads: H, invFreq: invFreq)
         run.rope(k, heads: KV, invFreq: invFreq)
+        run.hook(.attnRotQ(l), q, [T, H, hd])
+        run.hook(.attnRotK(l), k, [T, KV, hd])
         run.cache.store(layer: l, at: run.p0, keys: k.p, values: v.p, rows: T)
 
         let z = run.buffers("z", T * H * hd)
@@ -74,6 +80,7 @@ struct Phi3Block: DecoderBlock {
         run.linear(self.gate, h, gate, bias: nil)
         run.linear(self.up, h, up, bias: nil)
         Kernels.swiglu(gate.p, up.p, count: T * F)
+        run.hook(.mlpPost(l), gate, [T, F])
         run.linear(down, gate, mlp, bias: downBias)
         run.hook(.mlpOut(l), mlp, [T, d])
 
@@ -81,7 +88,6 @@ struct Phi3Block: DecoderBlock {
         run.hook(.residPost(l), x, [T, d])
     }
 
-    static func rowShape(_ point: HookPoint, _ c: ModelConfig) -> [Int] { LlamaBlock.rowShape(point, c) }
 }
 
 extension TensorBinder {
