@@ -49,17 +49,18 @@ public enum Kernels {
         }
     }
 
-    /// Rotary position embedding, in place, on x[T, heads, headDim] for absolute positions pos0…pos0+T−1.
+    /// Rotary position embedding, in place, on x[T, heads, headDim], row t at absolute position positions[t]
+    /// (rows of a batch belong to different sequences, each at its own position).
     /// `adjacent` rotates pairs (2i, 2i+1); otherwise pairs (i, i + headDim/2) (NeoX / HF layout).
     /// Angles are computed in Double so long positions stay exact.
-    public static func rope(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim: Int, pos0: Int,
+    public static func rope(_ x: UnsafeMutablePointer<Float>, positions: [Int], heads: Int, headDim: Int,
                             theta: Float, adjacent: Bool) {
         let half = headDim / 2
         var invFreq = [Double](repeating: 0, count: half)
         for i in 0..<half { invFreq[i] = 1 / pow(Double(theta), Double(2 * i) / Double(headDim)) }
         var cosT = [Float](repeating: 0, count: half), sinT = [Float](repeating: 0, count: half)
-        for t in 0..<rows {
-            let p = Double(pos0 + t)
+        for (t, position) in positions.enumerated() {
+            let p = Double(position)
             for i in 0..<half {
                 let a = p * invFreq[i]
                 cosT[i] = Float(cos(a))
