@@ -76,6 +76,7 @@ import VaneTestSupport
         var prompts = try PromptSet(contentsOf: Self.vectors.appendingPathComponent("data/questions-heldout.jsonl"))
         prompts.items = Array(prompts.items.prefix(4))
         let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
         func run(_ batch: Int) throws -> ([SteerEval.Row], [Data]) {
             var samples: [Data] = []
             let rows = try SteerEval(model: model, steering: Steering(vectors: [(v, 1)]), maxTokens: 24, batchSize: batch)
