@@ -39,32 +39,161 @@ public struct Generator {
 
     public func generate(promptTokens: [Int], options: GenerationOptions, hooks: Hooks? = nil,
                          onToken: (Int) -> Void = { _ in }, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+        try withoutActuallyEscaping(onToken) { onToken in
+            try withoutActuallyEscaping(onText) { onText in
+                let batch = BatchGenerator(model)
+                let id = try batch.add(promptTokens: promptTokens, options: options, hooks: hooks, onToken: onToken,
+                                       onText: onText)
+                var result: GenerationResult?
+                while result == nil { result = try batch.step()[id] }
+                return result!
+            }
+        }
+    }
+
+    /// One continuation per request, generated `batchSize` sequences at a time: a finished sequence's place goes
+    /// to the next request at the following step. Results come in request order; each is what `generate` gives
+    /// that request alone (bit for bit with `.exact` decoding). `onFinish` hears (request index, result) as each ends.
+    public func generate(_ requests: [BatchGenerator.Request], batchSize: Int,
+                         onFinish: (Int, GenerationResult) throws -> Void = { _, _ in }) throws -> [GenerationResult] {
+        precondition(batchSize >= 1, "batch size must be at least 1")
+        let batch = BatchGenerator(model)
+        var results = [GenerationResult?](repeating: nil, count: requests.count)
+        var request: [BatchGenerator.ID: Int] = [:]
+        var next = 0
+        while next < requests.count || !batch.isEmpty {
+            while next < requests.count, batch.count < batchSize {
+                let r = requests[next]
+                let id = try batch.add(promptTokens: r.promptTokens, options: r.options, hooks: r.hooks)
+                request[id] = next
+                next += 1
+            }
+            for (id, result) in try batch.step().sorted(by: { $0.key < $1.key }) {
+                let i = request.removeValue(forKey: id)!
+                results[i] = result
+                try onFinish(i, result)
+            }
+        }
+        return results.map { $0! }
+    }
+}
+
+/// Generates many sequences together: each `step()` runs one batched forward call that advances every active
+/// sequence by one token (or, for one just added, through its prompt), with its own cache, hooks, sampler and stop
+/// rules. Sequences may be added between steps and leave the batch when they finish, so a server can drive it
+/// step by step (continuous batching).
+public final class BatchGenerator {
+    public typealias ID = Int
+
+    /// A prompt to continue, with its options and hooks.
+    public struct Request {
+        public var promptTokens: [Int]
+        public var options: GenerationOptions
+        public var hooks: Hooks?
+
+        public init(promptTokens: [Int], options: GenerationOptions, hooks: Hooks? = nil) {
+            self.promptTokens = promptTokens
+            self.options = options
+            self.hooks = hooks
+        }
+    }
+
+    public let model: LanguageModel
+    private var active: [Sequence] = []
+    private var nextID = 0
+
+    public init(_ model: LanguageModel) { self.model = model }
+
+    /// Sequences not yet finished.
+    public var count: Int { active.count }
+    public var isEmpty: Bool { active.isEmpty }
+
+    /// Queues a prompt; it joins the batch at the next `step()`. Its cache holds the prompt and at most
+    /// `options.maxTokens` more positions (less where the model's context ends). `onToken` hears each sampled id,
+    /// `onText` the text as it becomes final.
+    public func add(promptTokens: [Int], options: GenerationOptions, hooks: Hooks? = nil,
+                    onToken: @escaping (Int) -> Void = { _ in },
+                    onText: @escaping (String) -> Void = { _ in }) throws -> ID {
         guard !promptTokens.isEmpty else { throw VaneError.emptyPrompt }
-        let transformer = model.transformer
-        let limit = transformer.config.maxPositionEmbeddings
+        let limit = model.config.maxPositionEmbeddings
         guard promptTokens.count < limit else {
             throw VaneError.contextOverflow(tokens: promptTokens.count, limit: limit)
         }
+        if let bad = promptTokens.first(where: { $0 < 0 || $0 >= model.config.vocabSize }) {
+            throw VaneError.badToken(bad, vocabSize: model.config.vocabSize)
+        }
         // min first: maxTokens may be as large as Int allows.
-        let cache = transformer.makeCache(capacity: promptTokens.count + min(limit - promptTokens.count, max(options.maxTokens, 0)))
-        var sampler = Sampler(options.sampling)
-        let stops = model.tokenizer.endOfTurnIDs
-        var decoder = StreamingDecoder(tokenizer: model.tokenizer)
-        var text = "", emitted = 0
-        var tokens: [Int] = []
-        var reason = GenerationResult.StopReason.maxTokens
-        let holdBack = max(0, (options.stopStrings.map(\.count).max() ?? 0) - 1)
+        let cache = model.transformer.makeCache(capacity: promptTokens.count + min(limit - promptTokens.count, max(options.maxTokens, 0)))
+        let id = nextID
+        nextID += 1
+        active.append(Sequence(id: id, prompt: promptTokens, options: options, hooks: hooks, cache: cache,
+                               tokenizer: model.tokenizer, onToken: onToken, onText: onText))
+        return id
+    }
 
+    /// Runs one forward call over all active sequences, samples each one's next token, and returns the sequences
+    /// that finished in this step (they have left the batch).
+    public func step() throws -> [ID: GenerationResult] {
+        guard !active.isEmpty else { return [:] }
         let start = Date()
-        var logits = try transformer.forward(promptTokens, cache: cache, hooks: hooks, logits: .last,
-                                             precision: model.decoding).data
-        let promptSeconds = Date().timeIntervalSince(start)
+        let logits = try model.transformer.forward(active.map { Transformer.BatchInput($0.pending, cache: $0.cache, hooks: $0.hooks) },
+                                                   logits: .last, precision: model.decoding)
+        let seconds = Date().timeIntervalSince(start)
+        var finished: [ID: GenerationResult] = [:]
+        for (s, l) in zip(active, logits) {
+            if s.started == nil {
+                s.started = start
+                s.promptSeconds = seconds
+            }
+            if s.consume(l.data, stops: model.tokenizer.endOfTurnIDs) { finished[s.id] = s.result() }
+        }
+        active.removeAll { finished[$0.id] != nil }
+        return finished
+    }
 
-        while tokens.count < options.maxTokens {
+    /// One sequence's state between steps.
+    private final class Sequence {
+        let id: ID
+        let prompt: [Int]
+        let options: GenerationOptions
+        let hooks: Hooks?
+        let cache: KVCache
+        let onToken: (Int) -> Void
+        let onText: (String) -> Void
+        let holdBack: Int
+        var sampler: Sampler
+        var decoder: StreamingDecoder
+        /// Tokens the next forward call runs: the prompt, then each sampled token.
+        var pending: [Int]
+        var tokens: [Int] = []
+        var text = ""
+        var emitted = 0
+        var reason = GenerationResult.StopReason.maxTokens
+        var started: Date?
+        var promptSeconds = 0.0
+
+        init(id: ID, prompt: [Int], options: GenerationOptions, hooks: Hooks?, cache: KVCache, tokenizer: BPETokenizer,
+             onToken: @escaping (Int) -> Void, onText: @escaping (String) -> Void) {
+            self.id = id
+            self.prompt = prompt
+            self.options = options
+            self.hooks = hooks
+            self.cache = cache
+            self.onToken = onToken
+            self.onText = onText
+            holdBack = max(0, (options.stopStrings.map(\.count).max() ?? 0) - 1)
+            sampler = Sampler(options.sampling)
+            decoder = StreamingDecoder(tokenizer: tokenizer)
+            pending = prompt
+        }
+
+        /// Samples from the logits of the last step; true when the sequence is done.
+        func consume(_ logits: [Float], stops: Set<Int>) -> Bool {
+            guard tokens.count < options.maxTokens else { return true }
             let next = sampler.sample(logits)
             if options.stopAtEndOfTurn && stops.contains(next) {
                 reason = .endOfTurn
-                break
+                return true
             }
             tokens.append(next)
             onToken(next)
@@ -72,21 +201,25 @@ public struct Generator {
             if let cut = options.stopStrings.compactMap({ text.range(of: $0)?.lowerBound }).min() {
                 text = String(text[..<cut])
                 reason = .stopString
-                break
+                return true
             }
             let safe = text.count - holdBack
             if safe > emitted {
                 onText(String(text.dropFirst(emitted).prefix(safe - emitted)))
                 emitted = safe
             }
-            if tokens.count == options.maxTokens || cache.length >= cache.capacity { break }
-            logits = try transformer.forward([next], cache: cache, hooks: hooks, logits: .last,
-                                             precision: model.decoding).data
+            if tokens.count == options.maxTokens || cache.length >= cache.capacity { return true }
+            pending = [next]
+            return false
         }
-        if reason != .stopString { text += decoder.flush() }
-        if text.count > emitted { onText(String(text.dropFirst(emitted))) }
-        return GenerationResult(promptTokens: promptTokens, tokens: tokens, text: text, stopReason: reason,
-                                promptSeconds: promptSeconds,
-                                generationSeconds: Date().timeIntervalSince(start) - promptSeconds)
+
+        func result() -> GenerationResult {
+            if reason != .stopString { text += decoder.flush() }
+            if text.count > emitted { onText(String(text.dropFirst(emitted))) }
+            emitted = text.count
+            return GenerationResult(promptTokens: prompt, tokens: tokens, text: text, stopReason: reason,
+                                    promptSeconds: promptSeconds,
+                                    generationSeconds: Date().timeIntervalSince(started ?? Date()) - promptSeconds)
+        }
     }
 }

@@ -10,8 +10,9 @@ public enum Precision: String, Sendable, CaseIterable {
     /// Weights dequantized to f32 and multiplied in f32: what a float reference over the dequantized weights
     /// computes. Traces, extraction and the correctness tests use it.
     case exact
-    /// Single-token products quantize the activation to 8 bits and use integer dot products, as llama.cpp
-    /// does (logits move by up to ~0.5 on Q4 models); batches still go through f32 sgemm.
+    /// Single-token products (and the single new tokens of a batched decoding step, row by row) quantize the
+    /// activation to 8 bits and use integer dot products, as llama.cpp does (logits move by up to ~0.5 on Q4
+    /// models); prompt batches of more than 4 tokens still go through f32 sgemm.
     case fast
 }
 
@@ -50,18 +51,38 @@ struct Linear {
         }
     }
 
-    /// Dequantizes W in bands of rows into scratch memory and multiplies each band with sgemm, so no full f32
-    /// copy of a large matrix (the output embedding) is ever held.
+    /// y[rows, out] = x[rows, inner] · Wᵀ where each row's result is bit for bit what `apply` gives that row alone
+    /// (rows of different sequences in one batched step). The integer products are per row already; the f32 path
+    /// dequantizes each band of W once and runs the single-row product (sgemv) on it for every row, since sgemm's
+    /// summation order differs from sgemv's.
+    func applyRowwise(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, precision: Precision,
+                      scratch: Scratch) {
+        if tensor.type == .f32, Int(bitPattern: tensor.bytes.baseAddress!) % 4 == 0 {
+            let w = tensor.bytes.baseAddress!.assumingMemoryBound(to: Float.self)
+            for t in 0..<rows {
+                Kernels.matmulTransposed(x + t * inner, w, y + t * out, rows: 1, inner: inner, out: out)
+            }
+        } else if precision == .fast, tensor.type != .f32 {
+            applyQuantized(x, rows: rows, into: y, scratch: scratch)
+        } else {
+            applyDequantized(x, rows: rows, into: y, scratch: scratch, rowwise: true)
+        }
+    }
+
+    /// Dequantizes W in bands of rows into scratch memory and multiplies each band with sgemm (or, `rowwise`, with
+    /// sgemv per row), so no full f32 copy of a large matrix (the output embedding) is ever held.
     private func applyDequantized(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
-                                  scratch: Scratch) {
+                                  scratch: Scratch, rowwise: Bool = false) {
         let band = max(1, min(out, Scratch.bandFloats / inner))
         let w = scratch.weights(band * inner)
         var r0 = 0
         while r0 < out {
             let n = min(band, out - r0)
             dequantize(tensor.type, tensor.bytes.baseAddress! + r0 * rowBytes, w, count: n * inner)
-            if rows == 1 {
-                Kernels.matmulTransposed(x, w, y + r0, rows: 1, inner: inner, out: n)
+            if rows == 1 || rowwise {
+                for t in 0..<rows {
+                    Kernels.matmulTransposed(x + t * inner, w, y + t * out + r0, rows: 1, inner: inner, out: n)
+                }
             } else {
                 Kernels.matmulTransposedStrided(x, w, y + r0, rows: rows, inner: inner, out: n, ldy: out)
             }

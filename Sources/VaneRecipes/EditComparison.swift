@@ -49,16 +49,20 @@ public struct EditComparison {
     public let edited: LanguageModel
     public var maxTokens: Int
     public var plain: Bool
+    /// Responses decoded together per model (BatchGenerator); they do not depend on it with `.exact` decoding.
+    public var batchSize: Int
 
-    public init(original: LanguageModel, edited: LanguageModel, maxTokens: Int = 128, plain: Bool = false) {
+    public init(original: LanguageModel, edited: LanguageModel, maxTokens: Int = 128, plain: Bool = false,
+                batchSize: Int = 16) {
         self.original = original
         self.edited = edited
         self.maxTokens = maxTokens
         self.plain = plain
+        self.batchSize = batchSize
     }
 
-    /// Runs both models; `onQuestion(i, originalText, editedText)` sees each pair of responses, `progress` each
-    /// response.
+    /// Runs both models; `onQuestion(i, originalText, editedText)` sees each pair of responses (once both models
+    /// have answered every question), `progress` each response.
     public func run(_ questions: PromptSet, shortBelow: LengthThreshold,
                     onQuestion: (Int, String, String) -> Void = { _, _, _ in },
                     progress: (ProgressEvent) -> Void = { _ in }) throws -> Report {
@@ -69,21 +73,25 @@ public struct EditComparison {
         var tokens = 0
         progress(ProgressEvent(task: "edit-eval", done: 0, total: total, tokens: 0))
         let options = GenerationOptions(maxTokens: maxTokens, sampling: .greedy)
+        // Each model answers every question, batchSize at a time.
+        var done = 0
+        let responses = try [original, edited].map { m in
+            let requests = try questions.items.map {
+                BatchGenerator.Request(promptTokens: try PromptSet.tokens($0, model: m, plain: plain), options: options)
+            }
+            return try Generator(m).generate(requests, batchSize: batchSize) { _, r in
+                done += 1
+                tokens += r.tokens.count
+                progress(ProgressEvent(task: "edit-eval", done: done, total: total, tokens: tokens))
+            }
+        }
         var lengths: [[Int]] = [], correct: [[Bool?]] = [], truncated: [[Bool]] = []
         for (i, item) in questions.items.enumerated() {
-            var row: [Int] = [], right: [Bool?] = [], cut: [Bool] = [], texts: [String] = []
-            for m in [original, edited] {
-                let ids = try PromptSet.tokens(item, model: m, plain: plain)
-                let r = try Generator(m).generate(promptTokens: ids, options: options)
-                row.append(ReasoningLength.span(of: r.tokens, tokenizer: m.tokenizer).range.count)
-                right.append(item.answer.map { AnswerChecker.isCorrect(r.text, answer: $0) })
-                cut.append(r.stopReason == .maxTokens)
-                texts.append(r.text)
-                tokens += r.tokens.count
-                progress(ProgressEvent(task: "edit-eval", done: 2 * i + texts.count, total: total, tokens: tokens))
-            }
-            lengths.append(row); correct.append(right); truncated.append(cut)
-            onQuestion(i, texts[0], texts[1])
+            let pair = [(original, responses[0][i]), (edited, responses[1][i])]
+            lengths.append(pair.map { m, r in ReasoningLength.span(of: r.tokens, tokenizer: m.tokenizer).range.count })
+            correct.append(pair.map { _, r in item.answer.map { AnswerChecker.isCorrect(r.text, answer: $0) } })
+            truncated.append(pair.map { _, r in r.stopReason == .maxTokens })
+            onQuestion(i, pair[0].1.text, pair[1].1.text)
         }
         let cutTokens = shortBelow.tokens(over: lengths.map { $0[0] })
         let short = lengths.indices.filter { Double(lengths[$0][0]) < cutTokens }

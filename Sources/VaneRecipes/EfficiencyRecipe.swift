@@ -80,6 +80,8 @@ public struct EfficiencyRecipe {
     public var layers: [Int]
     public var hook = SteerHook.residPost
     public var method = DirectionMethod.meanDiff
+    /// Samples decoded together (across questions); the samples do not depend on it with `.exact` decoding.
+    public var batchSize = 16
 
     public init(model: LanguageModel) {
         self.model = model
@@ -147,23 +149,34 @@ public struct EfficiencyRecipe {
         let task = "efficiency: sampling", total = questions.items.count * samples
         var sampled = records.count * samples, tokens = 0
         progress(ProgressEvent(task: task, done: sampled, total: total, tokens: 0))
-        for (q, item) in questions.items.enumerated().dropFirst(records.count) {
+        // All remaining samples go through one batched generator; each question is logged and stored, in order,
+        // as soon as its samples and those of the questions before it are done (so --resume works as before).
+        let pending = Array(questions.items.enumerated().dropFirst(records.count))
+        var requests: [BatchGenerator.Request] = []
+        var seeds: [UInt64] = []
+        var prompts: [[Int]] = []
+        for (q, item) in pending {
             let ids = try PromptSet.tokens(item, model: model)
-            var results: [GenerationResult] = []
-            var record = QuestionRecord(line: q + 1, answer: item.answer!, samples: [], pair: nil)
+            prompts.append(ids)
             for s in 0..<samples {
                 let sampleSeed = seed &+ UInt64(q * samples + s)
-                let options = GenerationOptions(maxTokens: maxTokens, sampling: SamplingOptions(
-                    temperature: temperature, topK: 40, topP: 0.95, minP: 0.05, seed: sampleSeed))
-                let r = try Generator(model).generate(promptTokens: ids, options: options)
+                seeds.append(sampleSeed)
+                requests.append(BatchGenerator.Request(promptTokens: ids, options: GenerationOptions(
+                    maxTokens: maxTokens, sampling: SamplingOptions(temperature: temperature, topK: 40, topP: 0.95,
+                                                                    minP: 0.05, seed: sampleSeed))))
+            }
+        }
+        var finished = [GenerationResult?](repeating: nil, count: requests.count)
+        var nextQuestion = 0
+        func finishQuestion(_ k: Int) throws {
+            let (q, item) = pending[k]
+            let ids = prompts[k]
+            let results = (0..<samples).map { finished[k * samples + $0]! }
+            var record = QuestionRecord(line: q + 1, answer: item.answer!, samples: [], pair: nil)
+            for (s, r) in results.enumerated() {
                 let correct = r.stopReason == .endOfTurn && AnswerChecker.isCorrect(r.text, answer: item.answer!)
-                results.append(r)
-                record.samples.append(.init(seed: sampleSeed, tokens: r.tokens.count, stop: r.stopReason.rawValue,
-                                            correct: correct, text: r.text))
-                if correct { correctSoFar += 1 }
-                sampled += 1
-                tokens += r.tokens.count
-                progress(ProgressEvent(task: task, done: sampled, total: total, tokens: tokens, note: "\(correctSoFar) correct"))
+                record.samples.append(.init(seed: seeds[k * samples + s], tokens: r.tokens.count,
+                                            stop: r.stopReason.rawValue, correct: correct, text: r.text))
             }
             let correct = record.samples.indices.filter { record.samples[$0].correct }
             if let short = correct.min(by: { results[$0].tokens.count < results[$1].tokens.count }),
@@ -187,6 +200,19 @@ public struct EfficiencyRecipe {
             }
             records.append(record)
             try Self.writeLog(samplesURL, settings: settings, records: records)
+        }
+        _ = try Generator(model).generate(requests, batchSize: batchSize) { i, r in
+            finished[i] = r
+            sampled += 1
+            tokens += r.tokens.count
+            if r.stopReason == .endOfTurn, AnswerChecker.isCorrect(r.text, answer: pending[i / samples].element.answer!) {
+                correctSoFar += 1
+            }
+            progress(ProgressEvent(task: task, done: sampled, total: total, tokens: tokens, note: "\(correctSoFar) correct"))
+            while nextQuestion < pending.count, (0..<samples).allSatisfy({ finished[nextQuestion * samples + $0] != nil }) {
+                try finishQuestion(nextQuestion)
+                nextQuestion += 1
+            }
         }
         try writer.close()
         let pairs = records.filter { $0.pair != nil }

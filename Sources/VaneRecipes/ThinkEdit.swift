@@ -74,6 +74,8 @@ public struct ThinkEdit {
     public var site = Site.attn
     /// Heads to edit; nil: 4% of the heads scored, at least one.
     public var topK: Int?
+    /// Responses decoded together in step 1 (BatchGenerator); they do not depend on it with `.exact` decoding.
+    public var batchSize = 16
 
     public init(model: LanguageModel) {
         self.model = model
@@ -89,18 +91,23 @@ public struct ThinkEdit {
         let task = "thinkedit: generating", total = questions.items.count
         var tokens = 0
         progress(ProgressEvent(task: task, done: 0, total: total, tokens: 0))
-        var samples: [ReasoningSample] = []
-        for (q, item) in questions.items.enumerated() {
+        let requests = try questions.items.enumerated().map { q, item in
             var s = sampling
             s.seed = seed &+ UInt64(q)
-            let ids = try PromptSet.tokens(item, model: model)
-            let r = try Generator(model).generate(promptTokens: ids, options: GenerationOptions(maxTokens: maxTokens, sampling: s))
-            let (span, tagged) = ReasoningLength.span(of: r.tokens, tokenizer: model.tokenizer)
-            samples.append(ReasoningSample(item: item, response: r.text, responseTokens: r.tokens.count,
-                                           reasoningTokens: span.count, tagged: tagged, stop: r.stopReason.rawValue,
-                                           correct: item.answer.map { AnswerChecker.isCorrect(r.text, answer: $0) }))
+            return BatchGenerator.Request(promptTokens: try PromptSet.tokens(item, model: model),
+                                          options: GenerationOptions(maxTokens: maxTokens, sampling: s))
+        }
+        var done = 0
+        let results = try Generator(model).generate(requests, batchSize: batchSize) { _, r in
+            done += 1
             tokens += r.tokens.count
-            progress(ProgressEvent(task: task, done: q + 1, total: total, tokens: tokens, note: "\(span.count) reasoning tokens"))
+            progress(ProgressEvent(task: task, done: done, total: total, tokens: tokens))
+        }
+        var samples: [ReasoningSample] = zip(questions.items, results).map { item, r in
+            let (span, tagged) = ReasoningLength.span(of: r.tokens, tokenizer: model.tokenizer)
+            return ReasoningSample(item: item, response: r.text, responseTokens: r.tokens.count,
+                                   reasoningTokens: span.count, tagged: tagged, stop: r.stopReason.rawValue,
+                                   correct: item.answer.map { AnswerChecker.isCorrect(r.text, answer: $0) })
         }
         let tagged = samples.filter(\.tagged).count * 2 > samples.count
         let lengths = samples.filter { $0.tagged == tagged }.map(\.reasoningTokens)

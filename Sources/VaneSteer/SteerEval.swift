@@ -130,61 +130,80 @@ public struct SteerEval {
     public var plain: Bool
     public var projection: Projection?
     public var regex: NSRegularExpression?
+    /// Generations decoded together (BatchGenerator); the results do not depend on it with `.exact` decoding.
+    public var batchSize: Int
 
     public init(model: LanguageModel, steering: Steering, maxTokens: Int = 128, plain: Bool = false,
-                projection: Projection? = nil, regex: NSRegularExpression? = nil) {
+                projection: Projection? = nil, regex: NSRegularExpression? = nil, batchSize: Int = 16) {
         self.model = model
         self.steering = steering
         self.maxTokens = maxTokens
         self.plain = plain
         self.projection = projection
         self.regex = regex
+        self.batchSize = batchSize
     }
 
     /// Runs the sweep; `onSample` sees each steered text. `progress` hears of each generation (the unsteered one
-    /// and one per scale, per prompt).
+    /// and one per scale, per prompt, `batchSize` at a time), then of each prompt scored.
     public func run(_ prompts: PromptSet, scales: [Double], onSample: (Sample) throws -> Void = { _ in },
                     progress: (ProgressEvent) -> Void = { _ in }) throws -> [Row] {
-        let total = prompts.items.count * (scales.count + 1)
-        var done = 0, tokens = 0
-        func advance(_ generated: Int, _ note: String) {
-            done += 1
-            tokens += generated
-            progress(ProgressEvent(task: "steer-eval", done: done, total: total, tokens: tokens, note: note))
-        }
-        progress(ProgressEvent(task: "steer-eval", done: 0, total: total, tokens: 0))
         let layers = model.config.numHiddenLayers
+        let options = GenerationOptions(maxTokens: maxTokens, sampling: SamplingOptions(temperature: 0))
+        // Every generation of the sweep, prompt by prompt: the unsteered one, then one per scale that steers at all.
+        let ids = try prompts.items.map { try PromptSet.tokens($0, model: model, plain: plain) }
+        var requests: [BatchGenerator.Request] = []
+        var steered = [[Int?]](repeating: [], count: ids.count)      // request index per (prompt, scale)
+        var scaledSteering: [Steering] = []
+        for k in scales.indices { scaledSteering.append(steering.scaled(by: Float(scales[k]))) }
+        for (p, prompt) in ids.enumerated() {
+            requests.append(BatchGenerator.Request(promptTokens: prompt, options: options))
+            for scaled in scaledSteering {
+                let hooks = Hooks()
+                try scaled.install(on: hooks, promptLength: prompt.count, modelLayers: layers)
+                steered[p].append(hooks.isEmpty ? nil : requests.count)
+                if !hooks.isEmpty { requests.append(BatchGenerator.Request(promptTokens: prompt, options: options, hooks: hooks)) }
+            }
+        }
+        var done = 0, tokens = 0
+        progress(ProgressEvent(task: "steer-eval: generating", done: 0, total: requests.count, tokens: 0))
+        let generated = try Generator(model).generate(requests, batchSize: batchSize) { _, result in
+            done += 1
+            tokens += result.tokens.count
+            progress(ProgressEvent(task: "steer-eval: generating", done: done, total: requests.count, tokens: tokens))
+        }
+
         var lengths = [[Double]](repeating: [], count: scales.count)
         var firstKL = lengths, meanKL = lengths, entropy = lengths, correct = lengths, projected = lengths
         var matches = lengths
-        let options = GenerationOptions(maxTokens: maxTokens, sampling: SamplingOptions(temperature: 0))
+        var base = 0
+        progress(ProgressEvent(task: "steer-eval: scoring", done: 0, total: ids.count))
         for (p, item) in prompts.items.enumerated() {
-            let ids = try PromptSet.tokens(item, model: model, plain: plain)
-            let base = try Generator(model).generate(promptTokens: ids, options: options)
-            let baseRun = try teacherForced(ids + base.tokens, from: ids.count, steering: nil, promptLength: ids.count)
-            advance(base.tokens.count, "unsteered")
+            let prompt = ids[p]
+            let unsteered = generated[base]
+            let baseRun = try teacherForced(prompt + unsteered.tokens, from: prompt.count, steering: nil, promptLength: prompt.count)
             for (k, scale) in scales.enumerated() {
-                let scaled = steering.scaled(by: Float(scale))
-                let hooks = Hooks()
-                try scaled.install(on: hooks, promptLength: ids.count, modelLayers: layers)
-                let steered = hooks.isEmpty ? base : try Generator(model).generate(promptTokens: ids, options: options, hooks: hooks)
-                let own = hooks.isEmpty ? baseRun : try teacherForced(ids + steered.tokens, from: ids.count, steering: scaled, promptLength: ids.count)
-                let forced = hooks.isEmpty ? baseRun : try teacherForced(ids + base.tokens, from: ids.count, steering: scaled, promptLength: ids.count)
+                let scaled = scaledSteering[k]
+                let request = steered[p][k]
+                let result = request.map { generated[$0] } ?? unsteered
+                let own = request == nil ? baseRun : try teacherForced(prompt + result.tokens, from: prompt.count, steering: scaled, promptLength: prompt.count)
+                let forced = request == nil ? baseRun : try teacherForced(prompt + unsteered.tokens, from: prompt.count, steering: scaled, promptLength: prompt.count)
                 let kls = zip(baseRun.logProbs, forced.logProbs).map { Metrics.kl($0, $1) }
-                lengths[k].append(Double(steered.tokens.count))
+                lengths[k].append(Double(result.tokens.count))
                 firstKL[k].append(kls[0])
                 meanKL[k].append(kls.reduce(0, +) / Double(kls.count))
                 entropy[k].append(own.logProbs.map(Metrics.entropyBits).reduce(0, +) / Double(own.logProbs.count))
-                let isCorrect = item.answer.map { AnswerChecker.isCorrect(steered.text, answer: $0) }
+                let isCorrect = item.answer.map { AnswerChecker.isCorrect(result.text, answer: $0) }
                 if let isCorrect { correct[k].append(isCorrect ? 1 : 0) }
                 if let projection = own.projection { projected[k].append(projection) }
-                let count = regex.map { $0.numberOfMatches(in: steered.text, range: NSRange(steered.text.startIndex..., in: steered.text)) }
+                let count = regex.map { $0.numberOfMatches(in: result.text, range: NSRange(result.text.startIndex..., in: result.text)) }
                 if let count { matches[k].append(Double(count)) }
-                try onSample(Sample(promptIndex: p, prompt: item.text, scale: scale, text: steered.text,
-                                    tokens: steered.tokens.count, stop: steered.stopReason.rawValue, correct: isCorrect,
+                try onSample(Sample(promptIndex: p, prompt: item.text, scale: scale, text: result.text,
+                                    tokens: result.tokens.count, stop: result.stopReason.rawValue, correct: isCorrect,
                                     projection: own.projection, regexMatches: count))
-                advance(steered.tokens.count, "scale \(scale)")
             }
+            base += 1 + steered[p].compactMap { $0 }.count
+            progress(ProgressEvent(task: "steer-eval: scoring", done: p + 1, total: ids.count))
         }
         func mean(_ x: [Double]) -> Double? { x.isEmpty ? nil : x.reduce(0, +) / Double(x.count) }
         return scales.indices.map { k in

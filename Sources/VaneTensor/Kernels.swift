@@ -49,18 +49,19 @@ public enum Kernels {
         }
     }
 
-    /// Rotary position embedding, in place, on x[T, heads, headDim] for absolute positions pos0…pos0+T−1, pair i
-    /// rotating by angle position · invFreq[i] (the model's table: θ^(−2i/headDim), scaled where the model scales
-    /// RoPE), on the first 2·invFreq.count dims of each head (partial rotary leaves the rest as they are).
+    /// Rotary position embedding, in place, on x[T, heads, headDim], row t at absolute position positions[t]
+    /// (rows of a batch belong to different sequences, each at its own position), pair i rotating by angle
+    /// position · invFreq[i] (the model's table: θ^(−2i/headDim), scaled where the model scales RoPE), on the
+    /// first 2·invFreq.count dims of each head (partial rotary leaves the rest as they are).
     /// `adjacent` rotates pairs (2i, 2i+1); otherwise pairs (i, i + invFreq.count) (NeoX / HF layout).
     /// Angles are computed in Double so long positions stay exact.
-    public static func rope(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, headDim: Int, pos0: Int,
+    public static func rope(_ x: UnsafeMutablePointer<Float>, positions: [Int], heads: Int, headDim: Int,
                             invFreq: [Double], adjacent: Bool) {
         let half = invFreq.count
         precondition(half <= headDim / 2, "RoPE table of \(half) frequencies for head_dim \(headDim)")
         var cosT = [Float](repeating: 0, count: half), sinT = [Float](repeating: 0, count: half)
-        for t in 0..<rows {
-            let p = Double(pos0 + t)
+        for (t, position) in positions.enumerated() {
+            let p = Double(position)
             for i in 0..<half {
                 let a = p * invFreq[i]
                 cosT[i] = Float(cos(a))

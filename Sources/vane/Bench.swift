@@ -10,13 +10,15 @@ struct Bench: ParsableCommand {
     @Option(help: "Prompt tokens processed in one batch (pp).") var promptTokens = 512
     @Option(help: "Tokens generated one at a time (tg).") var genTokens = 128
     @Option(help: "Runs of each test; the median is reported.") var repetitions = 3
+    @Option(help: "Sequences generated together in tg (one forward call advances each by a token); t/s counts all.")
+    var batch = 1
     @Flag(help: "Generation in f32 over dequantized weights instead of 8-bit activation dot products.") var exact = false
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
-        guard promptTokens >= 1, genTokens >= 1, repetitions >= 1 else {
-            throw ValidationError("--prompt-tokens, --gen-tokens and --repetitions must be at least 1")
+        guard promptTokens >= 1, genTokens >= 1, repetitions >= 1, batch >= 1 else {
+            throw ValidationError("--prompt-tokens, --gen-tokens, --repetitions and --batch must be at least 1")
         }
     }
 
@@ -40,11 +42,13 @@ struct Bench: ParsableCommand {
             pp.append(Double(promptTokens) / (try seconds { _ = try t.forward(prompt, cache: cache, logits: .last, precision: precision) }))
         }
         for _ in 0..<repetitions {
-            let cache = t.makeCache(capacity: genTokens + 1)
-            var token = prompt[0]
-            tg.append(Double(genTokens) / (try seconds {
+            let caches = (0..<batch).map { _ in t.makeCache(capacity: genTokens + 1) }
+            var tokens = (0..<batch).map { ($0 * 7919 + 13) % vocab }
+            tg.append(Double(batch * genTokens) / (try seconds {
                 for _ in 0..<genTokens {
-                    token = Sampler.argmax(try t.forward([token], cache: cache, logits: .last, precision: precision).data)
+                    let logits = try t.forward(zip(tokens, caches).map { Transformer.BatchInput([$0], cache: $1) },
+                                               logits: .last, precision: precision)
+                    tokens = logits.map { Sampler.argmax($0.data) }
                 }
             }))
         }
@@ -58,7 +62,8 @@ struct Bench: ParsableCommand {
             print("| --- | ---: | ---: | --- | ---: |")
             let size = formatBytes(m.files.fileBytes)
             print("| \(name) | \(size) | \(Parallel.threads) | pp\(promptTokens) | \(String(format: "%.2f ± %.2f", ppMedian, spread(pp))) |")
-            print("| \(name) | \(size) | \(Parallel.threads) | tg\(genTokens) | \(String(format: "%.2f ± %.2f", tgMedian, spread(tg))) |")
+            let tgName = "tg\(genTokens)" + (batch > 1 ? " ×\(batch)" : "")
+            print("| \(name) | \(size) | \(Parallel.threads) | \(tgName) | \(String(format: "%.2f ± %.2f", tgMedian, spread(tg))) |")
             print("peak RSS \(formatBytes(rss)), \(precision.rawValue) precision")
         }
     }

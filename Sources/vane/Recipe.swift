@@ -48,9 +48,12 @@ struct Recipe: ParsableCommand {
         @Option(help: "Layers, from 1 (default: 1 to the last).") var layers: String?
         @Option(help: "Random seed.") var seed: UInt64 = 0
         @Flag(help: "Continue an interrupted run from STORE.partial and its samples log (same settings).") var resume = false
+        @Option(help: "Responses decoded together in one forward call (samples do not depend on it with --exact).")
+        var batch = 16
         @OptionGroup var threads: ThreadOptions
 
         func validate() throws {
+            guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
             let store = URL(fileURLWithPath: output).deletingPathExtension().appendingPathExtension("h5").path
             try checkOutput(output, inputs: [model.model, questions], extensions: ["gguf"], what: "a control vector (GGUF)")
             try checkOutput(store, inputs: [model.model, questions], extensions: ["h5"], what: "the recipe's activation store")
@@ -61,6 +64,7 @@ struct Recipe: ParsableCommand {
             let m = try model.loadForSampling()
             var recipe = EfficiencyRecipe(model: m)
             (recipe.samples, recipe.temperature, recipe.maxTokens, recipe.seed) = (samples, temperature, maxTokens, seed)
+            recipe.batchSize = batch
             if let layers { recipe.layers = try LayerList.parse(layers) }
             let out = URL(fileURLWithPath: output)
             let store = out.deletingPathExtension().appendingPathExtension("h5")

@@ -28,10 +28,13 @@ struct SteerEvalCommand: ParsableCommand {
     var scoreRegex: String?
     @Option(help: "An edited model to compare with MODEL instead of steering (reasoning length, accuracy).") var edited: String?
     @Option(help: "With --edited: short = reasoning below this many tokens or percentile of MODEL's lengths.") var shortBelow = "30%"
+    @Option(help: "Generations decoded together in one forward call (results do not depend on it with --exact).")
+    var batch = 16
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         guard !steer.steer.isEmpty || edited != nil else { throw ValidationError("give a vector with --steer VECTOR.gguf, or --edited MODEL") }
         do {
             _ = try sweep.map(Sweep.init(parsing:))
@@ -76,13 +79,21 @@ struct SteerEvalCommand: ParsableCommand {
         let largest = chosen.scales.map(abs).max() ?? 1
         for warning in measurement.warnings(at: largest, modelLayers: m.config.numHiddenLayers) { note("warning: \(warning)") }
         let eval = SteerEval(model: m, steering: steering, maxTokens: maxTokens, plain: plain, projection: projection,
-                             regex: try regex())
+                             regex: try regex(), batchSize: batch)
         var samples: [Data] = []
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let start = Date()
+        let line = ProgressLine()
+        var generated = 0, generating = 0.0
         let rows = try eval.run(set, scales: chosen.scales, onSample: { samples.append(try encoder.encode($0)) },
-                                progress: ProgressLine().report)
+                                progress: { event in
+                                    line.report(event)
+                                    if event.task == "steer-eval: generating" {
+                                        generated = event.tokens ?? 0
+                                        generating = Date().timeIntervalSince(start)
+                                    }
+                                })
         if let texts {
             try AtomicFile.write(URL(fileURLWithPath: texts)) { file in
                 for line in samples { file.write(line + Data("\n".utf8)) }
@@ -96,8 +107,9 @@ struct SteerEvalCommand: ParsableCommand {
         }
         let rho = SteerEval.lengthSpearman(rows)
         let work = "\(plural(set.items.count, "prompt")) × \(plural(rows.count, "scale"))"
-        note(String(format: "[%@ in %.0f s; Spearman(scale, mean length) = %@]", work, Date().timeIntervalSince(start),
-                    rho.rho.map { String(format: "%.3f", $0) } ?? "undefined: \(rho.reason ?? "")"))
+        note(String(format: "[%@ in %.0f s (generation: %d tokens in %.1f s, %.1f tokens/s, batch %d); Spearman(scale, mean length) = %@]",
+                    work, Date().timeIntervalSince(start), generated, generating, Double(generated) / max(generating, 1e-9),
+                    batch, rho.rho.map { String(format: "%.3f", $0) } ?? "undefined: \(rho.reason ?? "")"))
         if let texts { wrote(texts, "\(plural(samples.count, "steered text")) (\(work))") }
         if let plot { wrote(plot, "length and KL against scale") }
     }
@@ -105,7 +117,7 @@ struct SteerEvalCommand: ParsableCommand {
     /// The edited model against MODEL: reasoning-length distribution, accuracy overall and on originally short cases.
     func compareEdited(_ m: LanguageModel, _ path: String, _ set: PromptSet) throws {
         let e = try samplingModel(path)
-        let report = try EditComparison(original: m, edited: e, maxTokens: maxTokens, plain: plain)
+        let report = try EditComparison(original: m, edited: e, maxTokens: maxTokens, plain: plain, batchSize: batch)
             .run(set, shortBelow: try LengthThreshold(parsing: shortBelow), progress: ProgressLine().report)
         if let plot { try EditComparison.plot(report, title: URL(fileURLWithPath: path).lastPathComponent).write(to: URL(fileURLWithPath: plot)) }
         let encoder = JSONEncoder()

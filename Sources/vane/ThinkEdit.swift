@@ -53,7 +53,7 @@ extension Recipe {
                                      plural(r.heads.count, "head"), r.seconds))
             guard let eval else { return }
             let edited = try samplingModel(out.output)
-            let report = try EditComparison(original: m, edited: edited, maxTokens: split.maxTokens)
+            let report = try EditComparison(original: m, edited: edited, maxTokens: split.maxTokens, batchSize: split.batch)
                 .run(try PromptSet(contentsOf: URL(fileURLWithPath: eval)), shortBelow: .tokens(r.shortCut), progress: progress.report)
             print(EditComparison.table(report), terminator: "")
             let encoder = JSONEncoder()

@@ -66,4 +66,27 @@ import VaneTestSupport
         #expect(rho <= -0.9, "\(file): Spearman(scale, mean length) = \(rho) over \(rows.map { ($0.scale, $0.meanLength) })")
         #expect(rows[2].firstTokenKL == 0 && rows[2].meanKL == 0, "scale 0 must leave the distributions unchanged")
     }
+
+    /// steer-eval decodes its generations in batches; with `.exact` decoding its rows and texts are those of one
+    /// generation at a time (the engine's BatchTests check the decoder itself against references).
+    @Test(.enabled(if: Fixtures.smollm2 != nil))
+    func steerEvalBatchedEqualsOneAtATime() throws {
+        let model = try LanguageModel(url: Fixtures.smollm2!)
+        let v = try ControlVector(contentsOf: Self.vectors.appendingPathComponent("efficiency-smollm2.gguf"))
+        var prompts = try PromptSet(contentsOf: Self.vectors.appendingPathComponent("data/questions-heldout.jsonl"))
+        prompts.items = Array(prompts.items.prefix(4))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        func run(_ batch: Int) throws -> ([SteerEval.Row], [Data]) {
+            var samples: [Data] = []
+            let rows = try SteerEval(model: model, steering: Steering(vectors: [(v, 1)]), maxTokens: 24, batchSize: batch)
+                .run(prompts, scales: [-0.2, 0, 0.1], onSample: { samples.append(try encoder.encode($0)) })
+            return (rows, samples)
+        }
+        let (one, oneSamples) = try run(1)
+        let (many, manySamples) = try run(16)
+        #expect(one == many)
+        #expect(oneSamples == manySamples)
+        #expect(oneSamples.count == 12)
+    }
 }

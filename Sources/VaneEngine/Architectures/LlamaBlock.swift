@@ -2,8 +2,8 @@ import VaneModelIO
 import VaneTensor
 
 /// A llama block, also qwen2's (whose q/k/v biases are always present); Llama 3's scaled RoPE is the model's
-/// frequency table (ForwardRun.rope) and Mistral's sliding window the config's. For T new tokens at positions
-/// p0 … p0+T−1 (d = hidden, H heads, KV key/value heads, hd = head dim, F = intermediate):
+/// frequency table (ForwardRun.rope) and Mistral's sliding window the config's. For T new tokens (of one or more
+/// sequences, each at its own positions; d = hidden, H heads, KV key/value heads, hd = head dim, F = intermediate):
 ///
 ///     h = rmsnorm(x) · attn_norm                                           (x = blocks.L.hook_resid_pre)
 ///     q, k, v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)   [T, H, hd], [T, KV, hd], [T, KV, hd]  attn.hook_q, _k, _v
@@ -63,7 +63,7 @@ struct LlamaBlock: DecoderBlock {
         run.rope(k, heads: KV)
         run.hook(.attnRotQ(l), q, [T, H, hd])
         run.hook(.attnRotK(l), k, [T, KV, hd])
-        run.cache.store(layer: l, at: run.p0, keys: k.p, values: v.p, rows: T)
+        run.store(layer: l, keys: k, values: v)
 
         let z = run.buffers("z", T * H * hd)
         run.attention(q: q.p, layer: l, into: z.p, window: c.slidingWindow)

@@ -71,7 +71,7 @@ struct Olmo2Block: DecoderBlock {
         run.rope(k, heads: KV)
         run.hook(.attnRotQ(l), q, [T, H, hd])
         run.hook(.attnRotK(l), k, [T, KV, hd])
-        run.cache.store(layer: l, at: run.p0, keys: k.p, values: v.p, rows: T)
+        run.store(layer: l, keys: k, values: v)
 
         let z = run.buffers("z", T * H * hd)
         run.attention(q: q.p, layer: l, into: z.p, window: c.slidingWindow)

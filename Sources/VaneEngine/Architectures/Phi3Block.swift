@@ -62,7 +62,7 @@ struct Phi3Block: DecoderBlock {
         run.rope(k, heads: KV, invFreq: invFreq)
         run.hook(.attnRotQ(l), q, [T, H, hd])
         run.hook(.attnRotK(l), k, [T, KV, hd])
-        run.cache.store(layer: l, at: run.p0, keys: k.p, values: v.p, rows: T)
+        run.store(layer: l, keys: k, values: v)
 
         let z = run.buffers("z", T * H * hd)
         run.attention(q: q.p, layer: l, into: z.p, window: c.slidingWindow)

@@ -6,7 +6,8 @@ import VaneTensor
 /// family's blocks, final norm, output projection) around the blocks each family defines in its own file
 /// (LlamaBlock.swift: llama, qwen2; Qwen3Block.swift; Olmo2Block.swift; Families.swift lists them).
 ///
-/// Forward pass, for T new tokens at positions p0 … p0+T−1 (d = hidden, V = vocabulary):
+/// Forward pass, for T new tokens at positions p0 … p0+T−1 (d = hidden, V = vocabulary); a batched call stacks
+/// the new tokens of several sequences as the rows (T = Σ T_b), each sequence at its own positions:
 ///
 ///     x = embed(tokens) (· √d for Gemma)                          [T, d]   hook_embed
 ///     for each block L:  x = block_L(x)                                    blocks.L.* (see the block's file)
@@ -68,45 +69,92 @@ public final class Transformer {
     /// (`.last`) or an empty tensor (`.none`). `precision` says how products treat quantized weights.
     public func forward(_ tokens: [Int], cache: KVCache, hooks: Hooks? = nil, logits: Logits = .last,
                         precision: Precision = .exact) throws -> Tensor {
-        let c = config
-        let T = tokens.count
-        let p0 = cache.length
-        guard T > 0 else { return Tensor(zeros: [0, c.vocabSize]) }
-        guard p0 + T <= cache.capacity else {
-            throw VaneError.contextOverflow(tokens: p0 + T, limit: cache.capacity)
-        }
-        if let bad = tokens.first(where: { $0 < 0 || $0 >= c.vocabSize }) {
-            throw VaneError.badToken(bad, vocabSize: c.vocabSize)
-        }
-        let d = c.hiddenSize
-        let run = ForwardRun(config: c, cache: cache, hooks: hooks, precision: precision, scratch: scratch,
-                             positions: p0..<(p0 + T), ropeInvFreq: ropeInvFreq)
+        guard !tokens.isEmpty else { return Tensor(zeros: [0, config.vocabSize]) }
+        return try forward([BatchInput(tokens, cache: cache, hooks: hooks)], logits: logits, precision: precision)[0]
+    }
 
-        let x = FloatBuffer(T * d)                      // the residual stream [T, d]
-        for (t, id) in tokens.enumerated() { tokenEmbedding.row(id, into: x.p + t * d) }
+    /// New tokens of one sequence in a batched forward call.
+    public struct BatchInput {
+        public var tokens: [Int]
+        public var cache: KVCache
+        public var hooks: Hooks?
+
+        public init(_ tokens: [Int], cache: KVCache, hooks: Hooks? = nil) {
+            self.tokens = tokens
+            self.cache = cache
+            self.hooks = hooks
+        }
+    }
+
+    /// Advances several independent sequences in one call: each sequence's tokens run at the positions after those
+    /// in its own cache, with its own hooks, and its logits come back as the one-sequence call would return them,
+    /// bit for bit (see ForwardRun). The matrix products see all sequences' rows stacked, so each weight is read
+    /// once per call rather than once per sequence.
+    public func forward(_ batch: [BatchInput], logits: Logits = .last, precision: Precision = .exact) throws -> [Tensor] {
+        let c = config
+        var sequences: [ForwardRun.Sequence] = []
+        var row = 0
+        for (b, input) in batch.enumerated() {
+            guard !input.tokens.isEmpty else {
+                throw VaneError("sequence \(b) of the batch has no new tokens", hint: "leave it out of this step")
+            }
+            guard !sequences.contains(where: { $0.cache === input.cache }) else {
+                throw VaneError("sequence \(b) of the batch shares its cache with another sequence",
+                                hint: "give each sequence its own cache (makeCache)")
+            }
+            let p0 = input.cache.length
+            guard p0 + input.tokens.count <= input.cache.capacity else {
+                throw VaneError.contextOverflow(tokens: p0 + input.tokens.count, limit: input.cache.capacity)
+            }
+            if let bad = input.tokens.first(where: { $0 < 0 || $0 >= c.vocabSize }) {
+                throw VaneError.badToken(bad, vocabSize: c.vocabSize)
+            }
+            sequences.append(ForwardRun.Sequence(rows: row..<(row + input.tokens.count), cache: input.cache,
+                                                 hooks: input.hooks, p0: p0))
+            row += input.tokens.count
+        }
+        guard !sequences.isEmpty else { return [] }
+        let (R, d, V) = (row, c.hiddenSize, c.vocabSize)
+        let run = ForwardRun(config: c, sequences: sequences, precision: precision, scratch: scratch,
+                             ropeInvFreq: ropeInvFreq)
+
+        let x = FloatBuffer(R * d)                      // the residual stream [R, d]
+        for (t, id) in batch.flatMap(\.tokens).enumerated() { tokenEmbedding.row(id, into: x.p + t * d) }
         let embeddingScale = blockType.embeddingScale(c)
-        if embeddingScale != 1 { for i in 0..<(T * d) { x.p[i] *= embeddingScale } }
-        run.hook(.embed, x, [T, d])
+        if embeddingScale != 1 { for i in 0..<(R * d) { x.p[i] *= embeddingScale } }
+        run.hook(.embed, x, [R, d])
 
         for (l, block) in blocks.enumerated() { block.forward(x, layer: l, run) }
-        cache.advance(by: T)
+        for s in sequences { s.cache.advance(by: s.rows.count) }
 
-        let h = FloatBuffer(T * d)
-        Kernels.rmsNorm(x.p, outputNorm, h.p, rows: T, dim: d, eps: c.rmsNormEps)
-        run.hook(.lnFinal, h, [T, d])
+        let h = FloatBuffer(R * d)
+        Kernels.rmsNorm(x.p, outputNorm, h.p, rows: R, dim: d, eps: c.rmsNormEps)
+        run.hook(.lnFinal, h, [R, d])
 
-        let (first, n) = switch logits {
-        case .none: (0, 0)
-        case .last: (T - 1, 1)
-        case .all: (0, T)
-        }
-        var out = [Float](repeating: 0, count: n * c.vocabSize)
-        if n > 0 {
+        switch logits {
+        case .none:
+            return sequences.map { _ in Tensor(zeros: [0, V]) }
+        case .last:
+            // The last row of each sequence, gathered, and multiplied as the one-sequence call multiplies its one row.
+            let B = sequences.count
+            let last = FloatBuffer(B * d)
+            for (b, s) in sequences.enumerated() { (last.p + b * d).update(from: h.p + (s.rows.upperBound - 1) * d, count: d) }
+            var out = [Float](repeating: 0, count: B * V)
             out.withUnsafeMutableBufferPointer { o in
-                output.apply(h.p + first * d, rows: n, into: o.baseAddress!, precision: precision, scratch: scratch)
+                output.applyRowwise(last.p, rows: B, into: o.baseAddress!, precision: precision, scratch: scratch)
                 if let cap = c.finalLogitSoftcapping { Kernels.softcap(o.baseAddress!, count: o.count, cap: cap) }
             }
+            return (0..<B).map { Tensor(shape: [1, V], data: Array(out[($0 * V)..<(($0 + 1) * V)])) }
+        case .all:
+            return sequences.map { s in
+                var out = [Float](repeating: 0, count: s.rows.count * V)
+                out.withUnsafeMutableBufferPointer { o in
+                    output.apply(h.p + s.rows.lowerBound * d, rows: s.rows.count, into: o.baseAddress!,
+                                 precision: precision, scratch: scratch)
+                    if let cap = c.finalLogitSoftcapping { Kernels.softcap(o.baseAddress!, count: o.count, cap: cap) }
+                }
+                return Tensor(shape: [s.rows.count, V], data: out)
+            }
         }
-        return Tensor(shape: [n, c.vocabSize], data: out)
     }
 }

@@ -35,10 +35,6 @@ public struct ArchitectureSpec: Sendable {
     public let ggufExtras: @Sendable (ModelConfig) -> [(key: String, value: GGUFValue)]
     /// Refuses what this family's config.json may say that Vane does not run.
     let checkHF: @Sendable (HFConfig, String) throws -> Void
-    /// Whether o_proj's and down_proj's outputs pass a norm before they join the residual stream (OLMo 2, Gemma):
-    /// then hook_attn_out / hook_mlp_out sit after that norm, and an edit of those weights is not the edit hooked
-    /// there (edits refuse it).
-    public var postNorms = false
 
     // What a family reads and runs beyond the shared settings (Gemma 2/3, Phi-3); the defaults add nothing.
     /// Reads this family's own config.json settings into the config (file path for errors).
@@ -47,6 +43,10 @@ public struct ArchitectureSpec: Sendable {
     var readGGUF: @Sendable (GGUFFile, inout ModelConfig) throws -> Void = { _, _ in }
     /// config.json RoPE types this family runs besides "default".
     var ropeTypes: Set<String> = []
+    /// Whether o_proj's and down_proj's outputs pass a norm before they join the residual stream (OLMo 2, Gemma):
+    /// then hook_attn_out / hook_mlp_out sit after that norm, and an edit of those weights is not the edit hooked
+    /// there (edits refuse it).
+    public var postNorms = false
 
     /// Whether a GGUF file of this family holds Q/K rows permuted for adjacent-pair RoPE.
     public var permutesQK: Bool { ggufRope == .adjacent }

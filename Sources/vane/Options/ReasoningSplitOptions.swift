@@ -8,9 +8,12 @@ struct ReasoningSplitOptions: ParsableArguments {
     @Option(help: "Short: reasoning below this many tokens, or below this percentile (e.g. 30%).") var shortBelow = "30%"
     @Option(help: "Sampling temperature (default: the model's own settings; greedy when it has none).") var temperature: Float?
     @Option(help: "Random seed (question i uses SEED + i).") var seed: UInt64 = 0
+    @Option(help: "Responses decoded together in one forward call (responses do not depend on it with --exact).")
+    var batch = 16
 
     func validate() throws {
         guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
         _ = try LengthThreshold(parsing: longAbove)
         _ = try LengthThreshold(parsing: shortBelow)
     }
@@ -18,6 +21,7 @@ struct ReasoningSplitOptions: ParsableArguments {
     func configure(_ recipe: inout ThinkEdit) throws {
         recipe.maxTokens = maxTokens
         recipe.seed = seed
+        recipe.batchSize = batch
         recipe.longAbove = try LengthThreshold(parsing: longAbove)
         recipe.shortBelow = try LengthThreshold(parsing: shortBelow)
         if let temperature {
