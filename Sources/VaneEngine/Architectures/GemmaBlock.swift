@@ -57,7 +57,7 @@ struct GemmaBlock: DecoderBlock {
         postFFWNorm = try bind.vector(p + "post_ffw_norm.weight", d)
         let sliding = c.isSliding(l)
         window = sliding ? c.slidingWindow : nil
-        invFreq = Kernels.ropeInvFreq(theta: sliding ? c.ropeLocalTheta ?? c.ropeTheta : c.ropeTheta, dims: c.headDim)
+        invFreq = ModelConfig.ropeInverseFrequencies(headDim: c.headDim, theta: sliding ? c.ropeLocalTheta ?? c.ropeTheta : c.ropeTheta)
     }
 
     func forward(_ x: FloatBuffer, layer l: Int, _ run: ForwardRun) {

@@ -40,7 +40,7 @@ struct Phi3Block: DecoderBlock {
         down = try bind.matrix(p + "ffn_down.weight", d, F)
         oBias = try bind.bias(p + "attn_output.bias", d, required: false)
         downBias = try bind.bias(p + "ffn_down.bias", d, required: false)
-        invFreq = Kernels.ropeInvFreq(theta: c.ropeTheta, dims: c.ropeDimensions ?? c.headDim)
+        invFreq = ModelConfig.ropeInverseFrequencies(headDim: c.ropeDimensions ?? c.headDim, theta: c.ropeTheta)
     }
 
     func forward(_ x: FloatBuffer, layer l: Int, _ run: ForwardRun) {
