@@ -10,8 +10,9 @@ public enum Precision: String, Sendable, CaseIterable {
     /// Weights dequantized to f32 and multiplied in f32: what a float reference over the dequantized weights
     /// computes. Traces, extraction and the correctness tests use it.
     case exact
-    /// Single-token products quantize the activation to 8 bits and use integer dot products, as llama.cpp
-    /// does (logits move by up to ~0.5 on Q4 models); batches still go through f32 sgemm.
+    /// Products with quantized weights quantize each activation row to 8 bits and use integer dot products, as
+    /// llama.cpp does (logits move by up to ~0.5 on Q4 models): one dot per weight row for a few rows, tiles of
+    /// weight rows unpacked once for a whole prompt batch. F16/BF16 weights take f32 sgemm for batches.
     case fast
 }
 
@@ -43,7 +44,8 @@ struct Linear {
         if tensor.type == .f32, Int(bitPattern: tensor.bytes.baseAddress!) % 4 == 0 {
             let w = tensor.bytes.baseAddress!.assumingMemoryBound(to: Float.self)
             Kernels.matmulTransposed(x, w, y, rows: rows, inner: inner, out: out)
-        } else if precision == .fast, rows <= 4, tensor.type != .f32 {
+        } else if precision == .fast, tensor.type != .f32,
+                  rows <= 4 || vane_activation_type_for(Int32(tensor.type.rawValue)) > 0 {
             applyQuantized(x, rows: rows, into: y, scratch: scratch)
         } else {
             applyDequantized(x, rows: rows, into: y, scratch: scratch)
@@ -69,8 +71,8 @@ struct Linear {
         }
     }
 
-    /// Quantizes each activation row to the weight's partner type and runs the integer dot kernels, rows of W
-    /// split across threads.
+    /// Quantizes each activation row to the weight's partner type and runs the integer kernels (a dot per row
+    /// and vector, or for batches the tiled product), rows of W split across threads.
     private func applyQuantized(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
                                 scratch: Scratch) {
         let wType = Int32(tensor.type.rawValue)
@@ -86,7 +88,9 @@ struct Linear {
         // One part per thread, claimed by whichever thread is free: a thread the OS descheduled before it claimed
         // its part leaves it to the others (more, smaller parts measured slower: BENCHMARKS.md).
         let parts = min(out, Parallel.threads)
-        let per = (out + parts - 1) / parts
+        // Batches work on tiles of 8 weight rows: parts start at multiples of 8.
+        let align = rows > Int(GEMM_TILED_MIN_VECS) ? 8 : 1
+        let per = ((out + parts - 1) / parts + align - 1) / align * align
         let (outN, innerN, rb) = (out, inner, rowBytes)
         Parallel.run(parts) { i in
             let r0 = i * per, r1 = min(outN, r0 + per)
