@@ -91,6 +91,14 @@ int vane_gemv_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t
 
 int vane_gemm_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
                 size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end) {
+    // Past a few vectors, unpacking each weight row once for all of them (tiles) beats a dot per row and vector.
+    if (n_vecs > GEMM_TILED_MIN_VECS && vane_activation_type_for(type) > 0)
+        return vane_gemm_q_tiled(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end);
+    return vane_gemm_q_dots(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end);
+}
+
+int vane_gemm_q_dots(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
+                     size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end) {
     int64_t block;
     const row_dot dot = kernel_for(type, &block);
     if (!dot || cols % block || row_begin < 0 || row_end > rows) return -1;

@@ -10,9 +10,10 @@ public enum Precision: String, Sendable, CaseIterable {
     /// Weights dequantized to f32 and multiplied in f32: what a float reference over the dequantized weights
     /// computes. Traces, extraction and the correctness tests use it.
     case exact
-    /// Single-token products (and the single new tokens of a batched decoding step, row by row) quantize the
-    /// activation to 8 bits and use integer dot products, as llama.cpp does (logits move by up to ~0.5 on Q4
-    /// models); prompt batches of more than 4 tokens still go through f32 sgemm.
+    /// Products with quantized weights quantize each activation row to 8 bits and use integer dot products, as
+    /// llama.cpp does (logits move by up to ~0.5 on Q4 models): one dot per weight row for a few rows (and for the
+    /// single new tokens of a batched decoding step, row by row), tiles of weight rows unpacked once for a whole
+    /// prompt batch. F16/BF16 weights take f32 sgemm for batches.
     case fast
 }
 
@@ -44,7 +45,8 @@ struct Linear {
         if tensor.type == .f32, Int(bitPattern: tensor.bytes.baseAddress!) % 4 == 0 {
             let w = tensor.bytes.baseAddress!.assumingMemoryBound(to: Float.self)
             Kernels.matmulTransposed(x, w, y, rows: rows, inner: inner, out: out)
-        } else if precision == .fast, rows <= 4, tensor.type != .f32 {
+        } else if precision == .fast, tensor.type != .f32,
+                  rows <= 4 || vane_activation_type_for(Int32(tensor.type.rawValue)) > 0 {
             applyQuantized(x, rows: rows, into: y, scratch: scratch)
         } else {
             applyDequantized(x, rows: rows, into: y, scratch: scratch)
@@ -63,7 +65,7 @@ struct Linear {
                 Kernels.matmulTransposed(x + t * inner, w, y + t * out, rows: 1, inner: inner, out: out)
             }
         } else if precision == .fast, tensor.type != .f32 {
-            applyQuantized(x, rows: rows, into: y, scratch: scratch)
+            applyQuantized(x, rows: rows, into: y, scratch: scratch, rowwise: true)
         } else {
             applyDequantized(x, rows: rows, into: y, scratch: scratch, rowwise: true)
         }
@@ -90,10 +92,11 @@ struct Linear {
         }
     }
 
-    /// Quantizes each activation row to the weight's partner type and runs the integer dot kernels, rows of W
-    /// split across threads.
+    /// Quantizes each activation row to the weight's partner type and runs the integer kernels (a dot per row
+    /// and vector, or for batches the tiled product, whose float sums run in another order; `rowwise` keeps the
+    /// dots), rows of W split across threads.
     private func applyQuantized(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
-                                scratch: Scratch) {
+                                scratch: Scratch, rowwise: Bool = false) {
         let wType = Int32(tensor.type.rawValue)
         let aType = vane_activation_type_for(wType)
         let aRowBytes = GGMLType(rawValue: UInt32(aType))!.byteCount(inner)
@@ -107,13 +110,21 @@ struct Linear {
         // One part per thread, claimed by whichever thread is free: a thread the OS descheduled before it claimed
         // its part leaves it to the others (more, smaller parts measured slower: BENCHMARKS.md).
         let parts = min(out, Parallel.threads)
-        let per = (out + parts - 1) / parts
+        // Batches work on tiles of 8 weight rows: parts start at multiples of 8.
+        let tiled = !rowwise && rows > Int(GEMM_TILED_MIN_VECS)
+        let align = tiled ? 8 : 1
+        let per = ((out + parts - 1) / parts + align - 1) / align * align
         let (outN, innerN, rb) = (out, inner, rowBytes)
         Parallel.run(parts) { i in
             let r0 = i * per, r1 = min(outN, r0 + per)
             guard r0 < r1 else { return }
-            vane_gemm_q(wType, w.value, rb, Int64(outN), Int64(innerN), xqc.value, aRowBytes, Int64(rows), yp.value,
-                        Int64(r0), Int64(r1))
+            if tiled {
+                vane_gemm_q(wType, w.value, rb, Int64(outN), Int64(innerN), xqc.value, aRowBytes, Int64(rows), yp.value,
+                            Int64(r0), Int64(r1))
+            } else {
+                vane_gemm_q_dots(wType, w.value, rb, Int64(outN), Int64(innerN), xqc.value, aRowBytes, Int64(rows),
+                                 yp.value, Int64(r0), Int64(r1))
+            }
         }
     }
 }

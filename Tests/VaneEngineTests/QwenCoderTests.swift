@@ -34,6 +34,21 @@ struct QwenCoderTests {
         }
     }
 
+    /// A prompt batch in fast precision (8-bit activations, tiled integer products over the Q5_0, Q4_K, Q6_K and
+    /// Q8_0 blocks) keeps the last position's logits within 1.0 of the float64 pass and the same top-1 token.
+    @Test func fastPromptBatchNearFloat64Reference() throws {
+        let model = try open()
+        let ref = try loadReference(Fixtures.url("qwen2.5-coder-0.5b/reference.safetensors"))
+        for (i, r) in try references().enumerated() {
+            let logits = try model.transformer.forward(r.ids, cache: model.transformer.makeCache(capacity: r.ids.count),
+                                                       logits: .last, precision: .fast)
+            if let msg = compare(logits.data, ref["p\(i).last_logits"]!.data, atol: 1.0, label: "p\(i) (\(r.kind)) last logits (fast)") {
+                Issue.record(Comment(rawValue: msg))
+            }
+            #expect(Sampler.argmax(logits.data) == Int(r.top5[0][0]), "\(r.kind): top-1 (fast)")
+        }
+    }
+
     /// Greedy decoding (exact precision) continues as the float64 pass does.
     @Test func greedyTokensMatchReference() throws {
         let model = try open()

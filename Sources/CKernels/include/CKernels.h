@@ -66,9 +66,24 @@ int vane_gemv_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t
                 int64_t row_begin, int64_t row_end);
 
 /// The same for n_vecs activations (vector v at xq + v·xq_row_bytes): y[v·rows + r], for r in the range. Each
-/// weight row is read once for all vectors, while it is hot in cache. Returns as vane_gemv_q.
+/// weight row is read once for all vectors, while it is hot in cache. Quantized weights with more than
+/// GEMM_TILED_MIN_VECS vectors go through vane_gemm_q_tiled. Returns as vane_gemv_q.
+#define GEMM_TILED_MIN_VECS 4
 int vane_gemm_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
                 size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
+/// vane_gemm_q with one dot per weight row and vector whatever n_vecs is: each vector's result is bit for bit what
+/// it gives alone (the rows of a batched decoding step, each its own sequence's).
+int vane_gemm_q_dots(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
+                     size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
+
+/// The same product for a batch (a prompt), computed in tiles of 8 weight rows unpacked once and run against every
+/// vector (quant_gemm.h): for the quantized types only (not F32/F16/BF16). Equals vane_gemm_q's dots up to float
+/// summation order (and, for Q4_1/Q5_1, the rounding of the activation's f16 s field, which this sums exactly). The
+/// _naive version is the portable kernel the AVX2 one is tested against. Returns as vane_gemv_q.
+int vane_gemm_q_tiled(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
+                      size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
+int vane_gemm_q_tiled_naive(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
+                            size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
 
 // --- Threads -------------------------------------------------------------------------------------------------------
 
