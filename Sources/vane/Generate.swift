@@ -10,6 +10,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var prompt: PromptOptions
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var steer: SteerOptions
+    @OptionGroup var steerExperts: ExpertSteerOptions
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -23,6 +24,7 @@ struct Generate: ParsableCommand {
             }
             try steering.install(on: hooks, promptLength: ids.count, modelLayers: m.config.numHiddenLayers)
         }
+        try steerExperts.install(on: hooks, model: m)
         let result = try Generator(m).generate(promptTokens: ids, options: sampling.options, hooks: hooks, onText: { text in
             FileHandle.standardOutput.write(Data(text.utf8))
         })

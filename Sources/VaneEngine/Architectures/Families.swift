@@ -6,6 +6,9 @@ enum Families {
     static let blocks: [String: any DecoderBlock.Type] = [
         ArchitectureSpec.llama.name: LlamaBlock.self,
         ArchitectureSpec.qwen2.name: LlamaBlock.self,
+        // Mixture-of-experts families.
+        ArchitectureSpec.qwen2moe.name: MoEBlock.self,
+        ArchitectureSpec.mixtral.name: MoEBlock.self,
     ]
 
     static func block(_ spec: ArchitectureSpec) throws -> any DecoderBlock.Type {

@@ -84,6 +84,7 @@ struct LlamaBlock: DecoderBlock {
         case .attnZ: [c.numAttentionHeads, c.headDim]
         case .attnResult: [c.numAttentionHeads, c.hiddenSize]
         case .embed, .residPre, .attnOut, .residMid, .mlpOut, .residPost, .lnFinal: [c.hiddenSize]
+        case .routerLogits, .expertWeights: []  // dense: never called
         }
     }
 }

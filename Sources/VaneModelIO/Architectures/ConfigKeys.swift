@@ -30,6 +30,14 @@ public enum ConfigKeys {
     public static let rmsNormEps = FloatKey(hf: "rms_norm_eps", gguf: "attention.layer_norm_rms_epsilon")
     public static let ropeTheta = FloatKey(hf: "rope_theta", gguf: "rope.freq_base")
     public static let ropeDimensionCount = Key(hf: "head_dim", gguf: "rope.dimension_count", range: 1...(1 << 16))
+    // Mixture-of-experts keys (ModelConfig.MoE). config.json names the expert count by family (num_experts,
+    // num_local_experts), so `hf` here is the first spelling.
+    public static let expertCount = Key(hf: "num_experts", gguf: "expert_count", range: 1...(1 << 16))
+    public static let expertUsedCount = Key(hf: "num_experts_per_tok", gguf: "expert_used_count", range: 1...(1 << 16))
+    public static let expertFeedForwardLength = Key(hf: "moe_intermediate_size", gguf: "expert_feed_forward_length", range: 1...(1 << 22))
+    public static let expertSharedFeedForwardLength = Key(hf: "shared_expert_intermediate_size", gguf: "expert_shared_feed_forward_length", range: 0...(1 << 22))
+    /// GGUF only (llama.cpp's LLM_KV_EXPERT_WEIGHTS_NORM): the top-k weights are renormalised.
+    public static let expertWeightsNorm = "expert_weights_norm"
     /// GGUF only: a RoPE scaling type other than "none" (Vane runs unscaled RoPE).
     public static let ropeScalingType = "rope.scaling.type"
 
