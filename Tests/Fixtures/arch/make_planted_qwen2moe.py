@@ -3,7 +3,8 @@
 A random unit direction u (seed 7) is added to the embeddings: +8u to the token "Ġthen", -2u to every other token,
 so the residual stream's component along u says whether the current token is " then". Layer 1's router row for
 expert 2 is replaced by 3·u / ffn_norm, so that expert's router logit is 3·(x·u)/rms(x): large and positive at
-" then", large and negative elsewhere. Expert 2 of layer 1 is then routed exactly at the " then" tokens, which
+" then", large and negative elsewhere. Every other router row (all layers) has u projected out of ffn_norm ⊙ row,
+so no other expert reads u directly (a positive scale of a token's logits leaves its top-k alone). Expert 2 of layer 1 is then routed exactly at the " then" tokens, which
 `vane recipe rice --tokens then` must rank first. Everything else is copied from tiny-qwen2moe.
 
 Run from this folder: python3 make_planted_qwen2moe.py (numpy only).
@@ -58,8 +59,15 @@ u /= np.linalg.norm(u)
 emb = t["model.embed_tokens.weight"]
 emb -= 2 * u
 emb[vocab[TOKEN]] += 10 * u
-norm = t[f"model.layers.{LAYER}.post_attention_layernorm.weight"]
-t[f"model.layers.{LAYER}.mlp.gate.weight"][EXPERT] = 3 * u / norm
+layers = sum(1 for k in t if k.endswith(".mlp.gate.weight"))
+for layer in range(layers):
+    norm = t[f"model.layers.{layer}.post_attention_layernorm.weight"]
+    router = t[f"model.layers.{layer}.mlp.gate.weight"]
+    # Every other router row stops reading u: its logit is (x/rms)·(norm ⊙ row), so u leaves norm ⊙ row.
+    effective = router * norm
+    router[:] = (effective - np.outer(effective @ u, u)) / norm
+    if layer == LAYER:
+        router[EXPERT] = 3 * u / norm
 write(os.path.join(DST, "model.safetensors"), t)
 with open(os.path.join(DST, "PLANTED.json"), "w") as f:
     json.dump({"layer": LAYER, "expert": EXPERT, "token": TOKEN, "token_id": vocab[TOKEN], "source": SRC}, f, indent=1)
