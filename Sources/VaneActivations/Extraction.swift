@@ -74,7 +74,7 @@ public final class Extraction {
         guard skipFirst >= 0 else { throw VaneError("--skip-first \(skipFirst): give 0 or more positions") }
         self.model = model
         self.options = options
-        points = try HookPoint.matching(options.hooks, layers: model.config.numHiddenLayers)
+        points = try HookPoint.matching(options.hooks, layers: model.config.numHiddenLayers, experts: model.config.routes)
         try checkPerToken(points)
         input = try ExtractionInput(url: data, model: model, span: options.span, positions: options.positions,
                                     skipFirst: skipFirst, skipBad: options.skipBad)

@@ -100,10 +100,10 @@ public enum MetadataConvert {
                 (k.rmsNormEps.gguf, .float32(c.rmsNormEps)),
             ] + spec.ggufExtras(c)
             var kv: [(key: String, value: GGUFValue)] = [
-                ("general.architecture", .string(spec.name)),
+                ("general.architecture", .string(spec.ggufArchitecture)),
                 ("general.type", .string("model")),
                 ("general.name", .string(dir.lastPathComponent)),
-            ] + hyper.map { ("\(spec.name).\($0.key)", $0.value) }
+            ] + hyper.map { ("\(spec.ggufArchitecture).\($0.key)", $0.value) }
             kv.append(("general.quantization_version", .uint32(2)))
             kv += try TokenizerConvert.ggufTokenizer(hfFolder: dir, model: spec.tokenizer, vocabSize: c.vocabSize)
             return kv

@@ -37,7 +37,7 @@ public final class ModelInput: Sendable {
     public func values(_ name: String) throws -> Tensor {
         guard let t = stored(name) else { throw VaneError("\(url.path) has no tensor \(name)") }
         var tensor = dequantize(t)
-        releasePages(t.bytes)
+        if t.owner.fileBacked { releasePages(t.bytes) }
         if let heads = permutedHeads(name) {
             tensor.data = try QKLayout.rows(tensor.data, rows: t.shape[0], heads: heads, to: .hf, name: name)
         }
@@ -71,7 +71,8 @@ public final class ModelInput: Sendable {
     /// Lets the kernel drop the pages of `name` that reading it brought in, so a pass over the model keeps one
     /// tensor resident rather than the whole mapping.
     public func release(_ name: String) {
-        if let t = stored(name) { releasePages(t.bytes) }
+        // Only file pages: dropping a stacked expert tensor's anonymous copy would zero it.
+        if let t = stored(name), t.owner.fileBacked { releasePages(t.bytes) }
     }
 }
 

@@ -20,6 +20,12 @@ import VaneCore
 ///     blocks.L.hook_mlp_out        [T, d]      down_proj output
 ///     blocks.L.hook_resid_post     [T, d]      resid_mid + mlp_out (llama.cpp's "l_out")
 ///     ln_final.hook_normalized     [T, d]      after the final RMSNorm
+///
+/// Mixture-of-experts blocks (ModelConfig.moe) also have, for E experts:
+///
+///     blocks.L.mlp.hook_router_logits   [T, E]  router logits before softmax and top-k; a write changes routing
+///     blocks.L.mlp.hook_expert_weights  [T, E]  each expert's weight after top-k (and renormalisation), 0 for
+///                                               the unselected; a write changes the mix (0 drops an expert)
 public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
     case embed
     case residPre(Int)
@@ -37,6 +43,9 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
     case mlpOut(Int)
     case residPost(Int)
     case lnFinal
+    // Mixture-of-experts points.
+    case routerLogits(Int)
+    case expertWeights(Int)
 
     public var layer: Int? {
         switch self {
@@ -44,6 +53,7 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         case .residPre(let l), .attnQ(let l), .attnK(let l), .attnV(let l), .attnRotQ(let l), .attnRotK(let l),
              .attnPattern(let l), .attnZ(let l), .attnResult(let l), .attnOut(let l), .residMid(let l),
              .mlpPost(let l), .mlpOut(let l), .residPost(let l): l
+        case .routerLogits(let l), .expertWeights(let l): l
         }
     }
 
@@ -71,15 +81,21 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         case .mlpPost(let l): "blocks.\(l).mlp.hook_post"
         case .mlpOut(let l): "blocks.\(l).hook_mlp_out"
         case .residPost(let l): "blocks.\(l).hook_resid_post"
+        case .routerLogits(let l): "blocks.\(l).mlp.hook_router_logits"
+        case .expertWeights(let l): "blocks.\(l).mlp.hook_expert_weights"
         }
     }
 
-    /// Every hook point of a model with `layers` blocks, in forward order.
-    public static func all(layers: Int) -> [HookPoint] {
+    /// Every hook point of a model with `layers` blocks, in forward order; `experts` adds the routing points of
+    /// the layers that have them (ModelConfig.MoE).
+    public static func all(layers: Int, experts: (Int) -> Bool = { _ in false }) -> [HookPoint] {
         var out: [HookPoint] = [.embed]
         for l in 0..<layers {
             out += [.residPre(l), .attnQ(l), .attnK(l), .attnV(l), .attnRotQ(l), .attnRotK(l), .attnPattern(l),
-                    .attnZ(l), .attnResult(l), .attnOut(l), .residMid(l), .mlpPost(l), .mlpOut(l), .residPost(l)]
+                    .attnZ(l), .attnResult(l), .attnOut(l), .residMid(l)]
+            // A layer with experts has no single [T, F] MLP activation: its routing points take mlp.hook_post's place.
+            out += experts(l) ? [.routerLogits(l), .expertWeights(l)] : [.mlpPost(l)]
+            out += [.mlpOut(l), .residPost(l)]
         }
         out.append(.lnFinal)
         return out
@@ -89,8 +105,8 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
 extension HookPoint {
     /// Hook points whose names match `pattern`, where `*` stands for any run of characters (a layer number,
     /// typically: `blocks.*.hook_resid_post`). A pattern that matches nothing is an error that says why.
-    public static func matching(_ patterns: [String], layers: Int) throws -> [HookPoint] {
-        let all = HookPoint.all(layers: layers)
+    public static func matching(_ patterns: [String], layers: Int, experts: (Int) -> Bool = { _ in false }) throws -> [HookPoint] {
+        let all = HookPoint.all(layers: layers, experts: experts)
         var out: [HookPoint] = []
         for pattern in patterns {
             let hits = all.filter { glob(pattern, $0.description) }
@@ -101,7 +117,8 @@ extension HookPoint {
                 throw VaneError("hook \"\(pattern)\" matches no hook point; names are like "
                     + "hook_embed, blocks.*.hook_resid_pre|hook_resid_mid|hook_resid_post|hook_attn_out|hook_mlp_out, "
                     + "blocks.*.attn.hook_q|hook_k|hook_v|hook_rot_q|hook_rot_k|hook_pattern|hook_z|hook_result, "
-                    + "blocks.*.mlp.hook_post, ln_final.hook_normalized")
+                    + "blocks.*.mlp.hook_post, ln_final.hook_normalized"
+                    + " (mixture-of-experts models: blocks.*.mlp.hook_router_logits|hook_expert_weights)")
             }
             for h in hits where !out.contains(h) { out.append(h) }
         }

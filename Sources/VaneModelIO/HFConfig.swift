@@ -54,6 +54,15 @@ struct HFConfig: Decodable {
     var partial_rotary_factor: Double?
     var hidden_activation: String?
     var hidden_act: String?
+    // Mixture-of-experts keys.
+    var num_experts: Int?
+    var num_local_experts: Int?
+    var num_experts_per_tok: Int?
+    var moe_intermediate_size: Int?
+    var shared_expert_intermediate_size: Int?
+    var norm_topk_prob: Bool?
+    var decoder_sparse_step: Int?
+    var mlp_only_layers: [Int]?
 }
 
 extension ModelConfig {
@@ -99,11 +108,33 @@ extension ModelConfig {
         // only with use_sliding_window (refused above).
         let slidingWindow = c.model_type == "mistral" ? try checked(c.sliding_window, ConfigKeys.slidingWindow) : nil
         try spec.checkHF(c, url.path)
+        let layers = try int(c.num_hidden_layers, ConfigKeys.numHiddenLayers)
+        let intermediate = try int(c.intermediate_size, ConfigKeys.intermediateSize)
+        // Experts as the family's config.json names them; a layer is dense when mlp_only_layers lists it or
+        // decoder_sparse_step skips it (transformers' Qwen2MoeDecoderLayer).
+        func moe() throws -> MoE? {
+            guard spec.hasExperts else { return nil }
+            let experts = try need(try checked(c.num_experts ?? c.num_local_experts, ConfigKeys.expertCount),
+                                   "num_experts (or num_local_experts)")
+            let k = try int(c.num_experts_per_tok, ConfigKeys.expertUsedCount)
+            guard k <= experts else {
+                throw VaneError("\(url.path): num_experts_per_tok is \(k), more than the \(experts) experts")
+            }
+            let step = c.decoder_sparse_step ?? 1
+            guard step >= 1 else { throw VaneError("\(url.path): decoder_sparse_step is \(step); expected 1 or more") }
+            let only = Set(c.mlp_only_layers ?? [])
+            return MoE(experts: experts, expertsPerToken: k,
+                       expertIntermediateSize: try checked(c.moe_intermediate_size, ConfigKeys.expertFeedForwardLength) ?? intermediate,
+                       sharedExpertIntermediateSize: try checked(c.shared_expert_intermediate_size,
+                                                                 ConfigKeys.expertSharedFeedForwardLength) ?? 0,
+                       normTopKProb: c.norm_topk_prob ?? spec.normTopKDefault,
+                       denseLayers: (0..<layers).filter { only.contains($0) || ($0 + 1) % step != 0 })
+        }
         self.init(
             architecture: spec.name,
             hiddenSize: hidden,
-            intermediateSize: try int(c.intermediate_size, ConfigKeys.intermediateSize),
-            numHiddenLayers: try int(c.num_hidden_layers, ConfigKeys.numHiddenLayers),
+            intermediateSize: intermediate,
+            numHiddenLayers: layers,
             numAttentionHeads: heads,
             numKeyValueHeads: try checked(c.num_key_value_heads, ConfigKeys.numKeyValueHeads) ?? heads,
             headDim: try checked(c.head_dim, ConfigKeys.headDim) ?? hidden / heads,
@@ -115,7 +146,8 @@ extension ModelConfig {
             attentionBias: spec.qkvBias == .always || (c.attention_bias ?? false),
             ropeStyle: .neox,
             ropeScaling: ropeScaling,
-            slidingWindow: slidingWindow)
+            slidingWindow: slidingWindow,
+            moe: try moe())
         try spec.readHF(c, &self, url.path)
     }
 }

@@ -13,6 +13,9 @@ public final class MappedFile: @unchecked Sendable {
     /// The file's bytes; valid as long as this object lives. Never written (the mapping is PROT_READ).
     public let bytes: UnsafeRawBufferPointer
     public var size: Int { bytes.count }
+    /// Whether the bytes are a file's pages, which the kernel can drop and read again; anonymous memory
+    /// (`init(copying:)`) would come back as zeros.
+    public let fileBacked: Bool
 
     public init(url: URL) throws {
         self.url = url
@@ -42,6 +45,7 @@ public final class MappedFile: @unchecked Sendable {
             throw ModelFileError(.cannotOpen, path: path, "cannot mmap \(size) bytes: \(String(cString: strerror(errno)))")
         }
         bytes = UnsafeRawBufferPointer(start: base, count: size)
+        fileBacked = true
     }
 
     /// Anonymous read-only memory holding `parts` back to back (stacked expert tensors assembled at load), labelled
@@ -59,6 +63,7 @@ public final class MappedFile: @unchecked Sendable {
         }
         mprotect(base, size, PROT_READ)
         bytes = UnsafeRawBufferPointer(start: base, count: size)
+        fileBacked = false
     }
 
     deinit {

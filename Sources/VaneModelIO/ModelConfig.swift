@@ -25,6 +25,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     /// q/k/v projections carry a bias (qwen2 always; llama when `attention_bias`).
     public var attentionBias: Bool
     public var ropeStyle: RopeStyle
+    /// Mixture-of-experts routing (qwen2moe, mixtral); nil for dense families.
+    public var moe: MoE?
 
     // Llama 3 and Mistral.
     /// Llama 3 RoPE scaling as config.json states it (`rope_type: llama3`); nil for unscaled RoPE. GGUF files
@@ -58,7 +60,7 @@ public struct ModelConfig: Sendable, Equatable, Codable {
                 numAttentionHeads: Int, numKeyValueHeads: Int, headDim: Int, vocabSize: Int,
                 maxPositionEmbeddings: Int, rmsNormEps: Float, ropeTheta: Float, tieWordEmbeddings: Bool,
                 attentionBias: Bool, ropeStyle: RopeStyle,
-                ropeScaling: Llama3RopeScaling? = nil, slidingWindow: Int? = nil) {
+                ropeScaling: Llama3RopeScaling? = nil, slidingWindow: Int? = nil, moe: MoE? = nil) {
         self.architecture = architecture
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
@@ -75,5 +77,42 @@ public struct ModelConfig: Sendable, Equatable, Codable {
         self.ropeStyle = ropeStyle
         self.ropeScaling = ropeScaling
         self.slidingWindow = slidingWindow
+        self.moe = moe
+    }
+}
+
+extension ModelConfig {
+    /// The routed MLP of a mixture-of-experts family: each token goes to `expertsPerToken` of `experts` expert
+    /// MLPs (SwiGLU, `expertIntermediateSize` wide) by a softmax router, plus an optional shared expert.
+    public struct MoE: Sendable, Equatable, Codable {
+        /// config.json `num_experts` / `num_local_experts`, GGUF `expert_count`.
+        public var experts: Int
+        /// `num_experts_per_tok`, GGUF `expert_used_count` (the k of top-k).
+        public var expertsPerToken: Int
+        /// `moe_intermediate_size` (mixtral: `intermediate_size`), GGUF `expert_feed_forward_length`.
+        public var expertIntermediateSize: Int
+        /// `shared_expert_intermediate_size`, GGUF `expert_shared_feed_forward_length`; 0 when there is none.
+        public var sharedExpertIntermediateSize: Int
+        /// `norm_topk_prob`: the k selected softmax weights are divided by their sum.
+        public var normTopKProb: Bool
+        /// Layers with a dense MLP (`intermediate_size` wide) instead of experts: config.json's `mlp_only_layers`
+        /// and the layers `decoder_sparse_step` skips; in GGUF, the layers without `ffn_gate_inp`.
+        public var denseLayers: [Int]
+
+        public init(experts: Int, expertsPerToken: Int, expertIntermediateSize: Int, sharedExpertIntermediateSize: Int,
+                    normTopKProb: Bool, denseLayers: [Int]) {
+            self.experts = experts
+            self.expertsPerToken = expertsPerToken
+            self.expertIntermediateSize = expertIntermediateSize
+            self.sharedExpertIntermediateSize = sharedExpertIntermediateSize
+            self.normTopKProb = normTopKProb
+            self.denseLayers = denseLayers
+        }
+    }
+
+    /// Whether layer `l` routes to experts (has the mlp.hook_router_logits / hook_expert_weights points).
+    public func routes(_ l: Int) -> Bool {
+        guard let moe else { return false }
+        return !moe.denseLayers.contains(l)
     }
 }

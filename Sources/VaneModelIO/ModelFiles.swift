@@ -85,7 +85,7 @@ extension ModelConfig {
         guard let arch = m["general.architecture"]?.string else {
             throw VaneError("\(path): metadata key general.architecture is missing")
         }
-        let spec = try ArchitectureSpec.named(arch)
+        let spec = try ArchitectureSpec.forGGUF(arch, hasExperts: m["\(arch).\(ConfigKeys.expertCount.gguf)"] != nil)
         func optional(_ key: ConfigKeys.Key) throws -> Int? {
             let name = "\(arch).\(key.gguf)"
             guard let value = m[name] else { return nil }
@@ -112,8 +112,22 @@ extension ModelConfig {
             try optional(ConfigKeys.vocabSize) ?? m["tokenizer.ggml.tokens"]?.array?.count
                 ?? file.tensors.first { $0.name == "token_embd.weight" }?.shape.first ?? 0,
             ConfigKeys.vocabSize, name: "the vocabulary size (\(arch).vocab_size, else tokenizer.ggml.tokens)", path: path)
+        // Experts from `{arch}.expert_*`; dense layers are those without a router tensor.
+        func moe() throws -> MoE? {
+            guard spec.hasExperts, let experts = try optional(ConfigKeys.expertCount) else { return nil }
+            let k = try int(ConfigKeys.expertUsedCount)
+            guard k <= experts else {
+                throw VaneError("\(path): \(arch).\(ConfigKeys.expertUsedCount.gguf) is \(k), more than the \(experts) experts")
+            }
+            let norm = m["\(arch).\(ConfigKeys.expertWeightsNorm)"]
+            return MoE(experts: experts, expertsPerToken: k,
+                       expertIntermediateSize: try optional(ConfigKeys.expertFeedForwardLength) ?? int(ConfigKeys.intermediateSize),
+                       sharedExpertIntermediateSize: try optional(ConfigKeys.expertSharedFeedForwardLength) ?? 0,
+                       normTopKProb: norm.map { $0.bool ?? ($0.int != 0) } ?? spec.normTopKDefault,
+                       denseLayers: (0..<(try int(ConfigKeys.numHiddenLayers))).filter { !names.contains("blk.\($0).ffn_gate_inp.weight") })
+        }
         self.init(
-            architecture: arch,
+            architecture: spec.name,
             hiddenSize: hidden,
             intermediateSize: try int(ConfigKeys.intermediateSize),
             numHiddenLayers: try int(ConfigKeys.numHiddenLayers),
@@ -127,7 +141,8 @@ extension ModelConfig {
             tieWordEmbeddings: !names.contains("output.weight"),
             attentionBias: spec.qkvBias == .always || names.contains("blk.0.attn_q.bias"),
             ropeStyle: spec.ggufRope,
-            slidingWindow: try optional(ConfigKeys.slidingWindow))
+            slidingWindow: try optional(ConfigKeys.slidingWindow),
+            moe: try moe())
         try spec.readGGUF(file, &self)
     }
 }

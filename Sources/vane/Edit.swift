@@ -16,7 +16,8 @@ struct Edit: ParsableCommand {
             so that the baked model equals the hooked one); every other tensor is copied byte for byte. The output \
             records vane.edit.* provenance (`vane inspect` shows it).
             """,
-        subcommands: [HeadsEdit.self, Ablate.self, Add.self])
+        subcommands: [HeadsEdit.self, Ablate.self, Add.self,
+                      AblateExperts.self])
 
     struct HeadsEdit: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -10,6 +10,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var prompt: PromptOptions
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var steer: SteerOptions
+    @OptionGroup var steerExperts: ExpertSteerOptions
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -26,6 +27,7 @@ struct Generate: ParsableCommand {
             }
             outcome = try steering.install(on: hooks, promptLength: ids.count, modelLayers: m.config.numHiddenLayers)
         }
+        try steerExperts.install(on: hooks, model: m)
         // The decision, once the prompt has run (before the first token streams).
         var told = false
         func tell() {

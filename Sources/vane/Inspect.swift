@@ -28,6 +28,11 @@ struct Inspect: ParsableCommand {
         }
         if let w = c.slidingWindow { print("attention      sliding window of \(w) positions") }
         print("vocabulary     \(c.vocabSize)   tied embeddings \(c.tieWordEmbeddings)   qkv bias \(c.attentionBias)")
+        if let moe = c.moe {
+            print("experts        \(moe.experts), top \(moe.expertsPerToken)\(moe.normTopKProb ? " renormalised" : ""), width \(moe.expertIntermediateSize)"
+                  + (moe.sharedExpertIntermediateSize > 0 ? ", shared expert \(moe.sharedExpertIntermediateSize)" : "")
+                  + (moe.denseLayers.isEmpty ? "" : ", dense layers \(moe.denseLayers.map(String.init).joined(separator: ","))"))
+        }
         print("tensors        \(f.tensors.count): " + types.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
         let tk = m.tokenizer
         print("tokenizer      byte-level BPE, \(tk.vocabSize) tokens, BOS \(tk.bosID.map { tk.piece($0) } ?? "none")"

@@ -8,7 +8,8 @@ import VaneSteer
 
 struct Recipe: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Ready-made edits.", subcommands: [ReasoningVector.self, Efficiency.self, ThinkEditRecipe.self, ReasoningLengths.self])
+        abstract: "Ready-made edits.", subcommands: [ReasoningVector.self, Efficiency.self, ThinkEditRecipe.self, ReasoningLengths.self,
+                                                     RiceRecipe.self])
 
     struct ReasoningVector: ParsableCommand {
         static let configuration = CommandConfiguration(

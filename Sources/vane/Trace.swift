@@ -42,7 +42,7 @@ struct Trace: ParsableCommand {
         guard !tokens.isEmpty else {
             throw VaneError("the prompt encodes to no tokens", hint: "give a non-empty --prompt, or --ids")
         }
-        let points = try HookPoint.matching(hooks, layers: m.config.numHiddenLayers)
+        let points = try HookPoint.matching(hooks, layers: m.config.numHiddenLayers, experts: m.config.routes)
         let registry = Hooks()
         let capture = Capture()
         capture.attach(to: registry, points: points)

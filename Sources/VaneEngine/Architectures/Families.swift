@@ -12,6 +12,9 @@ enum Families {
         ArchitectureSpec.gemma2.name: GemmaBlock.self,
         ArchitectureSpec.gemma3.name: GemmaBlock.self,
         ArchitectureSpec.phi3.name: Phi3Block.self,
+        // Mixture-of-experts families.
+        ArchitectureSpec.qwen2moe.name: MoEBlock.self,
+        ArchitectureSpec.mixtral.name: MoEBlock.self,
     ]
 
     static func block(_ spec: ArchitectureSpec) throws -> any DecoderBlock.Type {
@@ -49,6 +52,7 @@ extension DecoderBlock {
         case .attnPattern: [c.numAttentionHeads, c.maxPositionEmbeddings]
         case .attnResult: [c.numAttentionHeads, c.hiddenSize]
         case .mlpPost: [c.intermediateSize]
+        case .routerLogits, .expertWeights: [c.moe?.experts ?? 0]
         case .embed, .residPre, .attnOut, .residMid, .mlpOut, .residPost, .lnFinal: [c.hiddenSize]
         }
     }

@@ -48,6 +48,19 @@ public struct ArchitectureSpec: Sendable {
     /// there (edits refuse it).
     public var postNorms = false
 
+    // Mixture-of-experts families.
+    /// GGUF `general.architecture` and key prefix when it differs from `name` (llama.cpp writes Mixtral as
+    /// `llama` with `llama.expert_count`).
+    public var ggufName: String? = nil
+    /// The family routes tokens to experts (ModelConfig.moe); its GGUF files have `{arch}.expert_count`.
+    public var hasExperts = false
+    /// Whether the top-k routing weights are renormalised when config.json has no `norm_topk_prob` (and GGUF no
+    /// `expert_weights_norm`).
+    public var normTopKDefault = false
+
+    /// GGUF `general.architecture` of the family.
+    public var ggufArchitecture: String { ggufName ?? name }
+
     /// Whether a GGUF file of this family holds Q/K rows permuted for adjacent-pair RoPE.
     public var permutesQK: Bool { ggufRope == .adjacent }
 }
@@ -81,6 +94,7 @@ extension ArchitectureSpec {
         .llama, .qwen2,
         .qwen3, .olmo2,
         .gemma2, .gemma3, .phi3,
+        .qwen2moe, .mixtral,  // mixture of experts
     ]
 
     public static var supported: String { registry.map(\.name).joined(separator: ", ") }
@@ -89,6 +103,16 @@ extension ArchitectureSpec {
     public static func named(_ name: String) throws -> ArchitectureSpec {
         guard let spec = registry.first(where: { $0.name == name }) else {
             throw VaneError("architecture \"\(name)\" is not supported", hint: "Vane runs: \(supported)")
+        }
+        return spec
+    }
+
+    /// The family of a GGUF file's `general.architecture`: one name may hold a dense family and a
+    /// mixture-of-experts one (`llama`, and Mixtral as llama.cpp writes it), told apart by `{arch}.expert_count`.
+    public static func forGGUF(_ architecture: String, hasExperts: Bool) throws -> ArchitectureSpec {
+        let candidates = registry.filter { $0.ggufArchitecture == architecture }
+        guard let spec = candidates.first(where: { $0.hasExperts == hasExperts }) ?? candidates.first else {
+            throw VaneError("architecture \"\(architecture)\" is not supported", hint: "Vane runs: \(supported)")
         }
         return spec
     }

@@ -34,6 +34,14 @@ public enum ConfigKeys {
     public static let slidingWindow = Key(hf: "sliding_window", gguf: "attention.sliding_window", range: 1...(1 << 24))
     /// GGUF only: Llama 3 RoPE scaling is stored as this tensor of per-frequency divisors.
     public static let ropeFreqs = "rope_freqs.weight"
+    // Mixture-of-experts keys (ModelConfig.MoE). config.json names the expert count by family (num_experts,
+    // num_local_experts), so `hf` here is the first spelling.
+    public static let expertCount = Key(hf: "num_experts", gguf: "expert_count", range: 1...(1 << 16))
+    public static let expertUsedCount = Key(hf: "num_experts_per_tok", gguf: "expert_used_count", range: 1...(1 << 16))
+    public static let expertFeedForwardLength = Key(hf: "moe_intermediate_size", gguf: "expert_feed_forward_length", range: 1...(1 << 22))
+    public static let expertSharedFeedForwardLength = Key(hf: "shared_expert_intermediate_size", gguf: "expert_shared_feed_forward_length", range: 0...(1 << 22))
+    /// GGUF only (llama.cpp's LLM_KV_EXPERT_WEIGHTS_NORM): the top-k weights are renormalised.
+    public static let expertWeightsNorm = "expert_weights_norm"
     /// GGUF only: a RoPE scaling type other than "none" (Vane runs unscaled RoPE).
     public static let ropeScalingType = "rope.scaling.type"
 
