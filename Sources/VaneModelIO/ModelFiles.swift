@@ -141,7 +141,8 @@ extension ModelConfig {
             tieWordEmbeddings: !names.contains("output.weight"),
             attentionBias: spec.qkvBias == .always || names.contains("blk.0.attn_q.bias"),
             ropeStyle: spec.ggufRope,
-            slidingWindow: try optional(ConfigKeys.slidingWindow),
+            // 0: no window (llama.cpp writes 0 for a Phi-3 config whose sliding_window is null).
+            slidingWindow: m["\(arch).\(ConfigKeys.slidingWindow.gguf)"]?.int == 0 ? nil : try optional(ConfigKeys.slidingWindow),
             moe: try moe())
         try spec.readGGUF(file, &self)
     }

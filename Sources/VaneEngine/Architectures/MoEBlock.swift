@@ -138,21 +138,24 @@ struct MoEBlock: DecoderBlock {
         run.hook(.expertWeights(l), w, [T, E])
 
         for i in 0..<(T * d) { m.p[i] = 0 }
-        // Each expert runs on the rows routed to it, gathered into a contiguous block.
+        // Each expert runs on the rows routed to it, gathered into a contiguous block, one sequence of a batched
+        // call at a time: its rows then meet the expert exactly as in a call of that sequence alone.
         let xe = run.buffers("expert_in", T * d), ye = run.buffers("expert_out", T * d)
         let ge = run.buffers("expert_gate", T * Fe), ue = run.buffers("expert_up", T * Fe)
         for e in 0..<E {
-            let rows = (0..<T).filter { w.p[$0 * E + e] != 0 }
-            guard !rows.isEmpty else { continue }
-            for (i, t) in rows.enumerated() { (xe.p + i * d).update(from: h.p + t * d, count: d) }
-            let n = rows.count
-            run.linear(experts.gate[e], xe.p, rows: n, into: ge.p)
-            run.linear(experts.up[e], xe.p, rows: n, into: ue.p)
-            Kernels.swiglu(ge.p, ue.p, count: n * Fe)
-            run.linear(experts.down[e], ge.p, rows: n, into: ye.p)
-            for (i, t) in rows.enumerated() {
-                let weight = w.p[t * E + e], src = ye.p + i * d, dst = m.p + t * d
-                for j in 0..<d { dst[j] += weight * src[j] }
+            for sequence in run.sequences {
+                let rows = sequence.rows.filter { w.p[$0 * E + e] != 0 }
+                guard !rows.isEmpty else { continue }
+                for (i, t) in rows.enumerated() { (xe.p + i * d).update(from: h.p + t * d, count: d) }
+                let n = rows.count
+                run.linear(experts.gate[e], xe.p, rows: n, into: ge.p)
+                run.linear(experts.up[e], xe.p, rows: n, into: ue.p)
+                Kernels.swiglu(ge.p, ue.p, count: n * Fe)
+                run.linear(experts.down[e], ge.p, rows: n, into: ye.p)
+                for (i, t) in rows.enumerated() {
+                    let weight = w.p[t * E + e], src = ye.p + i * d, dst = m.p + t * d
+                    for j in 0..<d { dst[j] += weight * src[j] }
+                }
             }
         }
 
