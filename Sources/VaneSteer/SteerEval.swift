@@ -19,6 +19,7 @@ import VaneModelIO
 ///                     read in the steered teacher-forced pass after the steering hooks (prompts that generate
 ///                     nothing are left out)
 ///     regex           with `regex`: share of steered texts with a match, and matches per text
+///     condition_fired with a gate (`--steer-if`): share of prompts whose condition let the steering act
 ///
 /// Rows average over prompts (length also as the median). Scale 0 registers no hook, so its KL is exactly 0.
 public struct SteerEval {
@@ -38,25 +39,27 @@ public struct SteerEval {
         public var projection: Double?
         public var regexShare: Double?
         public var regexMatches: Double?
+        /// With a gate: the share of prompts on which it fired (nil at scales that steer nothing).
+        public var conditionFired: Double?
 
         public init(scale: Double, meanLength: Double, medianLength: Double, firstTokenKL: Double, meanKL: Double,
                     entropyBits: Double, answered: Int, accuracy: Double? = nil, accuracyLow: Double? = nil,
                     accuracyHigh: Double? = nil, projection: Double? = nil, regexShare: Double? = nil,
-                    regexMatches: Double? = nil) {
+                    regexMatches: Double? = nil, conditionFired: Double? = nil) {
             (self.scale, self.meanLength, self.medianLength, self.firstTokenKL) = (scale, meanLength, medianLength, firstTokenKL)
             (self.meanKL, self.entropyBits, self.answered, self.accuracy) = (meanKL, entropyBits, answered, accuracy)
             (self.accuracyLow, self.accuracyHigh, self.projection) = (accuracyLow, accuracyHigh, projection)
-            (self.regexShare, self.regexMatches) = (regexShare, regexMatches)
+            (self.regexShare, self.regexMatches, self.conditionFired) = (regexShare, regexMatches, conditionFired)
         }
 
         enum CodingKeys: String, CodingKey {
             case scale, meanLength = "mean_length", medianLength = "median_length", firstTokenKL = "first_token_kl"
             case meanKL = "mean_kl", entropyBits = "entropy_bits", answered, accuracy
             case accuracyLow = "accuracy_low", accuracyHigh = "accuracy_high", projection
-            case regexShare = "regex_share", regexMatches = "regex_matches"
+            case regexShare = "regex_share", regexMatches = "regex_matches", conditionFired = "condition_fired"
         }
 
-        /// Every key, null where not measured.
+        /// Every key, null where not measured; `condition_fired` only with a gate.
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(scale, forKey: .scale)
@@ -72,6 +75,7 @@ public struct SteerEval {
             try c.encode(projection, forKey: .projection)
             try c.encode(regexShare, forKey: .regexShare)
             try c.encode(regexMatches, forKey: .regexMatches)
+            try c.encodeIfPresent(conditionFired, forKey: .conditionFired)
         }
     }
 
@@ -86,10 +90,13 @@ public struct SteerEval {
         public var correct: Bool?
         public var projection: Double?
         public var regexMatches: Int?
+        /// With a gate: cos(h̄, c) of the prompt and whether the condition fired.
+        public var conditionScore: Double?
+        public var conditionFired: Bool?
 
         enum CodingKeys: String, CodingKey {
             case promptIndex = "prompt_index", prompt, scale, text, tokens, stop, correct, projection
-            case regexMatches = "regex_matches"
+            case regexMatches = "regex_matches", conditionScore = "condition_score", conditionFired = "condition_fired"
         }
     }
 
@@ -154,13 +161,14 @@ public struct SteerEval {
         let ids = try prompts.items.map { try PromptSet.tokens($0, model: model, plain: plain) }
         var requests: [BatchGenerator.Request] = []
         var steered = [[Int?]](repeating: [], count: ids.count)      // request index per (prompt, scale)
+        var outcomes = [[ConditionOutcome?]](repeating: [], count: ids.count)
         var scaledSteering: [Steering] = []
         for k in scales.indices { scaledSteering.append(steering.scaled(by: Float(scales[k]))) }
         for (p, prompt) in ids.enumerated() {
             requests.append(BatchGenerator.Request(promptTokens: prompt, options: options))
             for scaled in scaledSteering {
                 let hooks = Hooks()
-                try scaled.install(on: hooks, promptLength: prompt.count, modelLayers: layers)
+                outcomes[p].append(try scaled.install(on: hooks, promptLength: prompt.count, modelLayers: layers))
                 steered[p].append(hooks.isEmpty ? nil : requests.count)
                 if !hooks.isEmpty { requests.append(BatchGenerator.Request(promptTokens: prompt, options: options, hooks: hooks)) }
             }
@@ -175,7 +183,7 @@ public struct SteerEval {
 
         var lengths = [[Double]](repeating: [], count: scales.count)
         var firstKL = lengths, meanKL = lengths, entropy = lengths, correct = lengths, projected = lengths
-        var matches = lengths
+        var matches = lengths, fired = lengths
         var base = 0
         progress(ProgressEvent(task: "steer-eval: scoring", done: 0, total: ids.count))
         for (p, item) in prompts.items.enumerated() {
@@ -198,9 +206,12 @@ public struct SteerEval {
                 if let projection = own.projection { projected[k].append(projection) }
                 let count = regex.map { $0.numberOfMatches(in: result.text, range: NSRange(result.text.startIndex..., in: result.text)) }
                 if let count { matches[k].append(Double(count)) }
+                let outcome = outcomes[p][k]
+                if let outcome { fired[k].append(outcome.fired ? 1 : 0) }
                 try onSample(Sample(promptIndex: p, prompt: item.text, scale: scale, text: result.text,
                                     tokens: result.tokens.count, stop: result.stopReason.rawValue, correct: isCorrect,
-                                    projection: own.projection, regexMatches: count))
+                                    projection: own.projection, regexMatches: count, conditionScore: outcome?.score,
+                                    conditionFired: outcome?.fired))
             }
             base += 1 + steered[p].compactMap { $0 }.count
             progress(ProgressEvent(task: "steer-eval: scoring", done: p + 1, total: ids.count))
@@ -213,7 +224,7 @@ public struct SteerEval {
                        answered: correct[k].count, accuracy: mean(correct[k]), accuracyLow: wilson?.low,
                        accuracyHigh: wilson?.high, projection: mean(projected[k]),
                        regexShare: regex == nil ? nil : mean(matches[k].map { $0 > 0 ? 1 : 0 }),
-                       regexMatches: regex == nil ? nil : mean(matches[k]))
+                       regexMatches: regex == nil ? nil : mean(matches[k]), conditionFired: mean(fired[k]))
         }
     }
 
@@ -235,10 +246,16 @@ public struct SteerEval {
             }
         }
         let cache = model.transformer.makeCache(capacity: tokens.count)
-        let logits = try model.transformer.forward(tokens, cache: cache, hooks: hooks.isEmpty ? nil : hooks, logits: .all,
-                                                   precision: model.decoding)
-        let v = logits.cols
-        let logProbs = ((start - 1)..<tokens.count).map { Metrics.logSoftmax(logits.data[($0 * v)..<(($0 + 1) * v)]) }
+        // A gate decides when the prompt's last row passes its layer: the prompt runs first, as in generation, so
+        // that the continuation's rows at every layer see the decision.
+        let cut = steering?.gate != nil ? promptLength : tokens.count
+        var logits: [Float] = []
+        for part in [tokens[..<cut], tokens[cut...]] where !part.isEmpty {
+            logits += try model.transformer.forward(Array(part), cache: cache, hooks: hooks.isEmpty ? nil : hooks,
+                                                    logits: .all, precision: model.decoding).data
+        }
+        let v = model.config.vocabSize
+        let logProbs = ((start - 1)..<tokens.count).map { Metrics.logSoftmax(logits[($0 * v)..<(($0 + 1) * v)]) }
         return (logProbs, count > 0 ? sum / Double(count) : nil)
     }
 
@@ -248,10 +265,11 @@ public struct SteerEval {
         let hasAccuracy = rows.contains { $0.accuracy != nil }
         let hasProjection = rows.contains { $0.projection != nil }
         let hasRegex = rows.contains { $0.regexShare != nil }
+        let hasCondition = rows.contains { $0.conditionFired != nil }
         func pad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
         var s = pad("scale", width) + "  mean_len  median_len  first_kl   mean_kl  entropy_bits"
             + (hasAccuracy ? "  accuracy  (95% CI)      " : "") + (hasProjection ? "  projection" : "")
-            + (hasRegex ? "  regex_share  regex_matches" : "") + "\n"
+            + (hasRegex ? "  regex_share  regex_matches" : "") + (hasCondition ? "  condition_fired" : "") + "\n"
         func cell(_ x: Double?, _ format: String, _ n: Int) -> String {
             pad(x.map { String(format: format, $0) } ?? "–", n)
         }
@@ -270,6 +288,7 @@ public struct SteerEval {
                 let share: String = cell(r.regexShare, "%.3f", 11), matches: String = cell(r.regexMatches, "%.2f", 13)
                 s += "  " + share + "  " + matches
             }
+            if hasCondition { s += "  " + cell(r.conditionFired, "%.3f", 15) }
             s += "\n"
         }
         return s

@@ -172,7 +172,7 @@ public struct Steering: Sendable {
     public func install(on hooks: Hooks, promptLength: Int, modelLayers: Int) throws -> ConditionOutcome? {
         let plan = try plan(modelLayers: modelLayers)
         var outcome: ConditionOutcome?
-        if let gate {
+        if let gate, !plan.isEmpty {
             try LayerList.check([gate.condition.layer], modelLayers: modelLayers)
             let o = ConditionOutcome()
             gate.install(on: hooks, promptLength: promptLength, outcome: o)

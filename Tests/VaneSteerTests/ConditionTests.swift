@@ -102,6 +102,40 @@ import VaneTestSupport
         }
     }
 
+    /// steer-eval under a gate: the prompt it rejects generates as unsteered (KL 0), the one it accepts is steered,
+    /// and the rows and samples record the decisions.
+    @Test func steerEvalRecordsTheGate() throws {
+        let model = try LanguageModel(url: Fixtures.url("tiny-llama"))
+        let texts = ["the cat sat on the mat", "numbers: 1 2 3 4 5 6"]
+        func pooled(_ text: String) throws -> [Double] {
+            let hooks = Hooks(), c = Capture()
+            c.attach(to: hooks, points: [.residPost(2)])
+            _ = try model.transformer.forward(model.encode(text), cache: model.transformer.makeCache(), hooks: hooks, logits: .none)
+            let x = c.tensors[.residPost(2)]!
+            return (0..<x.cols).map { col in (1..<x.rows).reduce(0.0) { $0 + Double(x.data[$1 * x.cols + col]) } / Double(x.rows - 1) }
+        }
+        let pa = try pooled(texts[0]), pb = try pooled(texts[1])
+        let direction = zip(pa, pb).map { Float($0 - $1) }
+        let condition = SteerCondition(layer: 2, threshold: Float((cosine(direction, pa) + cosine(direction, pb)) / 2),
+                                       comparator: .ge, pooling: .mean(skipFirst: 1))
+        var rng = TestRandom(seed: 4)
+        let behaviour = ControlVector(directions: [1: (0..<64).map { _ in Float(rng.normal()) }], width: 64, modelHint: "llama")
+        var steering = Steering(vectors: [(behaviour, 4)])
+        steering.gate = SteerGate(vector: ControlVector(directions: [2: direction], width: 64, modelHint: "llama"),
+                                  condition: condition)
+        var samples: [SteerEval.Sample] = []
+        let rows = try SteerEval(model: model, steering: steering, maxTokens: 6, plain: true)
+            .run(PromptSet(items: texts.map { PromptSet.Item(text: $0) }), scales: [0, 1], onSample: { samples.append($0) })
+        #expect(rows[0].conditionFired == nil, "scale 0 steers nothing, so no gate runs")
+        #expect(rows[1].conditionFired == 0.5, "the gate fires on one prompt of two: \(String(describing: rows[1].conditionFired))")
+        let steered = samples.filter { $0.scale == 1 }
+        #expect(steered.map(\.conditionFired) == [true, false])
+        let unsteered = samples.filter { $0.scale == 0 }
+        #expect(steered[1].text == unsteered[1].text, "a rejected prompt generates as unsteered")
+        let table = SteerEval.table(rows, decimals: 0)
+        #expect(table.contains("condition_fired"), "\(table)")
+    }
+
     @Test func conditionRoundTripsThroughTheVectorFile() throws {
         let dir = try scratch("condition-file")
         defer { try? FileManager.default.removeItem(at: dir) }
