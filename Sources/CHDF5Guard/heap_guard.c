@@ -389,7 +389,21 @@ static const H5FD_class_t guard_class = {
     .fl_map = H5FD_FLMAP_DICHOTOMY,
 };
 
-static hid_t guarded_fapl = -1;
+static hid_t guarded_fapl[2] = {-1, -1};
+
+// File locks (flock, libhdf5 1.10.7+): a writer takes an exclusive one, so that two writers of one file fail
+// rather than interleave; where the file system has no locks (some network mounts) it writes unlocked. A reader
+// takes none: Vane reads only files renamed into place when complete, and a shared lock would make a read fail
+// whenever any process still holds the writer's descriptor, for example a child started while it was open.
+static hid_t make_fapl(hid_t driver, int writing) {
+    hid_t list = H5Pcreate(H5P_FILE_ACCESS);
+    if (list < 0) return -1;
+    if (H5Pset_driver(list, driver, NULL) < 0 || H5Pset_file_locking(list, writing, 1) < 0) {
+        H5Pclose(list);
+        return -1;
+    }
+    return list;
+}
 
 static void register_driver(void) {
     errors_class = H5Eregister_class("Vane", "vane", "1");
@@ -397,17 +411,12 @@ static void register_driver(void) {
     errors_minor = H5Ecreate_msg(errors_class, H5E_MINOR, "Damaged collection");
     hid_t driver = H5FDregister(&guard_class);
     if (driver < 0) return;
-    hid_t list = H5Pcreate(H5P_FILE_ACCESS);
-    if (list < 0) return;
-    if (H5Pset_driver(list, driver, NULL) < 0) {
-        H5Pclose(list);
-        return;
-    }
-    guarded_fapl = list;
+    guarded_fapl[0] = make_fapl(driver, 0);
+    guarded_fapl[1] = make_fapl(driver, 1);
 }
 
-hid_t vane_h5_guarded_fapl(void) {
+hid_t vane_h5_guarded_fapl(int writing) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, register_driver);
-    return guarded_fapl;
+    return guarded_fapl[writing ? 1 : 0];
 }

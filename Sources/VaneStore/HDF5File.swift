@@ -44,8 +44,8 @@ public final class HDF5File {
         // writing" mark, so a file left by a killed writer opens as it was at its last flush) and the same file
         // driver as `open`: libhdf5 shares one handle between opens of a file only when their drivers match.
         let flags = mode == .truncate ? vane_H5F_ACC_TRUNC() : vane_H5F_ACC_EXCL()
-        let fapl = try check("vane_h5_guarded_fapl", path) { vane_h5_guarded_fapl() }
-        let id = try check("H5Fcreate", path) { H5Fcreate(path, flags, vane_H5P_DEFAULT(), fapl) }
+        let fapl = try check("vane_h5_guarded_fapl", path) { vane_h5_guarded_fapl(1) }
+        let id = try check("H5Fcreate", path, explain: explainLock) { H5Fcreate(path, flags, vane_H5P_DEFAULT(), fapl) }
         return try HDF5File(url: url, id: id)
     }
 
@@ -55,9 +55,11 @@ public final class HDF5File {
             throw hdf5Error(operation: "open", location: path, message: "no such file")
         }
         let flags = mode == .readOnly ? vane_H5F_ACC_RDONLY() : vane_H5F_ACC_RDWR()
-        let fapl = try check("vane_h5_guarded_fapl", path) { vane_h5_guarded_fapl() }
+        let fapl = try check("vane_h5_guarded_fapl", path) { vane_h5_guarded_fapl(mode == .readWrite ? 1 : 0) }
         // libhdf5 only says it found no superblock signature; say what that means.
-        let id = try check("H5Fopen", path, explain: { $0.contains("signature") ? "not an HDF5 file (\($0))" : $0 }) {
+        let id = try check("H5Fopen", path, explain: {
+            $0.contains("signature") ? "not an HDF5 file (\($0))" : explainLock($0)
+        }) {
             H5Fopen(path, flags, fapl)
         }
         return try HDF5File(url: url, id: id)
@@ -76,4 +78,10 @@ public final class HDF5File {
         try root.handle.closeNow("H5Gclose")
         try handle.closeNow("H5Fclose")
     }
+}
+
+/// libhdf5's message for a write lock held elsewhere names only errno; say who holds it and what to do.
+private func explainLock(_ message: String) -> String {
+    guard message.contains("unable to lock file") else { return message }
+    return "another process has it open for writing (\(message)); wait for it to finish, or stop it"
 }

@@ -211,4 +211,34 @@ import VaneTestSupport
             #expect(try reopened.root.openDataset("examples/text").shape == [expected.count / 8])
         }
     }
+
+    /// Readers take no file lock: a finished file opens while another process holds an exclusive flock on it
+    /// (what a child started during a write keeps until it execs); a second writer is refused, saying why.
+    @Test func readersIgnoreAWritersLock() throws {
+        let scratch = try Scratch()
+        let url = scratch.file("locked.h5")
+        do {
+            let file = try HDF5File.create(at: url, mode: .exclusive)
+            try file.root.createDataset("x", type: .float32, shape: [2]).write([1, 2] as [Float])
+            try file.close()
+        }
+        // One process that takes the lock, says so, and holds it (SIGKILL: a test runner may ignore SIGTERM,
+        // and its children inherit that).
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", "import fcntl, sys, time; f = open(sys.argv[1]); "
+            + "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)", url.path]
+        let pipe = Pipe()
+        holder.standardOutput = pipe
+        try holder.run()
+        defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
+        let said = String(decoding: pipe.fileHandleForReading.readData(ofLength: 6), as: UTF8.self)
+        try #require(said == "locked", "the lock holder did not start: \(said)")
+        var refusal: String?
+        do { _ = try HDF5File.open(at: url, mode: .readWrite) } catch { refusal = "\(error)" }
+        let message = try #require(refusal, "the writer open never saw the lock")
+        #expect(message.contains("another process has it open for writing"), "\(message)")
+        let reader = try HDF5File.open(at: url)
+        #expect(try reader.root.openDataset("x").read(as: Float.self) == [1, 2])
+    }
 }
