@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let package = Package(
@@ -17,11 +17,15 @@ let package = Package(
         .library(name: "VaneBake", targets: ["VaneBake"]),
         .library(name: "VanePlot", targets: ["VanePlot"]),
         .library(name: "VaneRecipes", targets: ["VaneRecipes"]),
+        .library(name: "VaneServe", targets: ["VaneServe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "5.0.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // `vane serve`: the HTTP server and its Prometheus metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         // C shims: the only places that see C headers.
@@ -45,7 +49,14 @@ let package = Package(
         .target(name: "VaneBake", dependencies: ["VaneEdit", "VaneSteer", "VaneActivations", "VaneEngine", "VanePlot"]),
         // Compositions of the libraries above: efficiency direction, ThinkEdit, reasoning vector.
         .target(name: "VaneRecipes", dependencies: ["VaneBake", "VaneSteer", "VaneEdit", "VaneActivations", "VaneEngine", "VanePlot"]),
+        // An OpenAI-compatible server with steering chosen per request, on the batched decoder.
+        .target(name: "VaneServe", dependencies: [
+            "VaneSteer", "VaneActivations", "VaneEngine",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(name: "vane", dependencies: [
+            "VaneServe",
             "VaneRecipes",
             "VaneBake",
             "VaneSteer",
@@ -77,6 +88,8 @@ let package = Package(
         .testTarget(name: "VaneModelIOTests", dependencies: ["VaneModelIO", "VaneTestSupport"]),
         // Replays Tests/Fuzz/*/seeds and regressions through the fuzz targets, without libFuzzer.
         .testTarget(name: "FuzzRegressionTests", dependencies: ["VaneFuzz"]),
+        // Starts the server on loopback and talks to it with the `openai` Python client and raw HTTP.
+        .testTarget(name: "VaneServeTests", dependencies: ["VaneServe", "VaneTestSupport"], exclude: ["client.py"]),
     ],
     swiftLanguageModes: [.v6]
 )

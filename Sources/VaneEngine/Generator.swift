@@ -131,6 +131,11 @@ public final class BatchGenerator {
         return id
     }
 
+    /// Drops a sequence before it finishes (its client went away); it frees its cache and produces no result.
+    public func cancel(_ id: ID) {
+        active.removeAll { $0.id == id }
+    }
+
     /// Runs one forward call over all active sequences, samples each one's next token, and returns the sequences
     /// that finished in this step (they have left the batch).
     public func step() throws -> [ID: GenerationResult] {
