@@ -203,6 +203,7 @@ final class Engine: @unchecked Sendable {
                 active.removeAll()
             }
             setRunning(active.count)
+            metrics.batchSize.set(to: Double(batch.count))
         }
     }
 

@@ -54,6 +54,7 @@ struct ServeTests {
         #expect(result["streamed"] as? String == expected, "streamed chat vs vane generate")
         #expect((result["streamed_pieces"] as? Int ?? 0) > 1, "the stream came in one piece")
         #expect(result["plain_finish"] as? String == result["streamed_finish"] as? String)
+        #expect(try await server.metric("vane_batch_sequences") == 0, "the batch is empty once both answers are in")
         let usage = try #require(result["plain_usage"] as? [String: Any])
         #expect(usage["completion_tokens"] as? Int ?? 0 > 0)
         #expect((result["streamed_usage"] as? [String: Any])?["total_tokens"] as? Int == usage["total_tokens"] as? Int)
@@ -154,6 +155,17 @@ struct ServeTests {
         #expect(server.terminate() == 0)
     }
 
+    /// A request that outlives --request-timeout ends with 504 and OpenAI's error object; the batch empties.
+    @Test func requestTimeoutGets504() async throws {
+        let server = try start(["--request-timeout", "1"])
+        let model = try await modelID(server)
+        let reply = try await server.request("POST", "/v1/completions",
+                                             json: ["model": model, "prompt": "1, 2, 3, 4, 5, 6, 7, 8,", "max_tokens": 2000, "temperature": 0])
+        #expect(reply.status == 504 && reply.error["code"] as? String == "timeout", "\(reply.status) \(reply.text)")
+        #expect(try await server.metric("vane_batch_sequences") == 0)
+        #expect(server.terminate() == 0)
+    }
+
     /// One place in the batch and one in the queue: of six requests at once, some are refused with 429 and
     /// Retry-After, the rest answered.
     @Test func fullQueueGets429() async throws {
@@ -221,13 +233,15 @@ struct ServeTests {
         #expect(server.terminate() == 0)
     }
 
-    /// A client that closes its stream: its sequence leaves the batch (the batch empties, the cancel is counted).
-    @Test(.enabled(if: OpenAIClient.available, "the openai package is missing: scripts/test.sh installs it"))
-    func disconnectStopsTheGeneration() async throws {
+    /// A client that closes its connection, streamed (after 3 chunks) or not (after 1 s): its sequence leaves the
+    /// batch (the batch empties, the cancel is counted).
+    @Test(.enabled(if: OpenAIClient.available, "the openai package is missing: scripts/test.sh installs it"),
+          arguments: [3, 0])
+    func disconnectStopsTheGeneration(chunks: Int) async throws {
         let server = try start()
         let model = try await modelID(server)
-        let out = try OpenAIClient.json([server.base, "hangup", model, "Once upon a time", "3"]) as? [String: Any]
-        #expect(out?["chunks"] as? Int == 3)
+        let out = try OpenAIClient.json([server.base, "hangup", model, "1, 2, 3, 4, 5, 6, 7, 8,", String(chunks)]) as? [String: Any]
+        #expect(out?["chunks"] as? Int == chunks)
         let deadline = Date().addingTimeInterval(30)
         var cancelled = 0.0, running = 1.0
         while Date() < deadline {

@@ -4,10 +4,12 @@
     python3 client.py BASE batch MODEL SPEC.json              SPEC's requests at once (threads), texts as JSON
     python3 client.py BASE stream MODEL PROMPT MAX_TOKENS     one streamed completion, a line per chunk as it comes
     python3 client.py BASE hangup MODEL PROMPT CHUNKS         reads CHUNKS chunks of a long stream, then closes
+                                                              (CHUNKS 0: a long answer not streamed, closed after 1 s)
 Every request has a timeout: no loop here waits without bound.
 """
 import json
 import sys
+import time
 import concurrent.futures
 import http.client
 import urllib.parse
@@ -66,8 +68,13 @@ elif command == "hangup":
     prompt, chunks = sys.argv[4], int(sys.argv[5])
     url = urllib.parse.urlparse(base)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-    body = json.dumps({"model": model, "prompt": prompt, "max_tokens": 2000, "temperature": 0, "stream": True})
+    body = json.dumps({"model": model, "prompt": prompt, "max_tokens": 2000, "temperature": 0, "stream": chunks > 0})
     connection.request("POST", "/v1/completions", body=body, headers={"Content-Type": "application/json"})
+    if chunks == 0:
+        time.sleep(1)
+        connection.sock.close()
+        print(json.dumps({"chunks": 0}))
+        sys.exit(0)
     response = connection.getresponse()
     seen = 0
     while seen < chunks:
