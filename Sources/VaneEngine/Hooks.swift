@@ -32,7 +32,18 @@ public final class Hooks {
 
     private var functions: [HookPoint: [Function]] = [:]
 
+    /// The sequence's token ids as forward calls have run them (position p holds tokens[p]): a call at position
+    /// p0 keeps the first p0 and appends its own, so a hook can read the token of any row it sees and all before.
+    public private(set) var tokens: [Int] = []
+
     public init() {}
+
+    func record(_ new: [Int], at p0: Int) {
+        if tokens.count > p0 { tokens.removeSubrange(p0...) }
+        // A cache the hooks did not see from the start (positions before p0 unknown): keep positions aligned.
+        if tokens.count < p0 { tokens += [Int](repeating: -1, count: p0 - tokens.count) }
+        tokens += new
+    }
 
     public var isEmpty: Bool { functions.isEmpty }
 

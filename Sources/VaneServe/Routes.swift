@@ -66,7 +66,8 @@ struct Routes: Sendable {
             if let steering = r.steering {
                 do {
                     _ = try steering.install(on: hooks, promptLength: r.promptTokens.count,
-                                             modelLayers: context.model.config.numHiddenLayers)
+                                             modelLayers: context.model.config.numHiddenLayers,
+                                             tokenizer: context.model.tokenizer)
                 } catch {
                     throw APIError.invalid("steering: \(error)", param: "steering")
                 }

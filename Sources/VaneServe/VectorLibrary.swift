@@ -111,11 +111,9 @@ final class VectorLibrary: @unchecked Sendable {
             }
             var positions = SteerPositions.all
             if let p = try e.string("positions") {
-                guard let parsed = SteerPositions(rawValue: p) else {
-                    throw APIError.invalid("\(e.param("positions")) \"\(p)\" is not all, prompt or generated",
-                                           param: e.param("positions"))
+                do { positions = try SteerPositions(parsing: p) } catch {
+                    throw APIError.invalid("\(e.param("positions")): \(error)", param: e.param("positions"))
                 }
-                positions = parsed
             }
             var hook: SteerHook?
             if let h = try e.string("hook") {

@@ -20,6 +20,9 @@ import VaneModelIO
 ///                     nothing are left out)
 ///     regex           with `regex`: share of steered texts with a match, and matches per text
 ///     condition_fired with a gate (`--steer-if`): share of prompts whose condition let the steering act
+///     trigger_fired   with segment triggers (positions inside:/after:/first-of-segment:): share of generations in
+///                     which a trigger steered at least one generated token, and trigger_positions the mean number
+///                     of generated tokens it steered
 ///
 /// Rows average over prompts (length also as the median). Scale 0 registers no hook, so its KL is exactly 0.
 public struct SteerEval {
@@ -41,6 +44,9 @@ public struct SteerEval {
         public var regexMatches: Double?
         /// With a gate: the share of prompts on which it fired (nil at scales that steer nothing).
         public var conditionFired: Double?
+        /// With segment triggers: the share of generations in which one fired, and the generated tokens it steered.
+        public var triggerFired: Double?
+        public var triggerPositions: Double?
 
         public init(scale: Double, meanLength: Double, medianLength: Double, firstTokenKL: Double, meanKL: Double,
                     entropyBits: Double, answered: Int, accuracy: Double? = nil, accuracyLow: Double? = nil,
@@ -52,14 +58,24 @@ public struct SteerEval {
             (self.regexShare, self.regexMatches, self.conditionFired) = (regexShare, regexMatches, conditionFired)
         }
 
+        /// Adds the segment-trigger counts (one number of steered generated tokens per generation).
+        func with(triggerCounts counts: [Double]) -> Row {
+            guard !counts.isEmpty else { return self }
+            var r = self
+            r.triggerFired = counts.map { $0 > 0 ? 1 : 0 }.reduce(0, +) / Double(counts.count)
+            r.triggerPositions = counts.reduce(0, +) / Double(counts.count)
+            return r
+        }
+
         enum CodingKeys: String, CodingKey {
             case scale, meanLength = "mean_length", medianLength = "median_length", firstTokenKL = "first_token_kl"
             case meanKL = "mean_kl", entropyBits = "entropy_bits", answered, accuracy
             case accuracyLow = "accuracy_low", accuracyHigh = "accuracy_high", projection
             case regexShare = "regex_share", regexMatches = "regex_matches", conditionFired = "condition_fired"
+            case triggerFired = "trigger_fired", triggerPositions = "trigger_positions"
         }
 
-        /// Every key, null where not measured; `condition_fired` only with a gate.
+        /// Every key, null where not measured; `condition_fired` only with a gate, `trigger_*` only with triggers.
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(scale, forKey: .scale)
@@ -76,6 +92,8 @@ public struct SteerEval {
             try c.encode(regexShare, forKey: .regexShare)
             try c.encode(regexMatches, forKey: .regexMatches)
             try c.encodeIfPresent(conditionFired, forKey: .conditionFired)
+            try c.encodeIfPresent(triggerFired, forKey: .triggerFired)
+            try c.encodeIfPresent(triggerPositions, forKey: .triggerPositions)
         }
     }
 
@@ -93,10 +111,13 @@ public struct SteerEval {
         /// With a gate: cos(h̄, c) of the prompt and whether the condition fired.
         public var conditionScore: Double?
         public var conditionFired: Bool?
+        /// With segment triggers: the generated tokens they steered.
+        public var triggerPositions: Int?
 
         enum CodingKeys: String, CodingKey {
             case promptIndex = "prompt_index", prompt, scale, text, tokens, stop, correct, projection
             case regexMatches = "regex_matches", conditionScore = "condition_score", conditionFired = "condition_fired"
+            case triggerPositions = "trigger_positions"
         }
     }
 
@@ -162,13 +183,17 @@ public struct SteerEval {
         var requests: [BatchGenerator.Request] = []
         var steered = [[Int?]](repeating: [], count: ids.count)      // request index per (prompt, scale)
         var outcomes = [[ConditionOutcome?]](repeating: [], count: ids.count)
+        var triggerLogs = [[TriggerLog]](repeating: [], count: ids.count)
         var scaledSteering: [Steering] = []
         for k in scales.indices { scaledSteering.append(steering.scaled(by: Float(scales[k]))) }
         for (p, prompt) in ids.enumerated() {
             requests.append(BatchGenerator.Request(promptTokens: prompt, options: options))
             for scaled in scaledSteering {
                 let hooks = Hooks()
-                outcomes[p].append(try scaled.install(on: hooks, promptLength: prompt.count, modelLayers: layers))
+                let log = TriggerLog()
+                outcomes[p].append(try scaled.install(on: hooks, promptLength: prompt.count, modelLayers: layers,
+                                                      tokenizer: model.tokenizer, triggers: log))
+                triggerLogs[p].append(log)
                 steered[p].append(hooks.isEmpty ? nil : requests.count)
                 if !hooks.isEmpty { requests.append(BatchGenerator.Request(promptTokens: prompt, options: options, hooks: hooks)) }
             }
@@ -183,7 +208,7 @@ public struct SteerEval {
 
         var lengths = [[Double]](repeating: [], count: scales.count)
         var firstKL = lengths, meanKL = lengths, entropy = lengths, correct = lengths, projected = lengths
-        var matches = lengths, fired = lengths
+        var matches = lengths, fired = lengths, triggered = lengths
         var base = 0
         progress(ProgressEvent(task: "steer-eval: scoring", done: 0, total: ids.count))
         for (p, item) in prompts.items.enumerated() {
@@ -208,10 +233,12 @@ public struct SteerEval {
                 if let count { matches[k].append(Double(count)) }
                 let outcome = outcomes[p][k]
                 if let outcome { fired[k].append(outcome.fired ? 1 : 0) }
+                let log = triggerLogs[p][k]
+                if !log.isEmpty { triggered[k].append(Double(log.firedGenerated)) }
                 try onSample(Sample(promptIndex: p, prompt: item.text, scale: scale, text: result.text,
                                     tokens: result.tokens.count, stop: result.stopReason.rawValue, correct: isCorrect,
                                     projection: own.projection, regexMatches: count, conditionScore: outcome?.score,
-                                    conditionFired: outcome?.fired))
+                                    conditionFired: outcome?.fired, triggerPositions: log.isEmpty ? nil : log.firedGenerated))
             }
             base += 1 + steered[p].compactMap { $0 }.count
             progress(ProgressEvent(task: "steer-eval: scoring", done: p + 1, total: ids.count))
@@ -225,6 +252,7 @@ public struct SteerEval {
                        accuracyHigh: wilson?.high, projection: mean(projected[k]),
                        regexShare: regex == nil ? nil : mean(matches[k].map { $0 > 0 ? 1 : 0 }),
                        regexMatches: regex == nil ? nil : mean(matches[k]), conditionFired: mean(fired[k]))
+                .with(triggerCounts: triggered[k])
         }
     }
 
@@ -233,7 +261,8 @@ public struct SteerEval {
     func teacherForced(_ tokens: [Int], from start: Int, steering: Steering?, promptLength: Int) throws
         -> (logProbs: [[Double]], projection: Double?) {
         let hooks = Hooks()
-        try steering?.install(on: hooks, promptLength: promptLength, modelLayers: model.config.numHiddenLayers)
+        try steering?.install(on: hooks, promptLength: promptLength, modelLayers: model.config.numHiddenLayers,
+                              tokenizer: model.tokenizer)
         var sum = 0.0, count = 0
         if let projection {
             hooks.add(projection.point) { a in
@@ -266,10 +295,12 @@ public struct SteerEval {
         let hasProjection = rows.contains { $0.projection != nil }
         let hasRegex = rows.contains { $0.regexShare != nil }
         let hasCondition = rows.contains { $0.conditionFired != nil }
+        let hasTrigger = rows.contains { $0.triggerFired != nil }
         func pad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
         var s = pad("scale", width) + "  mean_len  median_len  first_kl   mean_kl  entropy_bits"
             + (hasAccuracy ? "  accuracy  (95% CI)      " : "") + (hasProjection ? "  projection" : "")
-            + (hasRegex ? "  regex_share  regex_matches" : "") + (hasCondition ? "  condition_fired" : "") + "\n"
+            + (hasRegex ? "  regex_share  regex_matches" : "") + (hasCondition ? "  condition_fired" : "")
+            + (hasTrigger ? "  trigger_fired  trigger_positions" : "") + "\n"
         func cell(_ x: Double?, _ format: String, _ n: Int) -> String {
             pad(x.map { String(format: format, $0) } ?? "–", n)
         }
@@ -289,6 +320,10 @@ public struct SteerEval {
                 s += "  " + share + "  " + matches
             }
             if hasCondition { s += "  " + cell(r.conditionFired, "%.3f", 15) }
+            if hasTrigger {
+                let share: String = cell(r.triggerFired, "%.3f", 13), count: String = cell(r.triggerPositions, "%.1f", 17)
+                s += "  " + share + "  " + count
+            }
             s += "\n"
         }
         return s

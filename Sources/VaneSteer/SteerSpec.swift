@@ -5,7 +5,7 @@ import VaneModelIO
 ///
 ///     layers=6-18        layers (a LayerList: 8-20, 3,5,7, 1-4,10)
 ///     hook=attn_out      hook point (resid_post, resid_mid, attn_out, mlp_out)
-///     positions=prompt   all, prompt or generated
+///     positions=prompt   all, prompt, generated, inside:M1,M2, after:TEXT or first-of-segment:SEP
 ///     op=ablate          add, ablate, clamp:VALUE or rotate:DEG
 ///
 /// e.g. `v.gguf:0.1@layers=6-18,op=ablate`. A comma followed by no `key=` continues the value before it, so
@@ -50,10 +50,7 @@ public struct SteerSpec: Sendable, Equatable {
                     hook = try SteerHook(parsing: value)
                 case "positions":
                     guard positions == nil else { throw VaneError("positions given twice") }
-                    guard let p = SteerPositions(rawValue: value) else {
-                        throw VaneError("positions \"\(value)\" is not all, prompt or generated")
-                    }
-                    positions = p
+                    positions = try SteerPositions(parsing: value)
                 default:
                     guard op == nil else { throw VaneError("op given twice") }
                     op = try SteerOp(parsing: value)

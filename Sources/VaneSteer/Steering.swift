@@ -1,6 +1,7 @@
 import Foundation
 import VaneEngine
 import VaneModelIO
+import VaneTokenizer
 
 /// What a steering hook does to an activation h with a direction v (unit v̂ = v/‖v‖) at scale s:
 ///
@@ -67,9 +68,34 @@ public enum SteerOp: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Which rows of a forward pass are steered: prompt positions are those before `promptLength`.
-public enum SteerPositions: String, Sendable, CaseIterable {
+/// Which rows of a forward pass are steered: all, the prompt's (positions before `promptLength`), the generated
+/// ones, or those a segment trigger picks from the text (SegmentTrigger).
+public enum SteerPositions: Sendable, Equatable, CustomStringConvertible {
     case all, prompt, generated
+    case segment(SegmentTrigger)
+
+    public init(parsing text: String) throws {
+        switch text {
+        case "all": self = .all
+        case "prompt": self = .prompt
+        case "generated": self = .generated
+        default:
+            guard let trigger = try SegmentTrigger(parsing: text) else {
+                throw VaneError("positions \"\(text)\" is not all, prompt, generated, inside:M1,M2, after:TEXT or "
+                    + "first-of-segment:SEP")
+            }
+            self = .segment(trigger)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .all: "all"
+        case .prompt: "prompt"
+        case .generated: "generated"
+        case .segment(let t): t.description
+        }
+    }
 }
 
 /// One vector of a steering intervention with its own settings: scale, layers (nil: every layer the vector has),
@@ -168,9 +194,23 @@ public struct Steering: Sendable {
     /// steering at scale 0 leaves the forward pass bit-identical to no steering. With a gate, its hook goes first
     /// and the returned outcome holds its decision once the prompt has run. Throws for layers the model or the
     /// vectors lack.
+    ///
+    /// Segment triggers read the tokens through `tokenizer` (required when a term has one); `triggers`, when given,
+    /// collects how often they fire.
     @discardableResult
-    public func install(on hooks: Hooks, promptLength: Int, modelLayers: Int) throws -> ConditionOutcome? {
+    public func install(on hooks: Hooks, promptLength: Int, modelLayers: Int, tokenizer: BPETokenizer? = nil,
+                        triggers: TriggerLog? = nil) throws -> ConditionOutcome? {
         let plan = try plan(modelLayers: modelLayers)
+        // One tracker per trigger, shared by every step and hook point that uses it.
+        var trackers: [SegmentTrigger: SegmentTracker] = [:]
+        for step in plan.flatMap(\.steps) {
+            guard case .segment(let trigger) = step.positions, trackers[trigger] == nil else { continue }
+            guard let tokenizer else {
+                throw VaneError("positions \(trigger) needs the model's tokenizer to read the text")
+            }
+            trackers[trigger] = SegmentTracker(trigger, tokenizer: tokenizer, promptLength: promptLength)
+        }
+        triggers?.trackers += trackers.values
         var outcome: ConditionOutcome?
         if let gate, !plan.isEmpty {
             try LayerList.check([gate.condition.layer], modelLayers: modelLayers)
@@ -180,10 +220,15 @@ public struct Steering: Sendable {
         }
         for (point, steps) in plan {
             let preserve = normPreserve
-            hooks.add(point) { [outcome] a in
+            hooks.add(point) { [outcome, unowned hooks] a in
                 for (t, position) in a.positions.enumerated() {
                     if let outcome, !(outcome.fired && position >= promptLength) { continue }
-                    let chosen = steps.filter { $0.positions.contains(position, promptLength: promptLength) }
+                    let chosen = steps.filter { step in
+                        if case .segment(let trigger) = step.positions {
+                            return trackers[trigger]!.fires(at: position, tokens: hooks.tokens)
+                        }
+                        return step.positions.contains(position, promptLength: promptLength)
+                    }
                     if !chosen.isEmpty { Self.apply(chosen, normPreserve: preserve, to: a.row(t)) }
                 }
             }
@@ -242,11 +287,24 @@ func rotate(_ h: UnsafeMutableBufferPointer<Float>, toward u: [Float], radians: 
 
 extension SteerPositions {
     /// Whether the row at `position` is steered, prompt positions being those before `promptLength`.
+    /// For segment triggers, see SegmentTracker (this says false).
     public func contains(_ position: Int, promptLength: Int) -> Bool {
         switch self {
         case .all: true
         case .prompt: position < promptLength
         case .generated: position >= promptLength
+        case .segment: false
         }
     }
+}
+
+/// How often segment triggers fired, over the sequences whose steering reported to it.
+public final class TriggerLog {
+    var trackers: [SegmentTracker] = []
+
+    public init() {}
+
+    /// Generated positions at which a trigger fired, summed over the triggers.
+    public var firedGenerated: Int { trackers.reduce(0) { $0 + $1.firedGenerated } }
+    public var isEmpty: Bool { trackers.isEmpty }
 }

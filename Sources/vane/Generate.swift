@@ -20,12 +20,14 @@ struct Generate: ParsableCommand {
         let hooks = Hooks()
         var outcome: ConditionOutcome?
         var gate: SteerGate?
+        let triggers = TriggerLog()
         if let steering = try steer.steering(for: m) {
             gate = steering.gate
             for warning in try SteerMeasurement(steering, model: m, tokens: ids).warnings(modelLayers: m.config.numHiddenLayers) {
                 note("warning: \(warning)")
             }
-            outcome = try steering.install(on: hooks, promptLength: ids.count, modelLayers: m.config.numHiddenLayers)
+            outcome = try steering.install(on: hooks, promptLength: ids.count, modelLayers: m.config.numHiddenLayers,
+                                           tokenizer: m.tokenizer, triggers: triggers)
         }
         try steerExperts.install(on: hooks, model: m)
         // The decision, once the prompt has run (before the first token streams).
@@ -40,6 +42,7 @@ struct Generate: ParsableCommand {
                                                onText: { text in FileHandle.standardOutput.write(Data(text.utf8)) })
         tell()
         print()
+        if !triggers.isEmpty { note("[segment triggers steered \(plural(triggers.firedGenerated, "generated token"))]") }
         note(String(format: "[%d prompt tokens, %.1f tok/s; %d generated, %.1f tok/s; stop: %@]",
                     ids.count, Double(ids.count) / max(result.promptSeconds, 1e-9), result.tokens.count,
                     Double(result.tokens.count) / max(result.generationSeconds, 1e-9), result.stopReason.rawValue))

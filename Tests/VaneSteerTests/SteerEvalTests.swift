@@ -109,6 +109,6 @@ import VaneTestSupport
         expect(errorText { _ = try SteerSpec(parsing: "v.gguf:1@op=ablate,op=add") }, contains: ["op given twice"])
         expect(errorText { _ = try SteerSpec(parsing: "v.gguf:1@op=scale") }, contains: ["\"scale\"", "add, ablate, clamp:VALUE or rotate:DEG"])
         expect(errorText { _ = try SteerSpec(parsing: "v.gguf:x@op=add") }, contains: ["scale \"x\""])
-        expect(errorText { _ = try SteerSpec(parsing: "v.gguf@positions=middle") }, contains: ["all, prompt or generated"])
+        expect(errorText { _ = try SteerSpec(parsing: "v.gguf@positions=middle") }, contains: ["\"middle\" is not all, prompt, generated, inside:M1,M2"])
     }
 }

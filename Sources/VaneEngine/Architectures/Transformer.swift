@@ -109,6 +109,7 @@ public final class Transformer {
             if let bad = input.tokens.first(where: { $0 < 0 || $0 >= c.vocabSize }) {
                 throw VaneError.badToken(bad, vocabSize: c.vocabSize)
             }
+            input.hooks?.record(input.tokens, at: p0)
             sequences.append(ForwardRun.Sequence(rows: row..<(row + input.tokens.count), cache: input.cache,
                                                  hooks: input.hooks, p0: p0))
             row += input.tokens.count

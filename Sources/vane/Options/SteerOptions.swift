@@ -13,7 +13,8 @@ struct SteerOptions: ParsableArguments {
     var layers: String?
     @Option(help: "Where to steer: resid_post, resid_mid, attn_out or mlp_out (default: the vector's own hook), for vectors without hook=.")
     var steerHook: String?
-    @Option(help: "Which positions: all, prompt or generated, for vectors without positions=.") var steerPositions = "all"
+    @Option(help: "Which positions: all, prompt, generated, or a segment trigger — inside:START,END (e.g. inside:<think>,</think>), after:TEXT (e.g. after:\\n\\n), first-of-segment:SEP — for vectors without positions=.")
+    var steerPositions = "all"
     @Option(help: "add, ablate (project the direction out), clamp:VALUE (set the projection to VALUE) or rotate:DEG (turn toward the direction, norm kept), for vectors without op=.")
     var steerOp = "add"
     @Flag(help: "Rescale each steered activation to its norm before steering (repeng's normalize).")
@@ -33,8 +34,9 @@ struct SteerOptions: ParsableArguments {
     }
 
     private func parsed() throws -> (specs: [SteerSpec], defaults: SteerTerm.Defaults) {
-        guard let positions = SteerPositions(rawValue: steerPositions) else {
-            throw VaneError("--steer-positions \(steerPositions): use all, prompt or generated")
+        let positions: SteerPositions
+        do { positions = try SteerPositions(parsing: steerPositions) } catch let e as VaneError {
+            throw VaneError("--steer-positions: \(e.message)", hint: e.hint)
         }
         return (try steer.map(SteerSpec.init(parsing:)),
                 SteerTerm.Defaults(layers: try layers.map(LayerList.parse), hook: try steerHook.map(SteerHook.init(parsing:)),
