@@ -10,6 +10,8 @@ public struct GenerationOptions: Sendable {
     public var stopStrings: [String] = []
     /// Stop at EOS and end-of-turn tokens (`<|im_end|>`, `<|eot_id|>`, …).
     public var stopAtEndOfTurn = true
+    /// Budget forcing for models that think between markers.
+    public var thinking: ThinkingControl?
 
     public init(maxTokens: Int = 256, sampling: SamplingOptions = SamplingOptions(), stopStrings: [String] = [],
                 stopAtEndOfTurn: Bool = true) {
@@ -17,6 +19,24 @@ public struct GenerationOptions: Sendable {
         self.sampling = sampling
         self.stopStrings = stopStrings
         self.stopAtEndOfTurn = stopAtEndOfTurn
+    }
+}
+
+/// Budget forcing (s1's baseline for reasoning length): a model thinks between `start` and `end`; after `budget`
+/// thinking tokens the end marker is written for it, and an end marker it writes itself is replaced by
+/// `extendText` (e.g. "Wait"), at most `extendTimes` times. The thinking span is open at the start when the prompt
+/// ends inside one (a chat template that opens `<think>`). Forced tokens are fed like sampled ones and stay in the
+/// output; the token counts include them.
+public struct ThinkingControl: Sendable, Equatable {
+    public var start: String
+    public var end: String
+    public var budget: Int?
+    public var extendTimes: Int
+    public var extendText: String
+
+    public init(start: String = "<think>", end: String = "</think>", budget: Int? = nil, extendTimes: Int = 0,
+                extendText: String = "Wait") {
+        (self.start, self.end, self.budget, self.extendTimes, self.extendText) = (start, end, budget, extendTimes, extendText)
     }
 }
 
@@ -115,6 +135,12 @@ public final class BatchGenerator {
                     onToken: @escaping (Int) -> Void = { _ in },
                     onText: @escaping (String) -> Void = { _ in }) throws -> ID {
         guard !promptTokens.isEmpty else { throw VaneError.emptyPrompt }
+        if let thinking = options.thinking, thinking.extendTimes > 0,
+           model.tokenizer.encode(thinking.end, addSpecial: false).count != 1 {
+            throw VaneError("extending the thinking needs an end marker that is one token; \"\(thinking.end)\" is "
+                + "\(model.tokenizer.encode(thinking.end, addSpecial: false).count) tokens for this tokenizer",
+                hint: "name the model's own marker (--think-markers START,END)")
+        }
         let limit = model.config.maxPositionEmbeddings
         guard promptTokens.count < limit else {
             throw VaneError.contextOverflow(tokens: promptTokens.count, limit: limit)
@@ -176,6 +202,14 @@ public final class BatchGenerator {
         var reason = GenerationResult.StopReason.maxTokens
         var started: Date?
         var promptSeconds = 0.0
+        // Budget forcing (options.thinking): whether the text is inside a thinking span, its tokens so far, the
+        // extensions made, and tokens to feed instead of sampling.
+        var thinking = false
+        var thoughts = 0
+        var extensions = 0
+        var forced: [Int] = []
+        let endIDs: [Int]
+        let extendIDs: [Int]
 
         init(id: ID, prompt: [Int], options: GenerationOptions, hooks: Hooks?, cache: KVCache, tokenizer: BPETokenizer,
              onToken: @escaping (Int) -> Void, onText: @escaping (String) -> Void) {
@@ -190,12 +224,38 @@ public final class BatchGenerator {
             sampler = Sampler(options.sampling)
             decoder = StreamingDecoder(tokenizer: tokenizer)
             pending = prompt
+            if let control = options.thinking {
+                let text = tokenizer.decode(prompt)
+                let opened = text.range(of: control.start, options: .backwards)
+                let closed = text.range(of: control.end, options: .backwards)
+                thinking = opened != nil && (closed == nil || closed!.lowerBound < opened!.lowerBound)
+                endIDs = tokenizer.encode(control.end, addSpecial: false)
+                extendIDs = tokenizer.encode(control.extendText, addSpecial: false)
+            } else {
+                (endIDs, extendIDs) = ([], [])
+            }
+        }
+
+        /// The next token: a forced one, else a sample, which budget forcing may turn into forced tokens.
+        func choose(_ logits: [Float]) -> Int {
+            if !forced.isEmpty { return forced.removeFirst() }
+            let sampled = sampler.sample(logits)
+            guard let control = options.thinking, thinking else { return sampled }
+            if endIDs == [sampled], extensions < control.extendTimes, !extendIDs.isEmpty {
+                extensions += 1
+                forced = extendIDs
+            } else if let budget = control.budget, thoughts >= budget, !endIDs.isEmpty {
+                forced = endIDs
+            } else {
+                return sampled
+            }
+            return forced.removeFirst()
         }
 
         /// Samples from the logits of the last step; true when the sequence is done.
         func consume(_ logits: [Float], stops: Set<Int>) -> Bool {
             guard tokens.count < options.maxTokens else { return true }
-            let next = sampler.sample(logits)
+            let next = choose(logits)
             if options.stopAtEndOfTurn && stops.contains(next) {
                 reason = .endOfTurn
                 return true
@@ -203,6 +263,14 @@ public final class BatchGenerator {
             tokens.append(next)
             onToken(next)
             text += decoder.append(next)
+            if let control = options.thinking {
+                if thinking {
+                    if text.hasSuffix(control.end) { thinking = false } else if forced.isEmpty || !endIDs.contains(next) { thoughts += 1 }
+                } else if text.hasSuffix(control.start) {
+                    thinking = true
+                    thoughts = 0
+                }
+            }
             if let cut = options.stopStrings.compactMap({ text.range(of: $0)?.lowerBound }).min() {
                 text = String(text[..<cut])
                 reason = .stopString

@@ -160,6 +160,8 @@ public struct SteerEval {
     public var regex: NSRegularExpression?
     /// Generations decoded together (BatchGenerator); the results do not depend on it with `.exact` decoding.
     public var batchSize: Int
+    /// Budget forcing for every generation of the sweep (a baseline beside the steering).
+    public var thinking: ThinkingControl?
 
     public init(model: LanguageModel, steering: Steering, maxTokens: Int = 128, plain: Bool = false,
                 projection: Projection? = nil, regex: NSRegularExpression? = nil, batchSize: Int = 16) {
@@ -177,7 +179,8 @@ public struct SteerEval {
     public func run(_ prompts: PromptSet, scales: [Double], onSample: (Sample) throws -> Void = { _ in },
                     progress: (ProgressEvent) -> Void = { _ in }) throws -> [Row] {
         let layers = model.config.numHiddenLayers
-        let options = GenerationOptions(maxTokens: maxTokens, sampling: SamplingOptions(temperature: 0))
+        var options = GenerationOptions(maxTokens: maxTokens, sampling: SamplingOptions(temperature: 0))
+        options.thinking = thinking
         // Every generation of the sweep, prompt by prompt: the unsteered one, then one per scale that steers at all.
         let ids = try prompts.items.map { try PromptSet.tokens($0, model: model, plain: plain) }
         var requests: [BatchGenerator.Request] = []

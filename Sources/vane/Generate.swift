@@ -11,6 +11,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var steer: SteerOptions
     @OptionGroup var steerExperts: ExpertSteerOptions
+    @OptionGroup var thinking: ThinkingOptions
     @OptionGroup var threads: ThreadOptions
 
     func run() throws {
@@ -37,7 +38,9 @@ struct Generate: ParsableCommand {
             told = true
             note("[condition \(gate.condition.description): cos \(String(format: "%.4f", score)) → steering \(outcome.fired ? "on" : "off")]")
         }
-        let result = try Generator(m).generate(promptTokens: ids, options: sampling.options, hooks: hooks,
+        var options = sampling.options
+        options.thinking = try thinking.control()
+        let result = try Generator(m).generate(promptTokens: ids, options: options, hooks: hooks,
                                                onToken: { _ in tell() },
                                                onText: { text in FileHandle.standardOutput.write(Data(text.utf8)) })
         tell()

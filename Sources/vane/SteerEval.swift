@@ -14,6 +14,7 @@ struct SteerEvalCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
     @Argument(help: "JSON Lines prompts: {\"question\"|\"prompt\": …, \"answer\"?: N, \"system\"?: …}.") var prompts: String
     @OptionGroup var steer: SteerOptions
+    @OptionGroup var thinking: ThinkingOptions
     @Option(parsing: .unconditional, help: "Scales LO:HI:STEP multiplying every --steer scale, e.g. --sweep -0.2:0.2:0.05 (default: fitted to the vectors' size; README, \"Measuring: steer-eval\").")
     var sweep: String?
     @Option(help: "Tokens to generate at most per prompt.") var maxTokens = 128
@@ -78,8 +79,9 @@ struct SteerEvalCommand: ParsableCommand {
         if sweep == nil { note("sweep \(chosen) (fitted: README, \"Measuring: steer-eval\"; --sweep sets it)") }
         let largest = chosen.scales.map(abs).max() ?? 1
         for warning in measurement.warnings(at: largest, modelLayers: m.config.numHiddenLayers) { note("warning: \(warning)") }
-        let eval = SteerEval(model: m, steering: steering, maxTokens: maxTokens, plain: plain, projection: projection,
+        var eval = SteerEval(model: m, steering: steering, maxTokens: maxTokens, plain: plain, projection: projection,
                              regex: try regex(), batchSize: batch)
+        eval.thinking = try thinking.control()
         var samples: [Data] = []
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
