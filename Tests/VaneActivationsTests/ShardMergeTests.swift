@@ -207,6 +207,12 @@ sys.exit(1 if errors else 0)
         expect(try refusal([s1, whole, s3]), contains: ["whole.h5", "is not a shard"])
         try FileManager.default.copyItem(atPath: s2, toPath: s2 + ".partial")
         expect(try refusal([s1, s2 + ".partial", s3]), contains: ["unfinished extraction", "--resume"])
+        // --resume refuses a partial store of another shard.
+        try FileManager.default.moveItem(atPath: s2 + ".partial", toPath: folder.file("resumed.h5.partial").path)
+        let resumed = try VaneProcess.vane(["extract", model, data.path] + hooks
+            + ["--shard", "3/3", "--resume", "-o", folder.file("resumed.h5").path])
+        #expect(resumed.status != 0)
+        expect(resumed.output, contains: ["cannot resume", "shard 2/3", "3/3"])
         // Too many shards for the lines is refused before any compute.
         let many = try VaneProcess.vane(["extract", model, data.path] + hooks + ["--shard", "6/6", "-o", folder.file("x.h5").path])
         #expect(many.status != 0)
