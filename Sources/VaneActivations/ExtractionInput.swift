@@ -73,10 +73,10 @@ public struct ExtractionInput: Sendable {
     /// Whether any example was rendered with the chat template.
     public let usedChatTemplate: Bool
 
-    /// Reads `url`, or with `shard` only that shard's lines. A bad line is an error, or with `skipBad` a skipped
-    /// line; a file with no examples is an error, and so is a shard with no lines (a shard whose lines were all
-    /// skipped is empty, so that the shards still add up to the file). Spans start at `skipFirst` at the earliest
-    /// (nil: `positions.defaultSkipFirst`).
+    /// Reads `url`, or with `shard` only that shard's lines (more shards than example lines is an error). A bad
+    /// line is an error, or with `skipBad` a skipped line; a file with no examples is an error, but a shard whose
+    /// lines were all skipped is empty, so that the shards still add up to the file. Spans start at `skipFirst` at
+    /// the earliest (nil: `positions.defaultSkipFirst`).
     public init(url: URL, model: LanguageModel, span: SpanRule, positions: PositionMode, skipFirst: Int? = nil,
                 skipBad: Bool, shard: Shard? = nil) throws {
         self.url = url

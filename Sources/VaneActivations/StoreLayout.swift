@@ -20,7 +20,7 @@ import VaneStore
 //     input_path, input_sha256         the JSONL file read ("" for a trace)
 //     batch (examples per flush)       deflate (0 = none, else the level)
 //     command_line, vane_version, created (ISO 8601, UTC)
-//     shard [K, N] (int64)               only in a store of `vane extract --shard K/N`: which contiguous part of the
+//     shard [K, N] (int64)             only in a store of `vane extract --shard K/N`: which contiguous part of the
 //                                      input's example lines it holds (ExtractionInput.swift); `vane store merge`
 //                                      joins shards 1…N into the store one run writes (StoreMerge.swift)
 //     n_examples                       examples complete: rewritten just before each flush; rows past it (a batch

@@ -64,7 +64,7 @@ public enum StoreMerge {
         }
     }
 
-    /// The stores in shard order, once each refused unless they are shards 1…N of one extraction.
+    /// The stores in shard order; refused unless they are shards 1…N of one extraction, each given once.
     static func ordered(_ stores: [ActivationStore]) throws -> [ActivationStore] {
         let first = stores[0]
         for store in stores {
