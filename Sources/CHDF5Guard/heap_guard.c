@@ -391,14 +391,14 @@ static const H5FD_class_t guard_class = {
 
 static hid_t guarded_fapl[2] = {-1, -1};
 
-// File locks (flock, libhdf5 1.10.7+): a writer takes an exclusive one, so that two writers of one file fail
-// rather than interleave; where the file system has no locks (some network mounts) it writes unlocked. A reader
-// takes none: Vane reads only files renamed into place when complete, and a shared lock would make a read fail
-// whenever any process still holds the writer's descriptor, for example a child started while it was open.
-static hid_t make_fapl(hid_t driver, int writing) {
+// File locks (flock, libhdf5 1.10.7+): every open takes one (exclusive to write, shared to read), so that two
+// writers of one file fail rather than interleave; where the file system has no locks (some network mounts) files
+// open unlocked. libhdf5 refuses to open a file twice in one process with different lock settings, so the
+// unlocked list serves only a read that a lock held elsewhere refused (HDF5File.open).
+static hid_t make_fapl(hid_t driver, int locking) {
     hid_t list = H5Pcreate(H5P_FILE_ACCESS);
     if (list < 0) return -1;
-    if (H5Pset_driver(list, driver, NULL) < 0 || H5Pset_file_locking(list, writing, 1) < 0) {
+    if (H5Pset_driver(list, driver, NULL) < 0 || H5Pset_file_locking(list, locking, 1) < 0) {
         H5Pclose(list);
         return -1;
     }
@@ -415,8 +415,8 @@ static void register_driver(void) {
     guarded_fapl[1] = make_fapl(driver, 1);
 }
 
-hid_t vane_h5_guarded_fapl(int writing) {
+hid_t vane_h5_guarded_fapl(int locking) {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, register_driver);
-    return guarded_fapl[writing ? 1 : 0];
+    return guarded_fapl[locking ? 1 : 0];
 }

@@ -55,12 +55,20 @@ public final class HDF5File {
             throw hdf5Error(operation: "open", location: path, message: "no such file")
         }
         let flags = mode == .readOnly ? vane_H5F_ACC_RDONLY() : vane_H5F_ACC_RDWR()
-        let fapl = try check("vane_h5_guarded_fapl", path) { vane_h5_guarded_fapl(mode == .readWrite ? 1 : 0) }
         // libhdf5 only says it found no superblock signature; say what that means.
-        let id = try check("H5Fopen", path, explain: {
-            $0.contains("signature") ? "not an HDF5 file (\($0))" : explainLock($0)
-        }) {
-            H5Fopen(path, flags, fapl)
+        func attempt(locking: Int32) throws -> hid_t {
+            let fapl = try check("vane_h5_guarded_fapl", path) { vane_h5_guarded_fapl(locking) }
+            return try check("H5Fopen", path, explain: {
+                $0.contains("signature") ? "not an HDF5 file (\($0))" : explainLock($0)
+            }) { H5Fopen(path, flags, fapl) }
+        }
+        let id: hid_t
+        do {
+            id = try attempt(locking: 1)
+        } catch let e as VaneError where mode == .readOnly && e.message.contains("unable to lock file") {
+            // Held elsewhere: by a writer, or by a copy of a finished writer's descriptor that a child process
+            // started during the write still has. Vane renames files into place only when complete: read unlocked.
+            id = try attempt(locking: 0)
         }
         return try HDF5File(url: url, id: id)
     }

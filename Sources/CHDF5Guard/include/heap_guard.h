@@ -7,9 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// A file-access property list using the guarded driver, for writing (an exclusive file lock) or reading (no
-// lock); created once, do not close it. Negative on failure.
-hid_t vane_h5_guarded_fapl(int writing);
+// A file-access property list using the guarded driver, with file locks or without; created once, do not close
+// it. Negative on failure.
+hid_t vane_h5_guarded_fapl(int locking);
 
 // Checks the global-heap collection `bytes[0..<count]` read from file offset `address`: 0 when libhdf5 can
 // decode it safely (or when it is not a collection), else -1 with the reason written into `message`.
