@@ -45,6 +45,23 @@ public final class ActivationStore {
         file = try HDF5File.open(at: url, mode: .readOnly)
         provenance = try StoreProvenance(reading: file.attributes, file: url.path)
         (count, examples, tokenOffsets) = try StoreNumbers(url: url).examples(in: file, provenance: provenance)
+        try checkLinkedShards()
+    }
+
+    /// A merged store made with `--virtual` reads its hook rows from the shard files; libhdf5 would read zeros
+    /// where one is missing, so each must be where the store names it (relative to the store's folder).
+    private func checkLinkedShards() throws {
+        var checked = Set<String>()
+        for hook in hooks {
+            for source in try file.root.openDataset(hook).virtualSourceFiles where checked.insert(source).inserted {
+                let path = source.hasPrefix("/") ? source : url.deletingLastPathComponent().appendingPathComponent(source).path
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw VaneError("\(url.path): /\(hook) reads its rows from \(source), which is not at \(path)",
+                                    hint: "a store merged with --virtual needs its shard files where they were, relative "
+                                        + "to it; put them back, or merge again without --virtual")
+                }
+            }
+        }
     }
 
     /// Rows of the hook datasets that belong to examples `range`.
@@ -95,6 +112,24 @@ public final class ActivationStore {
         let ids = try file.root.openDataset(StoreLayout.tokenIDs)
             .read(rows: start..<(start + examples.tokenCounts[example]), as: Int64.self)
         return ids.map { Int($0) }
+    }
+
+    /// The token ids of examples `range`, one array per example.
+    public func tokenIDs(examples range: Range<Int>) throws -> [[Int]] {
+        guard range.lowerBound >= 0, range.upperBound <= count else {
+            throw VaneError("\(url.path): examples \(range.lowerBound)..<\(range.upperBound) outside 0..<\(count)")
+        }
+        let start = examples.tokenCounts[..<range.lowerBound].reduce(0, +)
+        let counts = examples.tokenCounts[range]
+        let ids = try file.root.openDataset(StoreLayout.tokenIDs)
+            .read(rows: start..<(start + counts.reduce(0, +)), as: Int64.self)
+        var out: [[Int]] = []
+        var offset = 0
+        for n in counts {
+            out.append(ids[offset..<(offset + n)].map { Int($0) })
+            offset += n
+        }
+        return out
     }
 
     /// A trace's logits [T, V]; nil for an extraction store.

@@ -42,9 +42,10 @@ public final class ActivationWriter {
     private var rowsWritten: Int
 
     /// Creates a new store, replacing any file at `url`. `rowShapes[i]` is the shape of one row of hook i
-    /// ([d], [H, d] or [H, hd]).
-    public static func create(at url: URL, provenance: StoreProvenance, rowShapes: [[Int]]) throws
-        -> ActivationWriter {
+    /// ([d], [H, d] or [H, hd]). With `linking`, hook i is a virtual dataset of the rows `linking[i]` maps (the
+    /// rows of other stores, StoreMerge.swift), and `append` writes only the example tables.
+    public static func create(at url: URL, provenance: StoreProvenance, rowShapes: [[Int]],
+                              linking: [[HDF5VirtualSource]]? = nil) throws -> ActivationWriter {
         let file: HDF5File
         do {
             file = try HDF5File.create(at: url, mode: .truncate)
@@ -58,9 +59,14 @@ public final class ActivationWriter {
         // default (about 1 MiB).
         let chunkRows = provenance.positions.isPooled ? provenance.batch : nil
         let root = file.root
-        for (hook, rowShape) in zip(provenance.hooks, rowShapes) {
-            _ = try root.createDataset(hook, type: .float32, shape: [0] + rowShape, chunkRows: chunkRows,
-                                       deflate: deflate)
+        for (h, (hook, rowShape)) in zip(provenance.hooks, rowShapes).enumerated() {
+            if let sources = linking?[h] {
+                _ = try root.createVirtualDataset(hook, type: .float32,
+                                                  shape: [sources.map(\.rows).reduce(0, +)] + rowShape, sources: sources)
+            } else {
+                _ = try root.createDataset(hook, type: .float32, shape: [0] + rowShape, chunkRows: chunkRows,
+                                           deflate: deflate)
+            }
         }
         for path in [StoreLayout.label, StoreLayout.pair, StoreLayout.line, StoreLayout.nTokens,
                      StoreLayout.nPromptTokens, StoreLayout.tokenIDs] {
@@ -73,7 +79,7 @@ public final class ActivationWriter {
             try offsets.append(rows: [Int64(0)])
         }
         try file.flush()
-        return try ActivationWriter(file: file, url: url, provenance: provenance, count: 0)
+        return try ActivationWriter(file: file, url: url, provenance: provenance, count: 0, linked: linking != nil)
     }
 
     /// Opens an interrupted store to continue it: its settings must equal `provenance`'s (model, hooks,
@@ -94,13 +100,13 @@ public final class ActivationWriter {
         return writer
     }
 
-    private init(file: HDF5File, url: URL, provenance: StoreProvenance, count: Int) throws {
+    private init(file: HDF5File, url: URL, provenance: StoreProvenance, count: Int, linked: Bool = false) throws {
         self.file = file
         self.url = url
         self.provenance = provenance
         self.count = count
         let root = file.root
-        hookData = try provenance.hooks.map { try root.openDataset($0) }
+        hookData = linked ? [] : try provenance.hooks.map { try root.openDataset($0) }
         text = try root.openDataset(StoreLayout.text)
         label = try root.openDataset(StoreLayout.label)
         pair = try root.openDataset(StoreLayout.pair)

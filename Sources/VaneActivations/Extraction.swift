@@ -19,9 +19,12 @@ public struct ExtractionOptions: Sendable {
     public var skipBad: Bool
     /// The command line, recorded in the store.
     public var commandLine: String
+    /// Extract only this shard of the input lines (ExtractionInput.swift), recorded in the store for merging.
+    public var shard: Shard?
 
     public init(hooks: [String], positions: PositionMode = .last, span: SpanRule = .auto, skipFirst: Int? = nil,
-                batch: Int = 32, deflate: Int = 0, skipBad: Bool = false, commandLine: String = "") {
+                batch: Int = 32, deflate: Int = 0, skipBad: Bool = false, commandLine: String = "",
+                shard: Shard? = nil) {
         self.hooks = hooks
         self.positions = positions
         self.span = span
@@ -30,6 +33,7 @@ public struct ExtractionOptions: Sendable {
         self.deflate = deflate
         self.skipBad = skipBad
         self.commandLine = commandLine
+        self.shard = shard
     }
 }
 
@@ -77,14 +81,14 @@ public final class Extraction {
         points = try HookPoint.matching(options.hooks, layers: model.config.numHiddenLayers, experts: model.config.routes)
         try checkPerToken(points)
         input = try ExtractionInput(url: data, model: model, span: options.span, positions: options.positions,
-                                    skipFirst: skipFirst, skipBad: options.skipBad)
+                                    skipFirst: skipFirst, skipBad: options.skipBad, shard: options.shard)
         provenance = StoreProvenance(
             tool: "extract", modelPath: model.files.url.path, modelSHA256: try ModelIdentity(files: model.files).sha256(),
             architecture: model.config.architecture, dims: modelDims(model.config),
             tokenizer: tokenizerDescription(model), chatTemplate: input.usedChatTemplate ? model.chatTemplate?.source ?? "" : "",
             hooks: points.map(\.description), positions: options.positions, span: options.span, skipFirst: skipFirst,
             inputPath: data.path, inputSHA256: try SHA256.hex(ofFile: data), batch: options.batch,
-            deflate: options.deflate, commandLine: options.commandLine)
+            deflate: options.deflate, commandLine: options.commandLine, shard: options.shard)
     }
 
     /// Examples per flush at most: a batch is one HDF5 chunk of rows, and a chunk must stay under 4 GiB.

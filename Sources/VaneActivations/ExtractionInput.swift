@@ -15,6 +15,41 @@ import VaneTokenizer
 //
 // Any form but a pair may carry an integer (or boolean) "label". Other keys are ignored. Prompt and completion
 // are tokenized separately (no special tokens added to the completion), so the boundary between them is exact.
+//
+// Sharding (`--shard K/N`) splits the example lines (the non-blank ones) into N contiguous ranges of nearly equal
+// length, in file order: shard K takes lines (K−1)·M/N ..< K·M/N of the M example lines (integer division). Shard
+// stores keep the file's line numbers; pair ids count from 0 within each shard, and `vane store merge` offsets them
+// by the pairs of the shards before, so concatenating shards 1…N in order gives what one run over the file gives.
+
+/// Which part of the input one process extracts: shard `index` (1-based) of `count`.
+public struct Shard: Equatable, Sendable, CustomStringConvertible {
+    public let index: Int
+    public let count: Int
+
+    public init(index: Int, count: Int) throws {
+        guard count >= 1, (1...count).contains(index) else {
+            throw VaneError("shard \(index)/\(count): give K/N with 1 ≤ K ≤ N, e.g. 1/4")
+        }
+        self.index = index
+        self.count = count
+    }
+
+    /// Parses "K/N".
+    public init(_ text: String) throws {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]) else {
+            throw VaneError("--shard \(text): give K/N, e.g. 2/8 for the second of eight shards")
+        }
+        try self.init(index: k, count: n)
+    }
+
+    public var description: String { "\(index)/\(count)" }
+
+    /// The positions of this shard's example lines among `lines` example lines.
+    public func range(of lines: Int) -> Range<Int> {
+        (index - 1) * lines / count ..< index * lines / count
+    }
+}
 
 /// One example ready to run: its tokens, where the prompt ends, and the span its positions come from.
 public struct InputExample: Sendable {
@@ -38,10 +73,12 @@ public struct ExtractionInput: Sendable {
     /// Whether any example was rendered with the chat template.
     public let usedChatTemplate: Bool
 
-    /// Reads `url`. A bad line is an error, or with `skipBad` a skipped line; a file with no examples is an error.
-    /// Spans start at `skipFirst` at the earliest (nil: `positions.defaultSkipFirst`).
+    /// Reads `url`, or with `shard` only that shard's lines (more shards than example lines is an error). A bad
+    /// line is an error, or with `skipBad` a skipped line; a file with no examples is an error, but a shard whose
+    /// lines were all skipped is empty, so that the shards still add up to the file. Spans start at `skipFirst` at
+    /// the earliest (nil: `positions.defaultSkipFirst`).
     public init(url: URL, model: LanguageModel, span: SpanRule, positions: PositionMode, skipFirst: Int? = nil,
-                skipBad: Bool) throws {
+                skipBad: Bool, shard: Shard? = nil) throws {
         self.url = url
         let file = url.path
         let data: Data
@@ -55,10 +92,20 @@ public struct ExtractionInput: Sendable {
         var examples: [InputExample] = []
         var skipped: [VaneError] = []
         var firstReason: String?
+        var lines: [(index: Int, text: String)] = []
         for (index, rawLine) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
             .enumerated() {
             let line = String(decoding: rawLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            if line.isEmpty { continue }
+            if !line.isEmpty { lines.append((index, line)) }
+        }
+        if let shard {
+            guard shard.count <= lines.count else {
+                throw VaneError("\(file): \(lines.count) example lines cannot make \(shard.count) shards "
+                    + "(--shard \(shard)); give N ≤ \(lines.count)")
+            }
+            lines = Array(lines[shard.range(of: lines.count)])
+        }
+        for (index, line) in lines {
             do {
                 examples += try reader.parse(line, number: index + 1)
             } catch let error as BadLine {
@@ -68,7 +115,7 @@ public struct ExtractionInput: Sendable {
                 firstReason = firstReason ?? error.message
             }
         }
-        guard !examples.isEmpty else {
+        guard !examples.isEmpty || (shard != nil && !skipped.isEmpty) else {
             let reason = firstReason.map {
                 "holds no usable examples: all \(skipped.count) lines were bad; the first: \($0)"
             } ?? "holds no examples (one JSON object per line)"

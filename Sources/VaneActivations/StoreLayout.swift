@@ -20,6 +20,9 @@ import VaneStore
 //     input_path, input_sha256         the JSONL file read ("" for a trace)
 //     batch (examples per flush)       deflate (0 = none, else the level)
 //     command_line, vane_version, created (ISO 8601, UTC)
+//     shard [K, N] (int64)             only in a store of `vane extract --shard K/N`: which contiguous part of the
+//                                      input's example lines it holds (ExtractionInput.swift); `vane store merge`
+//                                      joins shards 1…N into the store one run writes (StoreMerge.swift)
 //     n_examples                       examples complete: rewritten just before each flush; rows past it (a batch
 //                                      cut short by a kill) are not part of the store
 //
@@ -37,6 +40,9 @@ import VaneStore
 //     all positions:                           [Σ T, d] (…) with T = span length, rows of example i at
 //   /token_offsets [N + 1] int64              token_offsets[i] ..< token_offsets[i + 1]   (all positions only)
 //   /logits [T, V] float32                    a trace's logits (trace only; one example, all positions)
+//
+// A store merged with `vane store merge --virtual` holds its hook datasets as HDF5 virtual datasets over the shard
+// files (fixed shape, named relative to its folder); everything else is as below.
 //
 // Every dataset is chunked along axis 0 with an unlimited axis 0 (extendable) and optionally deflated. The writer
 // appends each batch to every dataset, sets n_examples, then flushes, so a killed run leaves a file that opens

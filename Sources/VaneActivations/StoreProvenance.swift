@@ -24,13 +24,15 @@ public struct StoreProvenance: Equatable, Sendable {
     /// Deflate level, 0 for none.
     public var deflate: Int
     public var commandLine: String
+    /// The part of the input this store holds when it was extracted with `--shard K/N`; nil for the whole input.
+    public var shard: Shard?
     public var vaneVersion: String
     public var created: String
 
     public init(tool: String, modelPath: String, modelSHA256: String, architecture: String, dims: [Int],
                 tokenizer: String, chatTemplate: String, hooks: [String], positions: PositionMode, span: SpanRule,
                 skipFirst: Int = 0, inputPath: String, inputSHA256: String, batch: Int, deflate: Int, commandLine: String,
-                vaneVersion: String = VaneVersion.current, created: String = ISO8601DateFormatter().string(from: Date())) {
+                shard: Shard? = nil, vaneVersion: String = VaneVersion.current, created: String = ISO8601DateFormatter().string(from: Date())) {
         self.tool = tool
         self.modelPath = modelPath
         self.modelSHA256 = modelSHA256
@@ -47,6 +49,7 @@ public struct StoreProvenance: Equatable, Sendable {
         self.batch = batch
         self.deflate = deflate
         self.commandLine = commandLine
+        self.shard = shard
         self.vaneVersion = vaneVersion
         self.created = created
     }
@@ -56,7 +59,15 @@ public struct StoreProvenance: Equatable, Sendable {
     var resumeSettings: [(String, String)] {
         [("model_sha256", modelSHA256), ("hooks", hooks.joined(separator: ",")), ("positions", "\(positions)"),
          ("span", spanDescription), ("skip_first", "\(skipFirst)"), ("input_sha256", inputSHA256), ("batch", "\(batch)"), ("deflate", "\(deflate)"),
-         ("chat_template", chatTemplate), ("tokenizer", tokenizer)]
+         ("chat_template", chatTemplate), ("tokenizer", tokenizer), ("shard", shard?.description ?? "none")]
+    }
+
+    /// Settings that shards of one input must share to be merged (the chat template is compared apart: a shard
+    /// whose lines hold no `messages` used none), as (attribute, value) pairs.
+    var mergeSettings: [(String, String)] {
+        [("model_sha256", modelSHA256), ("architecture", architecture), ("dims", "\(dims)"), ("tokenizer", tokenizer),
+         ("hooks", hooks.joined(separator: ",")), ("positions", "\(positions)"), ("span", spanDescription),
+         ("skip_first", "\(skipFirst)"), ("input_sha256", inputSHA256), ("shard count", "\(shard?.count ?? 0)")]
     }
 
     /// Throws unless a run with `other`'s settings may continue this store, naming the first setting that differs.
@@ -97,6 +108,7 @@ public struct StoreProvenance: Equatable, Sendable {
         try attributes.set("batch", Int64(batch))
         try attributes.set("deflate", Int64(deflate))
         try attributes.set("command_line", commandLine)
+        if let shard { try attributes.set("shard", [Int64(shard.index), Int64(shard.count)]) }
         try attributes.set("vane_version", vaneVersion)
         try attributes.set("created", created)
     }
@@ -115,6 +127,15 @@ public struct StoreProvenance: Equatable, Sendable {
         func string(_ name: String) throws -> String { try attributes.get(name, as: String.self) }
         func int(_ name: String) throws -> Int { Int(try attributes.get(name, as: Int64.self)) }
         guard let positions = PositionMode(try string("positions")) else { throw bad("unknown positions mode") }
+        var shard: Shard?
+        if try attributes.contains("shard") {
+            let value = try attributes.get("shard", as: [Int64].self)
+            guard value.count == 2, let k = Int(exactly: value[0]), let n = Int(exactly: value[1]),
+                  let parsed = try? Shard(index: k, count: n) else {
+                throw bad("root attribute shard is \(value); expected [K, N] with 1 ≤ K ≤ N")
+            }
+            shard = parsed
+        }
         let markers = try attributes.get("span_markers", as: [String].self)
         let span: SpanRule
         if try string("span") == "markers", markers.count == 2 {
@@ -132,6 +153,6 @@ public struct StoreProvenance: Equatable, Sendable {
                   skipFirst: try attributes.contains("skip_first") ? try int("skip_first") : 0,
                   inputPath: try string("input_path"), inputSHA256: try string("input_sha256"),
                   batch: try int("batch"), deflate: try int("deflate"), commandLine: try string("command_line"),
-                  vaneVersion: try string("vane_version"), created: try string("created"))
+                  shard: shard, vaneVersion: try string("vane_version"), created: try string("created"))
     }
 }

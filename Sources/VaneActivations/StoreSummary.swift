@@ -19,6 +19,7 @@ extension ActivationStore {
         add("tokenizer", p.tokenizer)
         add("chat template", p.chatTemplate.isEmpty ? "not used" : "used (\(p.chatTemplate.utf8.count) bytes, stored)")
         if !p.inputPath.isEmpty { add("input", "\(p.inputPath) (sha256 \(p.inputSHA256.prefix(16))…)") }
+        if let shard = p.shard { add("shard", "\(shard) of the input's example lines (`vane store merge` joins the \(shard.count))") }
         add("positions", "\(p.positions) over span \(p.spanDescription)"
             + (p.skipFirst > 0 ? ", input positions 0..<\(p.skipFirst) left out (--skip-first \(p.skipFirst))" : ""))
 

@@ -10,7 +10,9 @@ struct Extract: ParsableCommand {
             {"prompt"|"messages": …, "completion": …} (teacher forcing), or {"positive": …, "negative": …} \
             (a contrastive pair), each with an optional integer "label". The store is written to OUTPUT.partial \
             and renamed to OUTPUT when complete; a killed run keeps every flushed batch there, and --resume \
-            continues it. Layout: README, "Activation store".
+            continues it. With --shard K/N a run takes the K-th of N contiguous parts of the lines; \
+            `vane store merge` joins the N stores into what one run writes (docs/scale-out.md). Layout: README, \
+            "Activation store".
             """)
 
     @OptionGroup var model: ModelOptions
@@ -29,6 +31,8 @@ struct Extract: ParsableCommand {
     @Flag(help: "Deflate-compress the datasets (level 4).") var compress = false
     @Flag(help: "Continue OUTPUT.partial from its last complete batch (same model and settings).") var resume = false
     @Flag(help: "Skip lines that do not parse, with a warning, instead of stopping.") var skipBad = false
+    @Option(help: "Extract only part K of N of the example lines (contiguous, in file order; 1 ≤ K ≤ N), to join with `vane store merge`.")
+    var shard: String?
     @Flag(help: "Also time a plain forward call of each example (no hooks, no file), interleaved, and report both speeds.")
     var compareForward = false
     @OptionGroup var threads: ThreadOptions
@@ -40,6 +44,7 @@ struct Extract: ParsableCommand {
         guard (spanStart == nil) == (spanEnd == nil) else { throw ValidationError("give --span-start and --span-end together") }
         guard SpanRule(span) != nil else { throw badValue("--span", span, "auto, input, prompt, completion") }
         guard (skipFirst ?? 0) >= 0 else { throw ValidationError("--skip-first \(skipFirst ?? 0): give 0 or more positions") }
+        if let shard { _ = try Shard(shard) }
         guard (1...Extraction.maxBatch).contains(batch) else { throw ValidationError("--batch \(batch): give 1…\(Extraction.maxBatch)") }
         try checkOutput(output, inputs: [model.model, data], extensions: ["h5", "hdf5"], what: "an HDF5 activation store")
     }
@@ -50,7 +55,8 @@ struct Extract: ParsableCommand {
         let rule = spanStart.map { SpanRule.markers(start: $0, end: spanEnd ?? "") } ?? SpanRule(span) ?? .auto
         let options = ExtractionOptions(hooks: hooks,
                                         positions: PositionMode(positions) ?? .last, span: rule, skipFirst: skipFirst, batch: batch,
-                                        deflate: compress ? 4 : 0, skipBad: skipBad, commandLine: commandLine)
+                                        deflate: compress ? 4 : 0, skipBad: skipBad, commandLine: commandLine,
+                                        shard: try shard.map(Shard.init))
         let extraction = try Extraction(model: m, data: URL(fileURLWithPath: data), options: options)
         for skipped in extraction.input.skipped.prefix(5) { note("warning: skipped \(skipped)") }
         if !extraction.input.skipped.isEmpty { note("warning: skipped \(plural(extraction.input.skipped.count, "bad line"))") }
