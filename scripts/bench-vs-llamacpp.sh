@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Vane next to llama.cpp, same machine, same run: builds llama.cpp's llama-bench from the source vendored in the
+# Vane next to llama.cpp, same machine, same run: builds llama.cpp's llama-bench (and llama-server, for
+# scripts/bench-serve.sh) from the source vendored in the
 # PyPI sdist llama-cpp-python 0.3.36 (once, into $LLAMA_CACHE, outside the repo), then runs `llama-bench` and
 # `vane bench` alternately ROUNDS times at THREADS threads on SmolLM2-135M (pp512/tg128) and Qwen2.5-Coder
 # 0.5B and 1.5B (pp256/tg64), and prints a Markdown table of medians with the CPU, its SIMD flags, the date and
@@ -15,9 +16,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${LLAMA_CACHE:-$HOME/.cache/vane/llama.cpp-0.3.36}
 llama_bench=$cache/build/bin/llama-bench
+llama_server=$cache/build/bin/llama-server
 
 # llama.cpp as the issue's comparison used it: native SIMD, AMX off (-mno-amx-* keeps it building on compilers that
-# would otherwise enable AMX for -march=native on hosts that report it), only the llama-bench target.
+# would otherwise enable AMX for -march=native on hosts that report it), only the llama-bench and llama-server targets.
 build_llama() {
     mkdir -p "$cache"
     if ! "$cache/venv/bin/python3" -c "import cmake, scikit_build_core" 2>/dev/null; then
@@ -35,11 +37,11 @@ build_llama() {
     fi
     local flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
     "$cache/venv/bin/cmake" -S "$cache/src/vendor/llama.cpp" -B "$cache/build" -DCMAKE_BUILD_TYPE=Release \
-        -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF \
+        -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON \
         -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" >&2
-    "$cache/venv/bin/cmake" --build "$cache/build" --target llama-bench -j "$(nproc)" >&2
+    "$cache/venv/bin/cmake" --build "$cache/build" --target llama-bench llama-server -j "$(nproc)" >&2
 }
-[ -x "$llama_bench" ] || build_llama
+[ -x "$llama_bench" ] && [ -x "$llama_server" ] || build_llama
 [ -n "${BUILD_ONLY:-}" ] && { echo "$llama_bench"; exit 0; }
 
 source "$here/bench-common.sh"
