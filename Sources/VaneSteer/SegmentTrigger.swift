@@ -7,6 +7,8 @@ import VaneTokenizer
 ///     inside:M1,M2          tokens that begin after an M1 and before the next M2 (`inside:<think>,</think>`: the
 ///                           thinking span); a token that may begin M2 (the text from at or before its start is a
 ///                           prefix of M2, e.g. "</") is left out, as the tokens completing M2 are not known yet
+///     at:TEXT               the token in which each occurrence of TEXT ends (`at:\n\n`: SEAL's thought
+///                           boundaries, where `vane recipe seal` reads its direction)
 ///     after:TEXT            the token right after each occurrence of TEXT, i.e. the one following the token in
 ///                           which the occurrence ends (`after:\n\n`: thought boundaries; `after:Wait`)
 ///     first-of-segment:SEP  the first generated token and, among generated tokens, the one after each SEP
@@ -16,6 +18,7 @@ import VaneTokenizer
 /// and a teacher-forced pass over the same tokens steer the same rows.
 public enum SegmentTrigger: Sendable, Hashable, CustomStringConvertible {
     case inside(start: String, end: String)
+    case at(String)
     case after(String)
     case firstOfSegment(String)
 
@@ -54,6 +57,8 @@ public enum SegmentTrigger: Sendable, Hashable, CustomStringConvertible {
                 throw VaneError("\"\(text)\": write inside:START,END, e.g. inside:<think>,</think>")
             }
             self = .inside(start: try unescape(body[..<i]), end: try unescape(body[body.index(after: i)...]))
+        } else if text.hasPrefix("at:") {
+            self = .at(try unescape(text.dropFirst("at:".count)))
         } else if text.hasPrefix("after:") {
             self = .after(try unescape(text.dropFirst("after:".count)))
         } else if text.hasPrefix("first-of-segment:") {
@@ -70,6 +75,7 @@ public enum SegmentTrigger: Sendable, Hashable, CustomStringConvertible {
         }
         return switch self {
         case .inside(let a, let b): "inside:\(escape(a)),\(escape(b))"
+        case .at(let t): "at:\(escape(t))"
         case .after(let t): "after:\(escape(t))"
         case .firstOfSegment(let s): "first-of-segment:\(escape(s))"
         }
@@ -98,7 +104,7 @@ final class SegmentTracker {
         self.promptLength = promptLength
         switch trigger {
         case .inside(let a, let b): (start, end) = (Array(a.utf8), Array(b.utf8))
-        case .after(let t), .firstOfSegment(let t): (start, end) = (Array(t.utf8), [])
+        case .at(let t), .after(let t), .firstOfSegment(let t): (start, end) = (Array(t.utf8), [])
         }
     }
 
@@ -140,6 +146,12 @@ final class SegmentTracker {
         offsets.append(text.count)
         let fire: Bool
         switch trigger {
+        case .at:
+            // An occurrence ending within this token's own bytes.
+            let through = text + bytes
+            fire = !bytes.isEmpty && (text.count + 1...through.count).contains { e in
+                e >= start.count && through[(e - start.count)..<e].elementsEqual(start)
+            }
         case .after:
             fire = endsInPreviousToken(start)
         case .firstOfSegment:

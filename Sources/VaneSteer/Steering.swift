@@ -81,7 +81,7 @@ public enum SteerPositions: Sendable, Equatable, CustomStringConvertible {
         case "generated": self = .generated
         default:
             guard let trigger = try SegmentTrigger(parsing: text) else {
-                throw VaneError("positions \"\(text)\" is not all, prompt, generated, inside:M1,M2, after:TEXT or "
+                throw VaneError("positions \"\(text)\" is not all, prompt, generated, inside:M1,M2, at:TEXT, after:TEXT or "
                     + "first-of-segment:SEP")
             }
             self = .segment(trigger)

@@ -9,7 +9,7 @@ import VaneSteer
 struct Recipe: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ready-made edits.", subcommands: [ReasoningVector.self, Efficiency.self, ThinkEditRecipe.self, ReasoningLengths.self,
-                                                     RiceRecipe.self])
+                                                     RiceRecipe.self, SealRecipeCommand.self])
 
     struct ReasoningVector: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -68,6 +68,13 @@ import VaneModelIO
         #expect(expected.count == 3)
         let trigger = try #require(try SegmentTrigger(parsing: "after:\\n\\n"))
         #expect(try steeredRows(.segment(trigger), tokens, promptLength: 3) == expected)
+        // at: the token in which each occurrence ends, p with starts[p] < end ≤ starts[p] + its length.
+        let inside = tokens.indices.filter { p in
+            let stop = p + 1 < tokens.count ? starts[p + 1] : bytes.count
+            return ends.contains { starts[p] < $0 && $0 <= stop }
+        }
+        #expect(inside.count == 3)
+        #expect(try steeredRows(.segment(.at("\n\n")), tokens, promptLength: 3) == inside)
         // first-of-segment: the first generated token, then the generated ones after each separator.
         let prompt = 10
         let first = try steeredRows(.segment(.firstOfSegment("\n\n")), tokens, promptLength: prompt)
@@ -108,7 +115,7 @@ import VaneModelIO
         #expect(try SteerPositions(parsing: "inside:<think>,</think>") == .segment(.inside(start: "<think>", end: "</think>")))
         #expect(try SteerPositions(parsing: "after:a\\,b") == .segment(.after("a,b")))
         #expect(try SteerPositions(parsing: "first-of-segment:\\n") == .segment(.firstOfSegment("\n")))
-        for text in ["inside:<think>,</think>", "after:\\n\\n", "first-of-segment:\\t", "after:a\\,b\\\\"] {
+        for text in ["inside:<think>,</think>", "after:\\n\\n", "at:\\n\\n", "first-of-segment:\\t", "after:a\\,b\\\\"] {
             #expect(try SteerPositions(parsing: text).description == text)
         }
         for (bad, says) in [("inside:<think>", "inside:START,END"), ("after:", "empty marker"), ("after:a\\q", "not an escape"),
