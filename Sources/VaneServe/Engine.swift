@@ -83,7 +83,8 @@ final class Engine: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         guard accepting else { throw APIError.shuttingDown }
-        guard queue.count < maxQueue else {
+        // Waiting means beyond the batch's free places (the engine moves queued jobs in at its next step).
+        guard queue.count < maxQueue + max(0, maxBatch - running) else {
             metrics.rejected.increment()
             throw APIError.queueFull(waiting: queue.count, retryAfter: 1)
         }

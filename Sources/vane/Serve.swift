@@ -61,6 +61,9 @@ struct Serve: AsyncParsableCommand {
         options.requestTimeout = requestTimeout
         options.maxBodyBytes = maxBodyBytes
         options.drainSeconds = drainTimeout
+        if !["127.0.0.1", "localhost", "::1"].contains(host) && apiKey == nil {
+            note("warning: listening on \(host) without --api-key: anyone who reaches this address can use the model")
+        }
         let id = options.modelName
         try await Server(model: m, options: options).run { host, port in
             note("vane serve: \(id) on http://\(host):\(port) (max batch \(maxBatch), queue \(maxQueue))")
