@@ -43,11 +43,12 @@ public struct Sampler {
     public mutating func sample(_ logits: [Float]) -> Int {
         if options.temperature <= 0 { return Sampler.argmax(logits) }
         // Candidates sorted by logit, highest first (ties: lower id first, for determinism).
-        var ids = Array(logits.indices)
-        if options.topK > 0 && options.topK < ids.count {
-            ids = Array(ids.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }.prefix(options.topK))
+        var ids: [Int]
+        if options.topK > 0 && options.topK < logits.count {
+            ids = Sampler.topK(options.topK, of: logits)
         } else {
-            ids.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+            ids = Array(logits.indices)
+            ids.sort { Sampler.precedes($0, $1, logits) }
         }
         // Probabilities at temperature 1 decide top-p and min-p, as in llama.cpp's default chain.
         var probs = softmax(ids.map { logits[$0] })
@@ -72,6 +73,52 @@ public struct Sampler {
             if r < cum { return ids[i] }
         }
         return ids[ids.count - 1]
+    }
+
+    /// The candidate order: higher logit first, then lower id.
+    @inline(__always)
+    static func precedes(_ a: Int, _ b: Int, _ logits: [Float]) -> Bool {
+        logits[a] > logits[b] || (logits[a] == logits[b] && a < b)
+    }
+
+    /// The first k ids of the candidate order, in that order: a bounded heap over one pass (O(V log k)) instead of
+    /// sorting the whole vocabulary (which costs more than a decoding step of a small model).
+    public static func topK(_ k: Int, of logits: [Float]) -> [Int] {
+        // A heap of the k best so far whose root is the worst of them.
+        var heap: [Int] = []
+        heap.reserveCapacity(k)
+        func worse(_ a: Int, _ b: Int) -> Bool { precedes(b, a, logits) }
+        func siftDown(_ start: Int) {
+            var i = start
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < heap.count && worse(heap[l], heap[m]) { m = l }
+                if r < heap.count && worse(heap[r], heap[m]) { m = r }
+                if m == i { return }
+                heap.swapAt(i, m)
+                i = m
+            }
+        }
+        for id in logits.indices {
+            if heap.count < k {
+                heap.append(id)
+                var i = heap.count - 1
+                while i > 0, worse(heap[i], heap[(i - 1) / 2]) {
+                    heap.swapAt(i, (i - 1) / 2)
+                    i = (i - 1) / 2
+                }
+            } else if precedes(id, heap[0], logits) {
+                heap[0] = id
+                siftDown(0)
+            }
+        }
+        return heap.sorted { precedes($0, $1, logits) }
+    }
+
+    /// topK by sorting every id: the reference the heap is tested against.
+    public static func topKNaive(_ k: Int, of logits: [Float]) -> [Int] {
+        Array(logits.indices.sorted { precedes($0, $1, logits) }.prefix(k))
     }
 
     private func softmax(_ x: [Float]) -> [Float] {

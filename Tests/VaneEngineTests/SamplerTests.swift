@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VaneEngine
+import VaneTensor
 
 /// Sampling filters on distributions whose surviving sets are known in closed form.
 @Suite struct SamplerTests {
@@ -48,5 +49,17 @@ import VaneEngine
         let cold = draws(SamplingOptions(temperature: 0.25, seed: 4))
         // p ∝ p^4: 0.5^4 / Σ = 0.9336…
         #expect(abs(Double(cold[0]!) / 4000 - 0.9336) < 0.02)
+    }
+
+    /// The heap selection against sorting everything, with many ties (logits from a few values) and without.
+    @Test(arguments: [1, 2, 40, 999, 1000])
+    func topKEqualsSortingEverything(k: Int) {
+        var rng = SplitMix64(seed: UInt64(k))
+        for round in 0..<20 {
+            let n = 1000
+            let logits: [Float] = (0..<n).map { _ in
+                round % 2 == 0 ? Float(rng.nextDouble() * 20 - 10) : Float(Int(rng.nextDouble() * 7)) }
+            #expect(Sampler.topK(k, of: logits) == Sampler.topKNaive(k, of: logits), "k \(k) round \(round)")
+        }
     }
 }
