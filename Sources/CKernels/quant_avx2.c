@@ -432,53 +432,64 @@ AVX2 float vane_vec_dot_bf16_f32_avx2(int64_t n, const void *vw, const float *x)
 // y[v·ldy + r] = the single-row kernel's dot of weight row r with activation row v (at a + v·stride), bit for bit:
 // each pair keeps that kernel's integer lane sums, float accumulators, operation order and final sums. What is
 // shared: each weight block is unpacked once for up to DOTS_ROWS activation rows, and the activations' f16 block
-// scales are converted once per call (the products d·d' are the same floats either way).
+// scales are converted once per call (the products and sums of the same floats are the same floats).
 
 #define INLINE inline __attribute__((always_inline))
 #define DOTS_ROWS 4
 
 // Runs KERNEL for each weight row over groups of up to DOTS_ROWS activation rows (the group size a constant, so
-// that the per-row accumulators stay in registers). SCALES floats per block of each activation row: its d, or
-// (d, s) for q8_1, at as + (v·nb + block)·SCALES; none for q8_K, whose d is a float already. Without memory for
-// them (as = NULL) the kernels convert each block's scales where they use them.
+// that the per-row accumulators stay in registers), in chunks of activation rows whose converted scales fit
+// DOTS_SCALE_FLOATS: each row's block scales d at ad[v·nb + block], and for q8_1 (SCALES = 2) the s fields
+// transposed, at st[block·DOTS_ROWS·groups + v], so that a group's s of one block are 4 consecutive floats.
+// q8_K activations (SCALES = 0) keep their float d.
 #define DOTS(name, kernel, SCALES)                                                                                  \
     AVX2 void name(int64_t n, const void *w, size_t row_bytes, int64_t rows, const void *a, size_t stride,         \
                    int64_t nv, float *y, int64_t ldy) {                                                            \
         const int64_t nb = n / QK; /* legacy blocks: only they have scales to convert */                          \
-        float *as = SCALES ? malloc((size_t)(nv * nb * SCALES) * sizeof(float)) : NULL;                             \
-        for (int64_t v = 0; as && v < nv; v++)                                                                      \
-            for (int64_t i = 0; i < nb; i++) {                                                                      \
-                const char *blk = (const char *)a + v * stride + i * (SCALES == 2 ? sizeof(block_q8_1) : sizeof(block_q8_0)); \
-                for (int k = 0; k < SCALES; k++) as[(v * nb + i) * SCALES + k] = f16(((const uint16_t *)blk)[k]);   \
-            }                                                                                                       \
-        for (int64_t r = 0; r < rows; r++) {                                                                        \
-            const char *wr = (const char *)w + r * row_bytes;                                                       \
-            for (int64_t v = 0; v < nv; v += DOTS_ROWS) {                                                           \
-                const char *av = (const char *)a + (size_t)v * stride;                                              \
-                const float *sv = as ? as + v * nb * SCALES : NULL;                                                 \
-                float *yv = y + v * ldy + r;                                                                        \
-                switch (nv - v < DOTS_ROWS ? (int)(nv - v) : DOTS_ROWS) {                                           \
-                case 1: kernel(n, wr, av, stride, sv, nb * SCALES, yv, ldy, 1); break;                              \
-                case 2: kernel(n, wr, av, stride, sv, nb * SCALES, yv, ldy, 2); break;                              \
-                case 3: kernel(n, wr, av, stride, sv, nb * SCALES, yv, ldy, 3); break;                              \
-                default: kernel(n, wr, av, stride, sv, nb * SCALES, yv, ldy, 4); break;                             \
+        float scales[DOTS_SCALE_FLOATS];                                                                            \
+        const int64_t chunk = SCALES ? DOTS_SCALE_FLOATS / (nb * SCALES) / DOTS_ROWS * DOTS_ROWS : nv;              \
+        for (int64_t v0 = 0; v0 < nv; v0 += chunk) {                                                                \
+            const int64_t cv = nv - v0 < chunk ? nv - v0 : chunk, lst = (cv + DOTS_ROWS - 1) / DOTS_ROWS * DOTS_ROWS; \
+            const char *ac = (const char *)a + (size_t)v0 * stride;                                                 \
+            float *ad = scales, *st = scales + cv * nb;                                                             \
+            for (int64_t v = 0; SCALES && v < cv; v++)                                                              \
+                for (int64_t i = 0; i < nb; i++) {                                                                  \
+                    const uint16_t *h = (const uint16_t *)(ac + v * stride + i * (SCALES == 2 ? sizeof(block_q8_1) : sizeof(block_q8_0))); \
+                    ad[v * nb + i] = f16(h[0]);                                                                     \
+                    if (SCALES == 2) st[i * lst + v] = f16(h[1]);                                                   \
+                }                                                                                                   \
+            for (int64_t v = cv; SCALES == 2 && v < lst; v++) /* a last group's missing rows */                    \
+                for (int64_t i = 0; i < nb; i++) st[i * lst + v] = 0;                                               \
+            for (int64_t r = 0; r < rows; r++) {                                                                    \
+                const char *wr = (const char *)w + r * row_bytes;                                                   \
+                for (int64_t v = 0; v < cv; v += DOTS_ROWS) {                                                       \
+                    const char *av = ac + (size_t)v * stride;                                                       \
+                    float *yv = y + (v0 + v) * ldy + r;                                                             \
+                    const float *adv = ad + v * nb, *stv = st + v;                                                  \
+                    switch (cv - v < DOTS_ROWS ? (int)(cv - v) : DOTS_ROWS) {                                       \
+                    case 1: kernel(n, wr, av, stride, adv, nb, stv, lst, yv, ldy, 1); break;                        \
+                    case 2: kernel(n, wr, av, stride, adv, nb, stv, lst, yv, ldy, 2); break;                        \
+                    case 3: kernel(n, wr, av, stride, adv, nb, stv, lst, yv, ldy, 3); break;                        \
+                    default: kernel(n, wr, av, stride, adv, nb, stv, lst, yv, ldy, 4); break;                       \
+                    }                                                                                               \
                 }                                                                                                   \
             }                                                                                                       \
         }                                                                                                           \
-        free(as);                                                                                                   \
     }
 
-// The scale d·d' of a weight block (its d as lane 0 of wd) and block i of activation row r, broadcast: from the
-// converted scales, or (no memory for them) from the block itself.
-AVX2 static INLINE __m256 dots_scale(__m128 wd, const float *as, int64_t las, int r, int64_t i, const void *blk) {
-    if (as) return _mm256_mul_ps(_mm256_broadcastss_ps(wd), _mm256_broadcast_ss(as + r * las + i));
-    return _mm256_broadcastss_ps(_mm_mul_ps(wd, f16x2(blk)));
+#define DOTS_ARGS int64_t n, const void *vw, const char *a, size_t stride, const float *ad, int64_t las, \
+                  const float *st, int64_t lst, float *y, int64_t ldy, const int R
+
+// scale_d(w, a) of the single-row kernels is lane 0 of f16x2(w)·f16x2(a): here the weight's d (lane 0 of wd)
+// times activation row r's converted d of block i, broadcast.
+AVX2 static INLINE __m256 dots_scale(__m128 wd, const float *ad, int64_t las, int r, int64_t i) {
+    return _mm256_mul_ps(_mm256_broadcastss_ps(wd), _mm256_broadcast_ss(ad + r * las + i));
 }
 
 // q4_0 and q8_0: signed weight bytes x per block, two blocks per iteration into acc0 / acc1 as in the single-row
-// kernels; scale_d there is lane 0 of f16x2(w)·f16x2(a).
-AVX2 static INLINE void dots_legacy_signed(int64_t n, const void *vw, const char *a, size_t stride, const float *as,
-                                           int64_t las, float *y, int64_t ldy, const int R, const int q8) {
+// kernels.
+AVX2 static INLINE void dots_legacy_signed(DOTS_ARGS, const int q8) {
+    (void)st, (void)lst;
     const int64_t nb = n / QK;
     __m256 acc0[DOTS_ROWS], acc1[DOTS_ROWS];
     for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
@@ -495,17 +506,16 @@ AVX2 static INLINE void dots_legacy_signed(int64_t n, const void *vw, const char
         for (int r = 0; r < R; r++) {
             const block_q8_0 *ar = ACT(r);
             const __m256i p0 = dot_i8_i8(x0, load256(ar[i].qs)), p1 = dot_i8_i8(x1, load256(ar[i + 1].qs));
-            acc0[r] = _mm256_fmadd_ps(dots_scale(d0, as, las, r, i, &ar[i]), _mm256_cvtepi32_ps(p0), acc0[r]);
-            acc1[r] = _mm256_fmadd_ps(dots_scale(d1, as, las, r, i + 1, &ar[i + 1]), _mm256_cvtepi32_ps(p1), acc1[r]);
+            acc0[r] = _mm256_fmadd_ps(dots_scale(d0, ad, las, r, i), _mm256_cvtepi32_ps(p0), acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(dots_scale(d1, ad, las, r, i + 1), _mm256_cvtepi32_ps(p1), acc1[r]);
         }
     }
     if (i < nb) {
         const __m256i x0 = WQ(i);
         const __m128 d0 = f16x2(WBLK(i));
         for (int r = 0; r < R; r++) {
-            const block_q8_0 *ar = ACT(r);
-            const __m256i p0 = dot_i8_i8(x0, load256(ar[i].qs));
-            acc0[r] = _mm256_fmadd_ps(dots_scale(d0, as, las, r, i, &ar[i]), _mm256_cvtepi32_ps(p0), acc0[r]);
+            const __m256i p0 = dot_i8_i8(x0, load256(ACT(r)[i].qs));
+            acc0[r] = _mm256_fmadd_ps(dots_scale(d0, ad, las, r, i), _mm256_cvtepi32_ps(p0), acc0[r]);
         }
     }
 #undef WBLK
@@ -514,64 +524,54 @@ AVX2 static INLINE void dots_legacy_signed(int64_t n, const void *vw, const char
     for (int r = 0; r < R; r++) y[r * ldy] = hsum_ps(_mm256_add_ps(acc0[r], acc1[r]));
 }
 
-AVX2 static INLINE void dots_q4_0(int64_t n, const void *w, const char *a, size_t stride, const float *as, int64_t las,
-                                  float *y, int64_t ldy, const int R) {
-    dots_legacy_signed(n, w, a, stride, as, las, y, ldy, R, 0);
-}
-AVX2 static INLINE void dots_q8_0(int64_t n, const void *w, const char *a, size_t stride, const float *as, int64_t las,
-                                  float *y, int64_t ldy, const int R) {
-    dots_legacy_signed(n, w, a, stride, as, las, y, ldy, R, 1);
-}
+AVX2 static INLINE void dots_q4_0(DOTS_ARGS) { dots_legacy_signed(n, vw, a, stride, ad, las, st, lst, y, ldy, R, 0); }
+AVX2 static INLINE void dots_q8_0(DOTS_ARGS) { dots_legacy_signed(n, vw, a, stride, ad, las, st, lst, y, ldy, R, 1); }
 DOTS(vane_vec_dots_q4_0_q8_0_avx2, dots_q4_0, 1)
 DOTS(vane_vec_dots_q8_0_q8_0_avx2, dots_q8_0, 1)
 
-// [d·d', m·s'] of a q?_1 weight block (dm) and block i of activation row r, as scales_dm gives it.
-AVX2 static INLINE __m128 dots_dm(__m128 dm, const float *as, int64_t las, int r, int64_t i, const void *blk) {
-    if (as) return _mm_mul_ps(dm, _mm_castpd_ps(_mm_load_sd((const double *)(as + r * las + 2 * i))));
-    return _mm_mul_ps(dm, f16x2(blk));
+// q4_1 and q5_1: the single-row kernels add each block's m·s' (lane 1 of the scales vector) into lane 1 of `mins`
+// (for q4_1 the two blocks of an iteration summed first), with fmadd by 1, which is an add. Here lane r of one
+// vector holds activation row r's mins: the weight's m times 4 rows' s of a block in one multiply.
+AVX2 static INLINE __m128 dots_ms(__m128 dm, const float *st, int64_t lst, int64_t i) {
+    return _mm_mul_ps(_mm_shuffle_ps(dm, dm, 0x55), _mm_loadu_ps(st + i * lst));
 }
 
-AVX2 static INLINE void dots_q4_1(int64_t n, const void *vw, const char *a, size_t stride, const float *as, int64_t las,
-                                  float *y, int64_t ldy, const int R) {
+AVX2 static INLINE void dots_q4_1(DOTS_ARGS) {
     const block_q4_1 *w = vw;
     const int64_t nb = n / QK;
     __m256 acc0[DOTS_ROWS], acc1[DOTS_ROWS];
-    __m128 mins[DOTS_ROWS];
-    for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps(), mins[r] = _mm_setzero_ps();
-    const __m128 lane1 = _mm_setr_ps(0, 1, 0, 0);
+    for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
+    __m128 mins = _mm_setzero_ps();
 #define ACT(r) ((const block_q8_1 *)(a + (size_t)(r) * stride))
     int64_t i = 0;
     for (; i + 1 < nb; i += 2) {
         const __m256i x0 = unpack_nibbles(w[i].qs), x1 = unpack_nibbles(w[i + 1].qs);
         const __m128 dm0 = f16x2(&w[i]), dm1 = f16x2(&w[i + 1]);
         for (int r = 0; r < R; r++) {
-            const block_q8_1 *ar = ACT(r);
-            const __m128 ds0 = dots_dm(dm0, as, las, r, i, &ar[i]), ds1 = dots_dm(dm1, as, las, r, i + 1, &ar[i + 1]);
-            const __m256i p0 = dot_u8_i8(x0, load256(ar[i].qs)), p1 = dot_u8_i8(x1, load256(ar[i + 1].qs));
-            acc0[r] = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds0), _mm256_cvtepi32_ps(p0), acc0[r]);
-            acc1[r] = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds1), _mm256_cvtepi32_ps(p1), acc1[r]);
-            mins[r] = _mm_fmadd_ps(_mm_add_ps(ds0, ds1), lane1, mins[r]);
+            const __m256i p0 = dot_u8_i8(x0, load256(ACT(r)[i].qs)), p1 = dot_u8_i8(x1, load256(ACT(r)[i + 1].qs));
+            acc0[r] = _mm256_fmadd_ps(dots_scale(dm0, ad, las, r, i), _mm256_cvtepi32_ps(p0), acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(dots_scale(dm1, ad, las, r, i + 1), _mm256_cvtepi32_ps(p1), acc1[r]);
         }
+        mins = _mm_add_ps(mins, _mm_add_ps(dots_ms(dm0, st, lst, i), dots_ms(dm1, st, lst, i + 1)));
     }
     if (i < nb) {
         const __m256i x0 = unpack_nibbles(w[i].qs);
         const __m128 dm0 = f16x2(&w[i]);
         for (int r = 0; r < R; r++) {
-            const block_q8_1 *ar = ACT(r);
-            const __m128 ds0 = dots_dm(dm0, as, las, r, i, &ar[i]);
-            const __m256i p0 = dot_u8_i8(x0, load256(ar[i].qs));
-            acc0[r] = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds0), _mm256_cvtepi32_ps(p0), acc0[r]);
-            mins[r] = _mm_fmadd_ps(ds0, lane1, mins[r]);
+            const __m256i p0 = dot_u8_i8(x0, load256(ACT(r)[i].qs));
+            acc0[r] = _mm256_fmadd_ps(dots_scale(dm0, ad, las, r, i), _mm256_cvtepi32_ps(p0), acc0[r]);
         }
+        mins = _mm_add_ps(mins, dots_ms(dm0, st, lst, i));
     }
 #undef ACT
-    for (int r = 0; r < R; r++)
-        y[r * ldy] = hsum_ps(_mm256_add_ps(acc0[r], acc1[r])) + _mm_cvtss_f32(_mm_shuffle_ps(mins[r], mins[r], 1));
+    float m[4];
+    _mm_storeu_ps(m, mins);
+    for (int r = 0; r < R; r++) y[r * ldy] = hsum_ps(_mm256_add_ps(acc0[r], acc1[r])) + m[r];
 }
 DOTS(vane_vec_dots_q4_1_q8_1_avx2, dots_q4_1, 2)
 
-AVX2 static INLINE void dots_q5_0(int64_t n, const void *vw, const char *a, size_t stride, const float *as, int64_t las,
-                                  float *y, int64_t ldy, const int R) {
+AVX2 static INLINE void dots_q5_0(DOTS_ARGS) {
+    (void)st, (void)lst;
     const block_q5_0 *w = vw;
     __m256 acc[DOTS_ROWS];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
@@ -580,35 +580,32 @@ AVX2 static INLINE void dots_q5_0(int64_t n, const void *vw, const char *a, size
         const __m256i q = _mm256_sub_epi8(unpack_nibbles(w[i].qs), _mm256_andnot_si256(unpack_bits(w[i].qh), sixteen));
         const __m128 d = f16x2(&w[i]);
         for (int r = 0; r < R; r++) {
-            const block_q8_0 *ar = (const block_q8_0 *)(a + (size_t)r * stride);
-            const __m256i p = dot_i8_i8(q, load256(ar[i].qs));
-            acc[r] = _mm256_fmadd_ps(dots_scale(d, as, las, r, i, &ar[i]), _mm256_cvtepi32_ps(p), acc[r]);
+            const __m256i p = dot_i8_i8(q, load256(((const block_q8_0 *)(a + (size_t)r * stride))[i].qs));
+            acc[r] = _mm256_fmadd_ps(dots_scale(d, ad, las, r, i), _mm256_cvtepi32_ps(p), acc[r]);
         }
     }
     for (int r = 0; r < R; r++) y[r * ldy] = hsum_ps(acc[r]);
 }
 DOTS(vane_vec_dots_q5_0_q8_0_avx2, dots_q5_0, 1)
 
-AVX2 static INLINE void dots_q5_1(int64_t n, const void *vw, const char *a, size_t stride, const float *as, int64_t las,
-                                  float *y, int64_t ldy, const int R) {
+AVX2 static INLINE void dots_q5_1(DOTS_ARGS) {
     const block_q5_1 *w = vw;
     __m256 acc[DOTS_ROWS];
-    __m128 mins[DOTS_ROWS];
-    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps(), mins[r] = _mm_setzero_ps();
-    const __m128 lane1 = _mm_setr_ps(0, 1, 0, 0);
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    __m128 mins = _mm_setzero_ps();
     const __m256i sixteen = _mm256_set1_epi8(16);
     for (int64_t i = 0; i < n / QK; i++) {
         const __m256i q = _mm256_or_si256(unpack_nibbles(w[i].qs), _mm256_and_si256(unpack_bits(w[i].qh), sixteen));
         const __m128 dm = f16x2(&w[i]);
         for (int r = 0; r < R; r++) {
-            const block_q8_1 *ar = (const block_q8_1 *)(a + (size_t)r * stride);
-            const __m128 ds = dots_dm(dm, as, las, r, i, &ar[i]);
-            const __m256i p = dot_u8_i8(q, load256(ar[i].qs));
-            acc[r] = _mm256_fmadd_ps(_mm256_broadcastss_ps(ds), _mm256_cvtepi32_ps(p), acc[r]);
-            mins[r] = _mm_fmadd_ps(ds, lane1, mins[r]);
+            const __m256i p = dot_u8_i8(q, load256(((const block_q8_1 *)(a + (size_t)r * stride))[i].qs));
+            acc[r] = _mm256_fmadd_ps(dots_scale(dm, ad, las, r, i), _mm256_cvtepi32_ps(p), acc[r]);
         }
+        mins = _mm_add_ps(mins, dots_ms(dm, st, lst, i));
     }
-    for (int r = 0; r < R; r++) y[r * ldy] = hsum_ps(acc[r]) + _mm_cvtss_f32(_mm_shuffle_ps(mins[r], mins[r], 1));
+    float m[4];
+    _mm_storeu_ps(m, mins);
+    for (int r = 0; r < R; r++) y[r * ldy] = hsum_ps(acc[r]) + m[r];
 }
 DOTS(vane_vec_dots_q5_1_q8_1_avx2, dots_q5_1, 2)
 
@@ -661,22 +658,19 @@ AVX2 static INLINE void dots_q45_K(int64_t n, const void *vw, const char *a, siz
     for (int r = 0; r < R; r++) y[r * ldy] = hsum_ps(acc[r]) - mins[r];
 }
 
-AVX2 static INLINE void dots_q4_K(int64_t n, const void *w, const char *a, size_t stride, const float *as, int64_t las,
-                                  float *y, int64_t ldy, const int R) {
-    (void)as, (void)las;
-    dots_q45_K(n, w, a, stride, y, ldy, R, 0);
+AVX2 static INLINE void dots_q4_K(DOTS_ARGS) {
+    (void)ad, (void)las, (void)st, (void)lst;
+    dots_q45_K(n, vw, a, stride, y, ldy, R, 0);
 }
-AVX2 static INLINE void dots_q5_K(int64_t n, const void *w, const char *a, size_t stride, const float *as, int64_t las,
-                                  float *y, int64_t ldy, const int R) {
-    (void)as, (void)las;
-    dots_q45_K(n, w, a, stride, y, ldy, R, 1);
+AVX2 static INLINE void dots_q5_K(DOTS_ARGS) {
+    (void)ad, (void)las, (void)st, (void)lst;
+    dots_q45_K(n, vw, a, stride, y, ldy, R, 1);
 }
 DOTS(vane_vec_dots_q4_K_q8_K_avx2, dots_q4_K, 0)
 DOTS(vane_vec_dots_q5_K_q8_K_avx2, dots_q5_K, 0)
 
-AVX2 static INLINE void dots_q6_K(int64_t n, const void *vw, const char *a, size_t stride, const float *as, int64_t las,
-                                  float *y, int64_t ldy, const int R) {
-    (void)as, (void)las;
+AVX2 static INLINE void dots_q6_K(DOTS_ARGS) {
+    (void)ad, (void)las, (void)st, (void)lst;
     const block_q6_K *w = vw;
     __m256 acc[DOTS_ROWS];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();

@@ -27,7 +27,9 @@ float vane_vec_dot_q4_K_q8_K_avx2(int64_t n, const void *w, const void *a);
 float vane_vec_dot_q5_K_q8_K_avx2(int64_t n, const void *w, const void *a);
 float vane_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *w, const void *a);
 // Weight rows 0 … rows−1 (row r at w + r·row_bytes, n values) against nv activation rows (row v at a + v·stride):
-// y[v·ldy + r] is bit for bit the single-row kernel's result for that pair.
+// y[v·ldy + r] is bit for bit the single-row kernel's result for that pair. Legacy types need n / 32 ≤
+// DOTS_SCALE_FLOATS / 8 (their converted activation scales of 4 rows fit a stack buffer).
+#define DOTS_SCALE_FLOATS 8192
 typedef void (*rows_dot)(int64_t n, const void *w, size_t row_bytes, int64_t rows, const void *a, size_t stride,
                          int64_t nv, float *y, int64_t ldy);
 void vane_vec_dots_q4_0_q8_0_avx2(int64_t n, const void *w, size_t row_bytes, int64_t rows, const void *a, size_t stride,

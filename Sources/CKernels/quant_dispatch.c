@@ -121,7 +121,7 @@ static rows_dot rows_kernel_for(int type) {
 int vane_gemm_q_dots(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
                      size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end) {
     const rows_dot dots = rows_kernel_for(type);
-    if (!dots || n_vecs == 1)
+    if (!dots || n_vecs == 1 || cols / QK > DOTS_SCALE_FLOATS / 8)
         return vane_gemm_q_dots_single(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end);
     int64_t block;
     if (!kernel_for(type, &block) || cols % block || row_begin < 0 || row_end > rows) return -1;

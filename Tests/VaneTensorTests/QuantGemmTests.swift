@@ -162,6 +162,20 @@ import VaneTestSupport
         }
     }
 
+    /// Long rows: the row kernels convert the activations' block scales into a fixed buffer, a few vectors at a
+    /// time (4 for 1024 Q4_1 blocks), and longer rows take the single-row dots; the same bits either way.
+    @Test(arguments: [(QType.q4_1, 32 * 1000), (QType.q8_0, 32 * 1024), (QType.q5_0, 32 * 1025)])
+    func longRowsInChunks(type: UInt32, cols: Int) {
+        var rng = SplitMix64(state: UInt64(cols) + 17)
+        let rows = 3, nVecs = 9
+        let w = randomBlocks(type, rows * cols, &rng)
+        let (xq, xqRowBytes) = Self.quantizedBatch(type, (0..<nVecs).map { _ in randomActivations(cols, &rng) })
+        var rowDots = [Float](repeating: .nan, count: nVecs * rows), single = rowDots
+        #expect(Self.run(vane_gemm_q_dots, type, w, rows: rows, cols: cols, xq, xqRowBytes, nVecs: nVecs, into: &rowDots) == 0)
+        #expect(Self.run(vane_gemm_q_dots_single, type, w, rows: rows, cols: cols, xq, xqRowBytes, nVecs: nVecs, into: &single) == 0)
+        #expect(rowDots.map(\.bitPattern) == single.map(\.bitPattern), "type \(type), \(cols) columns: \(rowDots) vs \(single)")
+    }
+
     @Test func refusals() {
         let w = [UInt8](repeating: 0, count: 4096), xq = [UInt8](repeating: 0, count: 4096)
         var y = [Float](repeating: 0, count: 64)
