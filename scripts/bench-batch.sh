@@ -7,14 +7,15 @@
 # and texts.
 #
 # Usage: scripts/bench-batch.sh [WORKDIR]   (MODEL=name or path, default smollm2; ROUNDS=N, default 3;
-#                                            VANE=… to skip the build; BASELINE=…; THREADS=N, default all cores)
+#                                            VANE=… to skip the build; BASELINE=…; THREADS=N, default all cores;
+#                                            QUESTIONS=N, default 16, for a quicker run)
 set -euo pipefail
 source "$(dirname "$0")/bench-common.sh"
 model=${MODEL:-smollm2}
 rounds=${ROUNDS:-3}
 threads=${THREADS:-$(nproc)}
 [ "$model" = smollm2 ] || "$VANE" fetch "$model" >&2 || true
-head -n 16 vectors/data/questions-heldout.jsonl > "$work/questions16.jsonl"
+head -n "${QUESTIONS:-16}" vectors/data/questions-heldout.jsonl > "$work/questions.jsonl"
 vector=vectors/efficiency-smollm2.gguf
 case "$model" in
     smollm2) steer=(--steer "$vector") ;;
@@ -29,7 +30,7 @@ esac
 binaries=("$VANE")
 [ -z "${BASELINE:-}" ] || binaries+=("$BASELINE")
 eval_rate() {  # binary, batch → generated tokens/s (from steer-eval's closing note); keeps the report for the check
-    "$1" steer-eval "$model" "$work/questions16.jsonl" "${steer[@]}" --sweep -0.2:0.2:0.1 --max-tokens 48 \
+    "$1" steer-eval "$model" "$work/questions.jsonl" "${steer[@]}" --sweep -0.2:0.2:0.1 --max-tokens 48 \
         --batch "$2" --threads "$threads" --json --texts "$work/texts-$2.jsonl" > "$work/report-$2.json" 2> "$work/note-$2.txt"
     sed -n 's/.*generation: [0-9]* tokens in [0-9.]* s, \([0-9.]*\) tokens\/s.*/\1/p' "$work/note-$2.txt"
 }
@@ -51,7 +52,7 @@ done
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -xE 'avx2|fma|f16c|avx512f|avx512bw|avx512_vnni|avx512_bf16|avx_vnni' | paste -sd' ' -)
 echo "Machine: $cpu, $(nproc) cores ($flags), $threads threads; load average before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)."
-echo "Model $model; median of $rounds rounds; in brackets the ratio to \`vane bench\` tg128 of the same binary."
+echo "Model $model, $(wc -l < "$work/questions.jsonl") questions × 5 scales; median of $rounds rounds; in brackets the ratio to \`vane bench\` tg128 of the same binary."
 echo
 echo "| binary | vane bench tg128 | steer-eval --batch 1 | --batch 4 | --batch 16 |"
 echo "| --- | ---: | ---: | ---: | ---: |"
