@@ -97,8 +97,8 @@ int vane_gemm_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t
     return vane_gemm_q_dots(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end);
 }
 
-// The kernel that runs one weight row against several activation rows, NULL where there is none (portable builds,
-// types no real model uses for its large matrices): those take one single-row dot per row and vector.
+// The kernel that runs weight rows against several activation rows at once, NULL where there is none (portable
+// builds, float weights, Q2_K and Q3_K): those take one single-row dot per row and vector.
 static rows_dot rows_kernel_for(int type) {
 #if VANE_X86
     if (has_avx2()) {
