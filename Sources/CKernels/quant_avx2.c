@@ -2,6 +2,7 @@
 // weights are widened to one byte per value, multiplied with the int8 activations by vpmaddubsw (unsigned ×
 // signed byte pairs summed to int16, which never saturates here: |q| ≤ 63 or 128, |a| ≤ 127) and vpmaddwd (int16
 // pairs to int32, with the per-sub-block scale as the multiplier), then converted to float once per block.
+#include <stdlib.h>
 #include "CKernels.h"
 #include "quant_blocks.h"
 #include "quant_avx2.h"
@@ -132,14 +133,15 @@ AVX2 void vane_quantize_row_q8_K_avx2(const float *x, void *vy, int64_t n) {
 
 // --- legacy 32-value blocks: two blocks per iteration, one float accumulator each -------------------------------
 
-// [d·d', m·s'] of a q?_1 weight block and a q8_1 activation block: each begins with two f16 (d, m) and (d, s),
-// converted in one instruction each.
-AVX2 static inline __m128 scales_dm(const void *w, const void *a) {
-    int32_t wd, ad;
-    memcpy(&wd, w, 4);
-    memcpy(&ad, a, 4);
-    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(wd)), _mm_cvtph_ps(_mm_cvtsi32_si128(ad)));
+// The two f16 at p (a block's d and m, or d and s) as lanes 0 and 1, converted in one instruction.
+AVX2 static inline __m128 f16x2(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm_cvtph_ps(_mm_cvtsi32_si128(v));
 }
+
+// [d·d', m·s'] of a q?_1 weight block and a q8_1 activation block: each begins with two f16 (d, m) and (d, s).
+AVX2 static inline __m128 scales_dm(const void *w, const void *a) { return _mm_mul_ps(f16x2(w), f16x2(a)); }
 
 // d·d' of a weight block and a q8_0 activation block, both starting with an f16 d, broadcast. Loading 4 bytes
 // converts a neighbouring value too, which lane 0 never sees.
@@ -425,5 +427,287 @@ AVX2 float vane_vec_dot_bf16_f32_avx2(int64_t n, const void *vw, const float *x)
     for (; i < n; i++) sum += bf16_to_f32(w[i]) * x[i];
     return sum;
 }
+
+// --- weight rows against several activation rows (the sequences of a batched decoding step) ----------------------
+// y[v·ldy + r] = the single-row kernel's dot of weight row r with activation row v (at a + v·stride), bit for bit:
+// each pair keeps that kernel's integer lane sums, float accumulators, operation order and final sums. What is
+// shared: each weight block is unpacked once for up to DOTS_ROWS activation rows, and the activations' f16 block
+// scales are converted once per call (the products and sums of the same floats are the same floats).
+
+#define INLINE inline __attribute__((always_inline))
+#define DOTS_ROWS 4
+
+// Runs KERNEL for each weight row over groups of up to DOTS_ROWS activation rows (the group size a constant, so
+// that the per-row accumulators stay in registers), in chunks of activation rows whose converted scales fit
+// DOTS_SCALE_FLOATS: each row's block scales d at ad[v·nb + block], and for q8_1 (SCALES = 2) the s fields
+// transposed, at st[block·DOTS_ROWS·groups + v], so that a group's s of one block are 4 consecutive floats.
+// q8_K activations (SCALES = 0) keep their float d.
+#define DOTS(name, kernel, SCALES)                                                                                  \
+    AVX2 void name(int64_t n, const void *w, size_t row_bytes, int64_t rows, const void *a, size_t stride,         \
+                   int64_t nv, float *y, int64_t ldy) {                                                            \
+        const int64_t nb = n / QK; /* legacy blocks: only they have scales to convert */                          \
+        float scales[DOTS_SCALE_FLOATS];                                                                            \
+        const int64_t chunk = SCALES ? DOTS_SCALE_FLOATS / (nb * SCALES) / DOTS_ROWS * DOTS_ROWS : nv;              \
+        for (int64_t v0 = 0; v0 < nv; v0 += chunk) {                                                                \
+            const int64_t cv = nv - v0 < chunk ? nv - v0 : chunk, lst = (cv + DOTS_ROWS - 1) / DOTS_ROWS * DOTS_ROWS; \
+            const char *ac = (const char *)a + (size_t)v0 * stride;                                                 \
+            float *ad = scales, *st = scales + cv * nb;                                                             \
+            for (int64_t v = 0; SCALES && v < cv; v++)                                                              \
+                for (int64_t i = 0; i < nb; i++) {                                                                  \
+                    const uint16_t *h = (const uint16_t *)(ac + v * stride + i * (SCALES == 2 ? sizeof(block_q8_1) : sizeof(block_q8_0))); \
+                    ad[v * nb + i] = f16(h[0]);                                                                     \
+                    if (SCALES == 2) st[i * lst + v] = f16(h[1]);                                                   \
+                }                                                                                                   \
+            for (int64_t v = cv; SCALES == 2 && v < lst; v++) /* a last group's missing rows */                    \
+                for (int64_t i = 0; i < nb; i++) st[i * lst + v] = 0;                                               \
+            for (int64_t r = 0; r < rows; r++) {                                                                    \
+                const char *wr = (const char *)w + r * row_bytes;                                                   \
+                for (int64_t v = 0; v < cv; v += DOTS_ROWS) {                                                       \
+                    const char *av = ac + (size_t)v * stride;                                                       \
+                    float *yv = y + (v0 + v) * ldy + r;                                                             \
+                    const float *adv = ad + v * nb, *stv = st + v;                                                  \
+                    switch (cv - v < DOTS_ROWS ? (int)(cv - v) : DOTS_ROWS) {                                       \
+                    case 1: kernel(n, wr, av, stride, adv, nb, stv, lst, yv, ldy, 1); break;                        \
+                    case 2: kernel(n, wr, av, stride, adv, nb, stv, lst, yv, ldy, 2); break;                        \
+                    case 3: kernel(n, wr, av, stride, adv, nb, stv, lst, yv, ldy, 3); break;                        \
+                    default: kernel(n, wr, av, stride, adv, nb, stv, lst, yv, ldy, 4); break;                       \
+                    }                                                                                               \
+                }                                                                                                   \
+            }                                                                                                       \
+        }                                                                                                           \
+    }
+
+#define DOTS_ARGS int64_t n, const void *vw, const char *a, size_t stride, const float *ad, int64_t las, \
+                  const float *st, int64_t lst, float *y, int64_t ldy, const int R
+
+// scale_d(w, a) of the single-row kernels is lane 0 of f16x2(w)·f16x2(a): here the weight's d (lane 0 of wd)
+// times activation row r's converted d of block i, broadcast.
+AVX2 static INLINE __m256 dots_scale(__m128 wd, const float *ad, int64_t las, int r, int64_t i) {
+    return _mm256_mul_ps(_mm256_broadcastss_ps(wd), _mm256_broadcast_ss(ad + r * las + i));
+}
+
+// q4_0 and q8_0: signed weight bytes x per block, two blocks per iteration into acc0 / acc1 as in the single-row
+// kernels.
+AVX2 static INLINE void dots_legacy_signed(DOTS_ARGS, const int q8) {
+    (void)st, (void)lst;
+    const int64_t nb = n / QK;
+    __m256 acc0[DOTS_ROWS], acc1[DOTS_ROWS];
+    for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
+    const __m256i eight = _mm256_set1_epi8(8);
+    const size_t wb = q8 ? sizeof(block_q8_0) : sizeof(block_q4_0);
+#define WBLK(i) ((const char *)vw + (size_t)(i) * wb)
+#define WQ(i) (q8 ? load256(((const block_q8_0 *)WBLK(i))->qs) \
+                  : _mm256_sub_epi8(unpack_nibbles(((const block_q4_0 *)WBLK(i))->qs), eight))
+#define ACT(r) ((const block_q8_0 *)(a + (size_t)(r) * stride))
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const __m256i x0 = WQ(i), x1 = WQ(i + 1);
+        const __m128 d0 = f16x2(WBLK(i)), d1 = f16x2(WBLK(i + 1));
+        for (int r = 0; r < R; r++) {
+            const block_q8_0 *ar = ACT(r);
+            const __m256i p0 = dot_i8_i8(x0, load256(ar[i].qs)), p1 = dot_i8_i8(x1, load256(ar[i + 1].qs));
+            acc0[r] = _mm256_fmadd_ps(dots_scale(d0, ad, las, r, i), _mm256_cvtepi32_ps(p0), acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(dots_scale(d1, ad, las, r, i + 1), _mm256_cvtepi32_ps(p1), acc1[r]);
+        }
+    }
+    if (i < nb) {
+        const __m256i x0 = WQ(i);
+        const __m128 d0 = f16x2(WBLK(i));
+        for (int r = 0; r < R; r++) {
+            const __m256i p0 = dot_i8_i8(x0, load256(ACT(r)[i].qs));
+            acc0[r] = _mm256_fmadd_ps(dots_scale(d0, ad, las, r, i), _mm256_cvtepi32_ps(p0), acc0[r]);
+        }
+    }
+#undef WBLK
+#undef WQ
+#undef ACT
+    for (int r = 0; r < R; r++) y[r * ldy] = hsum_ps(_mm256_add_ps(acc0[r], acc1[r]));
+}
+
+AVX2 static INLINE void dots_q4_0(DOTS_ARGS) { dots_legacy_signed(n, vw, a, stride, ad, las, st, lst, y, ldy, R, 0); }
+AVX2 static INLINE void dots_q8_0(DOTS_ARGS) { dots_legacy_signed(n, vw, a, stride, ad, las, st, lst, y, ldy, R, 1); }
+DOTS(vane_vec_dots_q4_0_q8_0_avx2, dots_q4_0, 1)
+DOTS(vane_vec_dots_q8_0_q8_0_avx2, dots_q8_0, 1)
+
+// q4_1 and q5_1: the single-row kernels add each block's m·s' (lane 1 of the scales vector) into lane 1 of `mins`
+// (for q4_1 the two blocks of an iteration summed first), with fmadd by 1, which is an add. Here lane r of one
+// vector holds activation row r's mins: the weight's m times 4 rows' s of a block in one multiply.
+AVX2 static INLINE __m128 dots_ms(__m128 dm, const float *st, int64_t lst, int64_t i) {
+    return _mm_mul_ps(_mm_shuffle_ps(dm, dm, 0x55), _mm_loadu_ps(st + i * lst));
+}
+
+AVX2 static INLINE void dots_q4_1(DOTS_ARGS) {
+    const block_q4_1 *w = vw;
+    const int64_t nb = n / QK;
+    __m256 acc0[DOTS_ROWS], acc1[DOTS_ROWS];
+    for (int r = 0; r < R; r++) acc0[r] = acc1[r] = _mm256_setzero_ps();
+    __m128 mins = _mm_setzero_ps();
+#define ACT(r) ((const block_q8_1 *)(a + (size_t)(r) * stride))
+    int64_t i = 0;
+    for (; i + 1 < nb; i += 2) {
+        const __m256i x0 = unpack_nibbles(w[i].qs), x1 = unpack_nibbles(w[i + 1].qs);
+        const __m128 dm0 = f16x2(&w[i]), dm1 = f16x2(&w[i + 1]);
+        for (int r = 0; r < R; r++) {
+            const __m256i p0 = dot_u8_i8(x0, load256(ACT(r)[i].qs)), p1 = dot_u8_i8(x1, load256(ACT(r)[i + 1].qs));
+            acc0[r] = _mm256_fmadd_ps(dots_scale(dm0, ad, las, r, i), _mm256_cvtepi32_ps(p0), acc0[r]);
+            acc1[r] = _mm256_fmadd_ps(dots_scale(dm1, ad, las, r, i + 1), _mm256_cvtepi32_ps(p1), acc1[r]);
+        }
+        mins = _mm_add_ps(mins, _mm_add_ps(dots_ms(dm0, st, lst, i), dots_ms(dm1, st, lst, i + 1)));
+    }
+    if (i < nb) {
+        const __m256i x0 = unpack_nibbles(w[i].qs);
+        const __m128 dm0 = f16x2(&w[i]);
+        for (int r = 0; r < R; r++) {
+            const __m256i p0 = dot_u8_i8(x0, load256(ACT(r)[i].qs));
+            acc0[r] = _mm256_fmadd_ps(dots_scale(dm0, ad, las, r, i), _mm256_cvtepi32_ps(p0), acc0[r]);
+        }
+        mins = _mm_add_ps(mins, dots_ms(dm0, st, lst, i));
+    }
+#undef ACT
+    float m[4];
+    _mm_storeu_ps(m, mins);
+    for (int r = 0; r < R; r++) y[r * ldy] = hsum_ps(_mm256_add_ps(acc0[r], acc1[r])) + m[r];
+}
+DOTS(vane_vec_dots_q4_1_q8_1_avx2, dots_q4_1, 2)
+
+AVX2 static INLINE void dots_q5_0(DOTS_ARGS) {
+    (void)st, (void)lst;
+    const block_q5_0 *w = vw;
+    __m256 acc[DOTS_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    for (int64_t i = 0; i < n / QK; i++) {
+        const __m256i q = _mm256_sub_epi8(unpack_nibbles(w[i].qs), _mm256_andnot_si256(unpack_bits(w[i].qh), sixteen));
+        const __m128 d = f16x2(&w[i]);
+        for (int r = 0; r < R; r++) {
+            const __m256i p = dot_i8_i8(q, load256(((const block_q8_0 *)(a + (size_t)r * stride))[i].qs));
+            acc[r] = _mm256_fmadd_ps(dots_scale(d, ad, las, r, i), _mm256_cvtepi32_ps(p), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) y[r * ldy] = hsum_ps(acc[r]);
+}
+DOTS(vane_vec_dots_q5_0_q8_0_avx2, dots_q5_0, 1)
+
+AVX2 static INLINE void dots_q5_1(DOTS_ARGS) {
+    const block_q5_1 *w = vw;
+    __m256 acc[DOTS_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    __m128 mins = _mm_setzero_ps();
+    const __m256i sixteen = _mm256_set1_epi8(16);
+    for (int64_t i = 0; i < n / QK; i++) {
+        const __m256i q = _mm256_or_si256(unpack_nibbles(w[i].qs), _mm256_and_si256(unpack_bits(w[i].qh), sixteen));
+        const __m128 dm = f16x2(&w[i]);
+        for (int r = 0; r < R; r++) {
+            const __m256i p = dot_u8_i8(q, load256(((const block_q8_1 *)(a + (size_t)r * stride))[i].qs));
+            acc[r] = _mm256_fmadd_ps(dots_scale(dm, ad, las, r, i), _mm256_cvtepi32_ps(p), acc[r]);
+        }
+        mins = _mm_add_ps(mins, dots_ms(dm, st, lst, i));
+    }
+    float m[4];
+    _mm_storeu_ps(m, mins);
+    for (int r = 0; r < R; r++) y[r * ldy] = hsum_ps(acc[r]) + m[r];
+}
+DOTS(vane_vec_dots_q5_1_q8_1_avx2, dots_q5_1, 2)
+
+// q4_K and q5_K: the 4 (5)-bit values of each 64 unpacked once; each row's int32 lane sums are the single-row
+// kernel's (integer sums, exact in any order), its float terms are computed by the same expressions.
+AVX2 static INLINE void dots_q45_K(int64_t n, const void *vw, const char *a, size_t stride, float *y, int64_t ldy,
+                                   const int R, const int q5) {
+    const size_t wb = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    __m256 acc[DOTS_ROWS];
+    float mins[DOTS_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps(), mins[r] = 0;
+    const __m256i low4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const block_q4_K *w4 = (const block_q4_K *)((const char *)vw + (size_t)i * wb);
+        const block_q5_K *w5 = (const block_q5_K *)w4;
+        const uint8_t *scales = q5 ? w5->scales : w4->scales, *qs = q5 ? w5->qs : w4->qs;
+        int sc[8], mn[8];
+        for (int b = 0; b < 8; b++) scale_min_k4(b, scales, &sc[b], &mn[b]);
+        const float d = f16(w4->d), dmin = f16(w4->dmin); // d, dmin lead both layouts
+        __m256i sumi[DOTS_ROWS];
+        for (int r = 0; r < R; r++) {
+            const block_q8_K *ar = (const block_q8_K *)(a + (size_t)r * stride) + i;
+            int summ = 0;
+            for (int b = 0; b < 8; b++) summ += mn[b] * (ar->bsums[2 * b] + ar->bsums[2 * b + 1]);
+            mins[r] += ar->d * dmin * (float)summ;
+            sumi[r] = _mm256_setzero_si256();
+        }
+        __m256i qh = q5 ? load256(w5->qh) : _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++, qh = _mm256_srli_epi16(qh, 2)) {
+            const __m256i q = load256(qs + 32 * c);
+            __m256i q0 = _mm256_and_si256(q, low4), q1 = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+            if (q5) {
+                q0 = _mm256_or_si256(q0, _mm256_and_si256(_mm256_slli_epi16(qh, 4), bit4));
+                q1 = _mm256_or_si256(q1, _mm256_and_si256(_mm256_slli_epi16(qh, 3), bit4));
+            }
+            const __m256i s0 = _mm256_set1_epi16((short)sc[2 * c]), s1 = _mm256_set1_epi16((short)sc[2 * c + 1]);
+            for (int r = 0; r < R; r++) {
+                const block_q8_K *ar = (const block_q8_K *)(a + (size_t)r * stride) + i;
+                const __m256i p0 = _mm256_maddubs_epi16(q0, load256(ar->qs + 64 * c));
+                const __m256i p1 = _mm256_maddubs_epi16(q1, load256(ar->qs + 64 * c + 32));
+                sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(p0, s0));
+                sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(p1, s1));
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            const block_q8_K *ar = (const block_q8_K *)(a + (size_t)r * stride) + i;
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(ar->d * d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) y[r * ldy] = hsum_ps(acc[r]) - mins[r];
+}
+
+AVX2 static INLINE void dots_q4_K(DOTS_ARGS) {
+    (void)ad, (void)las, (void)st, (void)lst;
+    dots_q45_K(n, vw, a, stride, y, ldy, R, 0);
+}
+AVX2 static INLINE void dots_q5_K(DOTS_ARGS) {
+    (void)ad, (void)las, (void)st, (void)lst;
+    dots_q45_K(n, vw, a, stride, y, ldy, R, 1);
+}
+DOTS(vane_vec_dots_q4_K_q8_K_avx2, dots_q4_K, 0)
+DOTS(vane_vec_dots_q5_K_q8_K_avx2, dots_q5_K, 0)
+
+AVX2 static INLINE void dots_q6_K(DOTS_ARGS) {
+    (void)ad, (void)las, (void)st, (void)lst;
+    const block_q6_K *w = vw;
+    __m256 acc[DOTS_ROWS];
+    for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
+    const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x30);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const int8_t *sc = w[i].scales;
+        const float d = f16(w[i].d);
+        __m256i sumi[DOTS_ROWS];
+        for (int r = 0; r < R; r++) sumi[r] = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i l0 = load256(w[i].ql + 64 * h), l1 = load256(w[i].ql + 64 * h + 32);
+            const __m256i qh = load256(w[i].qh + 32 * h);
+            const __m256i u[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), two)),
+                _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), two)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(qh, two)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), two)),
+            };
+            for (int k = 0; k < 4; k++) {
+                const int g = 8 * h + 2 * k;
+                const __m256i s = scale_pair(sc[g], sc[g + 1]);
+                for (int r = 0; r < R; r++) {
+                    const block_q8_K *ar = (const block_q8_K *)(a + (size_t)r * stride) + i;
+                    const __m256i p = _mm256_maddubs_epi16(u[k], load256(ar->qs + 128 * h + 32 * k));
+                    sumi[r] = _mm256_add_epi32(sumi[r], _mm256_madd_epi16(p, s));
+                }
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            const block_q8_K *ar = (const block_q8_K *)(a + (size_t)r * stride) + i;
+            const int offset = -32 * scaled_bsums(sc, ar->bsums);
+            sumi[r] = _mm256_add_epi32(sumi[r], _mm256_setr_epi32(offset, 0, 0, 0, 0, 0, 0, 0));
+            acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(ar->d * d), _mm256_cvtepi32_ps(sumi[r]), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) y[r * ldy] = hsum_ps(acc[r]);
+}
+DOTS(vane_vec_dots_q6_K_q8_K_avx2, dots_q6_K, 0)
 
 #endif // VANE_X86

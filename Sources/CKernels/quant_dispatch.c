@@ -97,8 +97,41 @@ int vane_gemm_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t
     return vane_gemm_q_dots(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end);
 }
 
+// The kernel that runs weight rows against several activation rows at once, NULL where there is none (portable
+// builds, float weights, Q2_K and Q3_K): those take one single-row dot per row and vector.
+static rows_dot rows_kernel_for(int type) {
+#if VANE_X86
+    if (has_avx2()) {
+        switch (type) {
+        case T_Q4_0: return vane_vec_dots_q4_0_q8_0_avx2;
+        case T_Q4_1: return vane_vec_dots_q4_1_q8_1_avx2;
+        case T_Q5_0: return vane_vec_dots_q5_0_q8_0_avx2;
+        case T_Q5_1: return vane_vec_dots_q5_1_q8_1_avx2;
+        case T_Q8_0: return vane_vec_dots_q8_0_q8_0_avx2;
+        case T_Q4_K: return vane_vec_dots_q4_K_q8_K_avx2;
+        case T_Q5_K: return vane_vec_dots_q5_K_q8_K_avx2;
+        case T_Q6_K: return vane_vec_dots_q6_K_q8_K_avx2;
+        }
+    }
+#endif
+    (void)type;
+    return NULL;
+}
+
 int vane_gemm_q_dots(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
                      size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end) {
+    const rows_dot dots = rows_kernel_for(type);
+    if (!dots || n_vecs == 1 || cols / QK > DOTS_SCALE_FLOATS / 8)
+        return vane_gemm_q_dots_single(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end);
+    int64_t block;
+    if (!kernel_for(type, &block) || cols % block || row_begin < 0 || row_end > rows) return -1;
+    dots(cols, (const char *)w + (size_t)row_begin * row_bytes, row_bytes, row_end - row_begin, xq, xq_row_bytes, n_vecs,
+         y + row_begin, rows);
+    return 0;
+}
+
+int vane_gemm_q_dots_single(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
+                            size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end) {
     int64_t block;
     const row_dot dot = kernel_for(type, &block);
     if (!dot || cols % block || row_begin < 0 || row_end > rows) return -1;

@@ -12,8 +12,9 @@ public enum Precision: String, Sendable, CaseIterable {
     case exact
     /// Products with quantized weights quantize each activation row to 8 bits and use integer dot products, as
     /// llama.cpp does (logits move by up to ~0.5 on Q4 models): one dot per weight row for a few rows (and for the
-    /// single new tokens of a batched decoding step, row by row), tiles of weight rows unpacked once for a whole
-    /// prompt batch. F16/BF16 weights take f32 sgemm for batches.
+    /// single new tokens of a batched decoding step, each weight block unpacked once for several sequences but each
+    /// sequence's dot computed as it is alone), tiles of weight rows unpacked once for a whole prompt batch.
+    /// F16/BF16 weights take f32 sgemm for batches.
     case fast
 }
 
@@ -93,8 +94,8 @@ struct Linear {
     }
 
     /// Quantizes each activation row to the weight's partner type and runs the integer kernels (a dot per row
-    /// and vector, or for batches the tiled product, whose float sums run in another order; `rowwise` keeps the
-    /// dots), rows of W split across threads.
+    /// and vector, or for batches the tiled product, whose float sums run in another order; `rowwise` keeps each
+    /// vector's dot as it is alone: vane_gemm_q_dots), rows of W split across threads.
     private func applyQuantized(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
                                 scratch: Scratch, rowwise: Bool = false) {
         let wType = Int32(tensor.type.rawValue)

@@ -142,6 +142,27 @@ import VaneTestSupport
         }
     }
 
+    /// Qwen2.5-Coder-0.5B (Q5_0, Q8_0, Q4_K and Q6_K matrices: each a row-reusing kernel of vane_gemm_q_dots):
+    /// six sequences (a group of 4 and a remainder of 2) decoded together in the fast mode get each one's own
+    /// call's logits bit for bit (tolerance 0) at every step.
+    @Test(.enabled(if: Fixtures.qwenCoder05 != nil))
+    func qwenCoderBatchedStepsEqualOneSequenceCalls() throws {
+        let model = try Transformer(url: Fixtures.qwenCoder05!)
+        let prompts = (0..<6).map { b in (0..<(2 + 3 * b)).map { (b * 7919 + $0 * 104_729 + 11) % 150_000 } }
+        let batchCaches = prompts.map { _ in model.makeCache(capacity: 32) }
+        let aloneCaches = prompts.map { _ in model.makeCache(capacity: 32) }
+        var pending = prompts
+        for step in 0..<3 {
+            let batched = try model.forward(pending.indices.map { Transformer.BatchInput(pending[$0], cache: batchCaches[$0]) },
+                                            logits: .last, precision: .fast)
+            for b in prompts.indices {
+                let alone = try model.forward(pending[b], cache: aloneCaches[b], logits: .last, precision: .fast)
+                Self.check(batched[b], alone, "step \(step) sequence \(b)")
+                pending[b] = [Sampler.argmax(alone.data)]
+            }
+        }
+    }
+
     @Test func badBatchesAreRefused() throws {
         let model = try Transformer(url: Fixtures.url("tiny-llama.f32.gguf"))
         let cache = model.makeCache(capacity: 8)

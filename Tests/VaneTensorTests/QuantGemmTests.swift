@@ -4,7 +4,7 @@ import Testing
 import VaneModelIO
 import VaneTestSupport
 
-/// The tiled batch product (quant_gemm.c): the AVX2 tile kernels against the portable ones (tolerance 1e-5 of
+/// The batched products. The tiled one (quant_gemm.c): the AVX2 tile kernels against the portable ones (tolerance 1e-5 of
 /// Σ|wᵢ·aᵢ|, only float summation order differs), the portable ones against float64 dots of the dequantized weights
 /// with the dequantized 8-bit activations (1e-4 of Σ|wᵢ·aᵢ|) and with the original f32 activations (the 8-bit
 /// rounding bound Σ|wᵢ|·errᵢ, errᵢ ≤ stepᵢ·(1/2 + 127·2⁻¹¹), plus 1e-4 of Σ|wᵢ·xᵢ|), on random blocks and on llama.cpp-quantized tensors.
@@ -120,12 +120,73 @@ import VaneTestSupport
         #expect(dispatched == whole, "type \(type): vane_gemm_q with \(nVecs) vectors is not the tiled product")
     }
 
+    /// Batched decoding's product (vane_gemm_q_dots, one weight row against up to 4 vectors at a time) against one
+    /// single-row dot per row and vector (vane_gemm_q_dots_single) at tolerance 0: every vector count from 1 to 17
+    /// (full groups of 4 and each remainder), vectors whose activation blocks have different scales, split row
+    /// ranges; and the result against the float64 references above. F16/BF16 take the single-row dots.
+    @Test(arguments: types + [QType.f16, QType.bf16])
+    func rowDotsMatchSingleRowDots(type: UInt32) {
+        var rng = SplitMix64(state: UInt64(type) * 7 + 3)
+        let rows = 13, cols = 768, maxVecs = 17
+        let w = randomBlocks(type, rows * cols, &rng)
+        let xs = (0..<maxVecs).map { v in randomActivations(cols, &rng).map { $0 * Float(1 + v % 5) } }
+        let act = vane_activation_type_for(Int32(type))
+        let (xq, xqRowBytes) = act == 0
+            ? (xs.flatMap { $0.flatMap { withUnsafeBytes(of: $0) { Array($0) } } }, cols * 4)
+            : Self.quantizedBatch(type, xs)
+        var mismatches = 0
+        for nVecs in 1...maxVecs {
+            var rowDots = [Float](repeating: .nan, count: nVecs * rows), single = rowDots
+            #expect(Self.run(vane_gemm_q_dots, type, w, rows: rows, cols: cols, xq, xqRowBytes, nVecs: nVecs, into: &rowDots) == 0)
+            #expect(Self.run(vane_gemm_q_dots_single, type, w, rows: rows, cols: cols, xq, xqRowBytes, nVecs: nVecs, into: &single) == 0)
+            for i in 0..<(nVecs * rows) where rowDots[i].bitPattern != single[i].bitPattern && mismatches < 5 {
+                mismatches += 1
+                Issue.record("type \(type), \(nVecs) vectors: vector \(i / rows) row \(i % rows): \(rowDots[i]) vs single-row dot \(single[i])")
+            }
+        }
+        var whole = [Float](repeating: .nan, count: maxVecs * rows), parts = whole
+        _ = Self.run(vane_gemm_q_dots, type, w, rows: rows, cols: cols, xq, xqRowBytes, nVecs: maxVecs, into: &whole)
+        _ = Self.run(vane_gemm_q_dots, type, w, rows: rows, cols: cols, xq, xqRowBytes, nVecs: maxVecs, range: 4..<9, into: &parts)
+        for v in 0..<maxVecs {
+            for r in 0..<rows where !(4..<9).contains(r) {
+                #expect(parts[v * rows + r].isNaN, "type \(type): wrote row \(r) of vector \(v) outside rows 4..<9")
+            }
+        }
+        _ = Self.run(vane_gemm_q_dots, type, w, rows: rows, cols: cols, xq, xqRowBytes, nVecs: maxVecs, range: 0..<4, into: &parts)
+        _ = Self.run(vane_gemm_q_dots, type, w, rows: rows, cols: cols, xq, xqRowBytes, nVecs: maxVecs, range: 9..<rows, into: &parts)
+        #expect(parts.map(\.bitPattern) == whole.map(\.bitPattern), "type \(type): split row ranges differ from one call")
+        // Q4_1/Q5_1 dots use the activation's f16-rounded s (QuantDotTests allows for it); the others are checked here.
+        if act != 0 && type != QType.q4_1 && type != QType.q5_1 {
+            Self.checkAgainstReferences(whole, w: dequantize(type, w, rows * cols), xs: xs, xq: xq, xqRowBytes: xqRowBytes,
+                                        type: type, rows: rows, cols: cols, label: "row dots, type \(type)")
+        }
+    }
+
+    /// Long rows: the row kernels convert the activations' block scales into a fixed buffer, a few vectors at a
+    /// time (4 for 1024 Q4_1 blocks), and longer rows take the single-row dots; the same bits either way.
+    @Test(arguments: [(QType.q4_1, 32 * 1000), (QType.q8_0, 32 * 1024), (QType.q5_0, 32 * 1025)])
+    func longRowsInChunks(type: UInt32, cols: Int) {
+        var rng = SplitMix64(state: UInt64(cols) + 17)
+        let rows = 3, nVecs = 9
+        let w = randomBlocks(type, rows * cols, &rng)
+        let (xq, xqRowBytes) = Self.quantizedBatch(type, (0..<nVecs).map { _ in randomActivations(cols, &rng) })
+        var rowDots = [Float](repeating: .nan, count: nVecs * rows), single = rowDots
+        #expect(Self.run(vane_gemm_q_dots, type, w, rows: rows, cols: cols, xq, xqRowBytes, nVecs: nVecs, into: &rowDots) == 0)
+        #expect(Self.run(vane_gemm_q_dots_single, type, w, rows: rows, cols: cols, xq, xqRowBytes, nVecs: nVecs, into: &single) == 0)
+        #expect(rowDots.map(\.bitPattern) == single.map(\.bitPattern), "type \(type), \(cols) columns: \(rowDots) vs \(single)")
+    }
+
     @Test func refusals() {
         let w = [UInt8](repeating: 0, count: 4096), xq = [UInt8](repeating: 0, count: 4096)
         var y = [Float](repeating: 0, count: 64)
         #expect(vane_gemm_q_tiled(Int32(QType.f16), w, 64, 2, 32, xq, 128, 8, &y, 0, 2) == -1, "F16 has no tiled kernel")
         #expect(vane_gemm_q_tiled(Int32(QType.q4_K), w, 144, 1, 128, xq, 292, 8, &y, 0, 1) == -1, "128 columns are not a Q4_K block")
         #expect(vane_gemm_q_tiled(Int32(QType.q4_0), w, 18, 2, 32, xq, 34, 8, &y, 1, 3) == -1, "row range past the end")
+        for dots in [vane_gemm_q_dots, vane_gemm_q_dots_single] as [Gemm] {
+            #expect(dots(Int32(QType.q8_1), w, 36, 1, 32, xq, 36, 4, &y, 0, 1) == -1, "Q8_1 weights have no kernel")
+            #expect(dots(Int32(QType.q4_K), w, 144, 1, 128, xq, 292, 4, &y, 0, 1) == -1, "128 columns are not a Q4_K block")
+            #expect(dots(Int32(QType.q4_0), w, 18, 2, 32, xq, 34, 4, &y, 1, 3) == -1, "row range past the end")
+        }
     }
 
     /// quant-zoo.gguf: one [4, 512] tensor per type quantized by llama.cpp, against gguf-py's dequantization.

@@ -71,10 +71,15 @@ int vane_gemv_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t
 #define GEMM_TILED_MIN_VECS 4
 int vane_gemm_q(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
                 size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
-/// vane_gemm_q with one dot per weight row and vector whatever n_vecs is: each vector's result is bit for bit what
-/// it gives alone (the rows of a batched decoding step, each its own sequence's).
+/// vane_gemm_q with each vector's result bit for bit what vane_gemv_q gives it alone, whatever n_vecs is (the rows
+/// of a batched decoding step, each its own sequence's). For the types real models use (Q4_0, Q4_1, Q5_0, Q5_1,
+/// Q8_0, Q4_K, Q5_K, Q6_K) on AVX2, a weight row is unpacked once per block for up to 4 vectors, each of which
+/// then runs the single-row kernel's own operations; other types and CPUs call vane_gemm_q_dots_single.
 int vane_gemm_q_dots(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
                      size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
+/// The reference for vane_gemm_q_dots: one single-row dot (vane_vec_dot_*) per weight row and vector.
+int vane_gemm_q_dots_single(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
+                            size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
 
 /// The same product for a batch (a prompt), computed in tiles of 8 weight rows unpacked once and run against every
 /// vector (quant_gemm.h): for the quantized types only (not F32/F16/BF16). Equals vane_gemm_q's dots up to float
