@@ -249,6 +249,16 @@ AVX2 float vane_vec_dot_q8_0_q8_0_avx2(int64_t n, const void *vw, const void *va
 
 // Scale vector for 32 values spanning two 16-value groups: int16 s0 in the low 128-bit lane, s1 in the high one
 // (vpmaddubsw keeps values 0…15 of a 32-byte vector in the low lane).
+// Q6_K's 6-bit values u in 0…63 for 128 weights: the low 4 bits from ql (l0, l1: 64 bytes), the high 2 from qh
+// (32 bytes), as four vectors of 32 in the order of the activations.
+AVX2 static inline void q6_K_unpack(__m256i l0, __m256i l1, __m256i qh, __m256i u[4]) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x30);
+    u[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), two));
+    u[1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), two));
+    u[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(qh, two));
+    u[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), two));
+}
+
 AVX2 static inline __m256i scale_pair(int s0, int s1) {
     return _mm256_set_m128i(_mm_set1_epi16((short)s1), _mm_set1_epi16((short)s0));
 }
@@ -369,7 +379,6 @@ AVX2 float vane_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *vw, const void *va
     const block_q6_K *w = vw;
     const block_q8_K *a = va;
     __m256 acc = _mm256_setzero_ps();
-    const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x30);
     for (int64_t i = 0; i < n / QK_K; i++) {
         const int8_t *sc = w[i].scales;
         // Values are u − 32 with u in 0…63; Σ(u − 32)·a = Σu·a − 32·Σa per group of 16.
@@ -378,12 +387,8 @@ AVX2 float vane_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *vw, const void *va
         for (int h = 0; h < 2; h++) {
             const __m256i l0 = load256(w[i].ql + 64 * h), l1 = load256(w[i].ql + 64 * h + 32);
             const __m256i qh = load256(w[i].qh + 32 * h);
-            const __m256i u[4] = {
-                _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), two)),
-                _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), two)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(qh, two)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), two)),
-            };
+            __m256i u[4];
+            q6_K_unpack(l0, l1, qh, u);
             for (int k = 0; k < 4; k++) {
                 const int g = 8 * h + 2 * k;
                 const __m256i p = _mm256_maddubs_epi16(u[k], load256(a[i].qs + 128 * h + 32 * k));
@@ -674,7 +679,6 @@ AVX2 static INLINE void dots_q6_K(DOTS_ARGS) {
     const block_q6_K *w = vw;
     __m256 acc[DOTS_ROWS];
     for (int r = 0; r < R; r++) acc[r] = _mm256_setzero_ps();
-    const __m256i low4 = _mm256_set1_epi8(0x0f), two = _mm256_set1_epi8(0x30);
     for (int64_t i = 0; i < n / QK_K; i++) {
         const int8_t *sc = w[i].scales;
         const float d = f16(w[i].d);
@@ -683,12 +687,8 @@ AVX2 static INLINE void dots_q6_K(DOTS_ARGS) {
         for (int h = 0; h < 2; h++) {
             const __m256i l0 = load256(w[i].ql + 64 * h), l1 = load256(w[i].ql + 64 * h + 32);
             const __m256i qh = load256(w[i].qh + 32 * h);
-            const __m256i u[4] = {
-                _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), two)),
-                _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), two)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(qh, two)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4), _mm256_and_si256(_mm256_srli_epi16(qh, 2), two)),
-            };
+            __m256i u[4];
+            q6_K_unpack(l0, l1, qh, u);
             for (int k = 0; k < 4; k++) {
                 const int g = 8 * h + 2 * k;
                 const __m256i s = scale_pair(sc[g], sc[g + 1]);
