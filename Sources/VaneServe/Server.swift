@@ -1,8 +1,10 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 import VaneEngine
+import VaneModelIO
 
 /// How `vane serve` was started.
 public struct ServerOptions: Sendable {
@@ -91,7 +93,12 @@ public struct Server {
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: app), .init(service: Drainer(context: context))],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let e as IOError where e.errnoCode == EADDRINUSE {
+            throw VaneError("\(context.options.host):\(context.options.port) is already in use by another program",
+                            hint: "choose another --port, or --port 0 for a free one")
+        }
     }
 }
 

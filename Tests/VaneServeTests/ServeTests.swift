@@ -145,6 +145,16 @@ struct ServeTests {
         #expect(small.terminate() == 0)
     }
 
+    /// A second server on a port in use exits with a message that says so and what to do.
+    @Test func portInUseIsAClearError() async throws {
+        let server = try start()
+        let port = String(server.base.split(separator: ":").last!)
+        let second = try VaneProcess.vane(["serve", try #require(Fixtures.smollm2).path, "--port", port])
+        #expect(second.status != 0 && second.output.contains("is already in use") && second.output.contains("--port 0"),
+                "\(second.output)")
+        #expect(server.terminate() == 0)
+    }
+
     /// A prompt over the context is refused with 400 when the body is small enough to read.
     @Test func promptOverTheContext() async throws {
         let server = try start()
