@@ -113,7 +113,7 @@ public enum ModelWriter {
                           provenance: [String: String], task: String, progress: (ProgressEvent) -> Void,
                           done: (String) -> Void) throws -> WriteSummary {
         let config = template.config
-        let tensors = tensors.isEmpty ? tensors : ropeFreqs(config, template: template) + tensors
+        let tensors = tensors.isEmpty ? tensors : ropeTensors(config, template: template) + tensors
         var entries: [TensorEntry] = []
         var copies: [Bool] = []
         var summary = WriteSummary()
@@ -168,13 +168,17 @@ public enum ModelWriter {
         return summary
     }
 
-    /// Llama 3's RoPE scaling of an HF template, as llama.cpp's converter writes it into a GGUF file: the tensor
-    /// rope_freqs.weight [head_dim / 2] of per-frequency divisors, first. Nothing for other models.
-    static func ropeFreqs(_ c: ModelConfig, template: ModelInput) -> [OutputTensor] {
-        guard !template.isGGUF, let scaling = c.ropeScaling else { return [] }
-        let divisors = scaling.divisors(headDim: c.headDim, theta: c.ropeTheta)
-        return [OutputTensor(name: ConfigKeys.ropeFreqs, shape: [divisors.count],
-                             source: .computed { Tensor(shape: [divisors.count], data: divisors) })]
+    /// RoPE scaling of an HF template as llama.cpp's converter writes it into a GGUF file, first: Llama 3's tensor
+    /// rope_freqs.weight [head_dim / 2] of per-frequency divisors, or Phi-3's LongRoPE factors
+    /// rope_factors_long/short.weight [rotary dims / 2]. Nothing for other models.
+    static func ropeTensors(_ c: ModelConfig, template: ModelInput) -> [OutputTensor] {
+        guard !template.isGGUF else { return [] }
+        var named: [(String, [Float])] = []
+        if let scaling = c.ropeScaling { named.append((ConfigKeys.ropeFreqs, scaling.divisors(headDim: c.headDim, theta: c.ropeTheta))) }
+        if let r = c.longRope { named += [(Phi3LongRope.longTensor, r.longFactor), (Phi3LongRope.shortTensor, r.shortFactor)] }
+        return named.map { name, values in
+            OutputTensor(name: name, shape: [values.count], source: .computed { Tensor(shape: [values.count], data: values) })
+        }
     }
 
     /// The type a tensor that is not copied is written in (before GGUF's block-size rule): `dtype` when given;
@@ -199,6 +203,9 @@ public enum ModelWriter {
             throw VaneError("\(template.url.path) scales RoPE by the per-frequency divisors of \(ConfigKeys.ropeFreqs), which config.json cannot state (it states Llama 3's four parameters, which the GGUF file does not keep)",
                             hint: "start from the model's HF folder, or keep the output a .gguf")
         }
+        // LongRoPE's factor tensors are config.json's short_factor and long_factor (Phi3LongRope).
+        let tensors = template.config.longRope == nil ? tensors
+            : tensors.filter { ![Phi3LongRope.longTensor, Phi3LongRope.shortTensor].contains($0.name) }
         // Each HF tensor concatenates whole GGUF tensors (or slices of their outermost axis): one, a fused
         // tensor's parts, or one expert of a stacked tensor. It is copied byte for byte when every part can be.
         let hfTensors = try template.files.spec.hfTensors(fromGGUF: tensors.map { ($0.name, $0.shape) })

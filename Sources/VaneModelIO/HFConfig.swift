@@ -13,6 +13,10 @@ struct HFConfig: Decodable {
         var low_freq_factor: Double?
         var high_freq_factor: Double?
         var original_max_position_embeddings: Int?
+        // rope_type "longrope" (Phi-3), with factor and original_max_position_embeddings
+        var long_factor: [Double]?
+        var short_factor: [Double]?
+        var attention_factor: Double?
         // Phi-3 (partial rotary) and Gemma 3 (one set per layer type, transformers ≥ 5).
         var partial_rotary_factor: Double?
         var full_attention: LayerRope?
@@ -35,6 +39,7 @@ struct HFConfig: Decodable {
     var head_dim: Int?
     var vocab_size: Int?
     var max_position_embeddings: Int?
+    var original_max_position_embeddings: Int?
     var rms_norm_eps: Double?
     var rope_theta: Double?
     var rope_parameters: RopeParameters?

@@ -50,6 +50,8 @@ public struct ModelConfig: Sendable, Equatable, Codable {
     public var ropeLocalTheta: Float?
     /// Dimensions of each head that RoPE rotates (`partial_rotary_factor` · head_dim); nil: all of them.
     public var ropeDimensions: Int?
+    /// Phi-3's LongRoPE scaling (`rope_type: longrope`); nil for unscaled RoPE.
+    public var longRope: Phi3LongRope?
 
     /// Whether layer `l` attends through the sliding window.
     public func isSliding(_ l: Int) -> Bool {

@@ -31,7 +31,7 @@ import VaneTestSupport
          (.attnRotK(l), "rot_k.\(l)"), (.attnPattern(l), "pattern.\(l)"), (.mlpPost(l), "mlp_post.\(l)")]
     }
 
-    @Test(arguments: ["llama", "llama3", "mistral", "qwen3", "olmo2"])
+    @Test(arguments: ["llama", "llama3", "mistral", "qwen3", "olmo2", "phi3"])
     func hooksMatchFloat64Forward(_ family: String) throws {
         let folder = family == "llama" ? Fixtures.url("tiny-llama") : ArchFixtures.folder(family)
         let ids = family == "llama" ? [46, 332, 355, 320, 264, 300, 313, 68] : try ArchFixtures.prompts(family)[2].ids

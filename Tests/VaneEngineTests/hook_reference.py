@@ -1,9 +1,16 @@
-"""Float64 numpy forward of a tiny HF model folder (llama, llama3 RoPE scaling, mistral window, qwen3, olmo2),
-written from the papers' and transformers' definitions, independent of Vane: it reads config.json and
-model.safetensors and writes, for the token ids given, every hook point Vane adds (q, k, v before RoPE, rot_q,
-rot_k after it, the attention pattern [H, T, T], the MLP activation entering down_proj) and the logits.
+"""Float64 numpy forward of a tiny HF model folder (llama, llama3 RoPE scaling, mistral window, qwen3, olmo2,
+phi3 with partial rotary and LongRoPE), written from the papers' and transformers' definitions, independent of
+Vane: it reads config.json and model.safetensors and writes, for the token ids given, every hook point Vane adds
+(q, k, v before RoPE, rot_q, rot_k after it, the attention pattern [H, T, T], the MLP activation entering
+down_proj) and the logits.
 
-    python3 hook_reference.py MODEL_DIR IDS(comma-separated) OUT.safetensors
+    python3 hook_reference.py MODEL_DIR IDS(comma-separated) OUT.safetensors [CALLS]
+
+CALLS (comma-separated sizes summing to the number of ids) says how the ids reach the model when they arrive in
+several forward calls with a cache, as in generation; it matters only for LongRoPE, whose table transformers picks
+per call from the call's last position (modeling_rope_utils.longrope_frequency_update): a row takes the long
+factors when its call reaches past original_max_position_embeddings. Cached keys keep the table of the call that
+made them, so one pass with a per-row table computes what the calls would.
 
 The logits are also written so that the test can first check this forward against transformers' reference.
 """
@@ -62,39 +69,67 @@ def inv_freq(cfg, hd):
     return w
 
 
-def rope(x, w):
-    """x [T, heads, hd], pairs (i, i + hd/2) (HF layout)."""
-    T = x.shape[0]
-    ang = np.arange(T)[:, None] * w[None, :]
-    cos, sin = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
-    half = x.shape[-1] // 2
-    a, b = x[..., :half], x[..., half:]
-    return np.concatenate([a * cos - b * sin, a * sin + b * cos], axis=-1)
+def row_tables(cfg, hd, T, calls):
+    """RoPE inverse frequencies per row [T, rot/2] and the scale of the rotated dims (LongRoPE's attention factor)."""
+    rope = cfg.get("rope_parameters") or cfg.get("rope_scaling") or {}
+    if rope.get("rope_type", rope.get("type")) not in ("longrope", "su"):
+        return np.tile(inv_freq(cfg, rotary_dims(cfg, hd)), (T, 1)), 1.0
+    rot = rotary_dims(cfg, hd)
+    theta = rope.get("rope_theta", cfg.get("rope_theta", 10000.0))
+    original = rope.get("original_max_position_embeddings", cfg.get("original_max_position_embeddings"))
+    factor = rope.get("factor") or cfg["max_position_embeddings"] / original
+    scale = rope.get("attention_factor") or (math.sqrt(1 + math.log(factor) / math.log(original)) if factor > 1 else 1.0)
+    base = 1.0 / theta ** (np.arange(0, rot, 2) / rot)
+    rows, end = [], 0
+    for n in calls or [T]:
+        end += n
+        ext = np.array(rope["long_factor"] if end > original else rope["short_factor"], dtype=np.float64)
+        rows += [base / ext] * n
+    return np.array(rows), scale
 
 
-def forward(folder, ids):
+def rotary_dims(cfg, hd):
+    rope = cfg.get("rope_parameters") or {}
+    return int(hd * rope.get("partial_rotary_factor", cfg.get("partial_rotary_factor", 1.0)))
+
+
+def rope(x, w, scale=1.0):
+    """x [T, heads, hd]; w [T, rot/2] per row; pairs (i, i + rot/2) of the first rot dims (HF layout); the rotated
+    dims times scale (cos and sin scaled, as transformers' attention_scaling)."""
+    T, rot = x.shape[0], 2 * w.shape[1]
+    ang = np.arange(T)[:, None] * w
+    cos, sin = np.cos(ang)[:, None, :] * scale, np.sin(ang)[:, None, :] * scale
+    half = rot // 2
+    a, b, rest = x[..., :half], x[..., half:rot], x[..., rot:]
+    return np.concatenate([a * cos - b * sin, a * sin + b * cos, rest], axis=-1)
+
+
+def forward(folder, ids, calls=None):
     cfg = json.load(open(f"{folder}/config.json"))
     W = read_safetensors(f"{folder}/model.safetensors")
     kind = cfg["model_type"]
     d, H, KV = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     hd = cfg.get("head_dim") or d // H
     eps = cfg["rms_norm_eps"]
-    window = cfg.get("sliding_window") if kind == "mistral" else None
-    w = inv_freq(cfg, hd)
+    window = cfg.get("sliding_window") if kind in ("mistral", "phi3") else None
     T = len(ids)
+    w, rope_scale = row_tables(cfg, hd, T, calls)
     x = W["model.embed_tokens.weight"][ids]
     out = {}
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
         h = x if kind == "olmo2" else rmsnorm(x, W[p + "input_layernorm.weight"], eps)
-        q, k, v = (h @ W[p + f"self_attn.{n}_proj.weight"].T for n in "qkv")
+        if kind == "phi3":
+            q, k, v = np.split(h @ W[p + "self_attn.qkv_proj.weight"].T, [H * hd, (H + KV) * hd], axis=-1)
+        else:
+            q, k, v = (h @ W[p + f"self_attn.{n}_proj.weight"].T for n in "qkv")
         out[f"q.{l}"], out[f"k.{l}"], out[f"v.{l}"] = q.reshape(T, H, hd), k.reshape(T, KV, hd), v.reshape(T, KV, hd)
         if kind == "olmo2":
             q, k = rmsnorm(q, W[p + "self_attn.q_norm.weight"], eps), rmsnorm(k, W[p + "self_attn.k_norm.weight"], eps)
         q, k, v = q.reshape(T, H, hd), k.reshape(T, KV, hd), v.reshape(T, KV, hd)
         if kind == "qwen3":
             q, k = rmsnorm(q, W[p + "self_attn.q_norm.weight"], eps), rmsnorm(k, W[p + "self_attn.k_norm.weight"], eps)
-        q, k = rope(q, w), rope(k, w)
+        q, k = rope(q, w, rope_scale), rope(k, w, rope_scale)
         out[f"rot_q.{l}"], out[f"rot_k.{l}"] = q, k
         pattern = np.zeros((H, T, T))
         z = np.zeros((T, H, hd))
@@ -114,8 +149,11 @@ def forward(folder, ids):
             attn = rmsnorm(attn, W[p + "post_attention_layernorm.weight"], eps)
         x = x + attn
         h = x if kind == "olmo2" else rmsnorm(x, W[p + "post_attention_layernorm.weight"], eps)
-        g = h @ W[p + "mlp.gate_proj.weight"].T
-        post = g / (1 + np.exp(-g)) * (h @ W[p + "mlp.up_proj.weight"].T)
+        if kind == "phi3":
+            g, u = np.split(h @ W[p + "mlp.gate_up_proj.weight"].T, 2, axis=-1)
+        else:
+            g, u = h @ W[p + "mlp.gate_proj.weight"].T, h @ W[p + "mlp.up_proj.weight"].T
+        post = g / (1 + np.exp(-g)) * u
         out[f"mlp_post.{l}"] = post
         m = post @ W[p + "mlp.down_proj.weight"].T
         if kind == "olmo2":
@@ -129,4 +167,6 @@ def forward(folder, ids):
 
 if __name__ == "__main__":
     folder, ids, path = sys.argv[1], [int(i) for i in sys.argv[2].split(",")], sys.argv[3]
-    write_safetensors(path, forward(folder, ids))
+    calls = [int(n) for n in sys.argv[4].split(",")] if len(sys.argv) > 4 else None
+    assert calls is None or sum(calls) == len(ids), "CALLS must sum to the number of ids"
+    write_safetensors(path, forward(folder, ids, calls))

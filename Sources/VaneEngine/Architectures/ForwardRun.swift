@@ -94,6 +94,22 @@ struct ForwardRun {
                      adjacent: config.ropeStyle == .adjacent)
     }
 
+    /// RoPE whose table each sequence takes from the end of its positions in this call (`invFreq(p0 + T)`: Phi-3's
+    /// LongRoPE switches tables past the original context), then its rotated dims multiplied by `scale`.
+    func rope(_ x: FloatBuffer, heads: Int, invFreq: (Int) -> [Double], scale: Float) {
+        let hd = config.headDim
+        for s in sequences {
+            let table = invFreq(s.positions.upperBound)
+            let rows = x.p + s.rows.lowerBound * heads * hd
+            Kernels.rope(rows, positions: Array(s.positions), heads: heads, headDim: hd, invFreq: table,
+                         adjacent: config.ropeStyle == .adjacent)
+            guard scale != 1 else { continue }
+            for r in 0..<(s.rows.count * heads) {
+                for i in 0..<(2 * table.count) { rows[r * hd + i] *= scale }
+            }
+        }
+    }
+
     /// Appends each sequence's rows of keys and values [R, KV·hd] (after RoPE) to its cache, at its positions.
     func store(layer: Int, keys k: FloatBuffer, values v: FloatBuffer) {
         for s in sequences {

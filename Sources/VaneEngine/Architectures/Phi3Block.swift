@@ -3,11 +3,12 @@ import VaneTensor
 
 /// A Phi-3 block: llama's, with q/k/v read from one fused `attn_qkv` and gate/up from one fused `ffn_up` (gate
 /// rows first), split into row views once at bind; RoPE on the first `ropeDimensions` dims of each head, and
-/// a sliding window on every layer when the config has one. For T new tokens at positions p0 … p0+T−1:
+/// a sliding window on every layer when the config has one; with LongRoPE, the short or long frequency table by how
+/// far the call reaches, and the rotated dims scaled (Phi3LongRope). For T new tokens at positions p0 … p0+T−1:
 ///
 ///     h = rmsnorm(x) · attn_norm                                           (x = blocks.L.hook_resid_pre)
 ///     q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ  (rows of Wqkv)            [T, H·hd], [T, KV·hd], [T, KV·hd]   attn.hook_q/k/v
-///     rope(q), rope(k) over the rotary dims; append k, v to the cache   attn.hook_rot_q, hook_rot_k
+///     rope(q), rope(k) over the rotary dims (× LongRoPE's factor); append k, v to the cache   attn.hook_rot_q, hook_rot_k
 ///     z_h = softmax(q_h·K_gᵀ/√hd + causal mask [+ window]) · V_g          [T, H, hd]  attn.hook_z
 ///     attn = Σ_h z_h · W_O[:, h]ᵀ (+bo)                            [T, d]   attn.hook_result (per h), hook_attn_out
 ///     x = x + attn                                                     hook_resid_mid
@@ -22,6 +23,8 @@ struct Phi3Block: DecoderBlock {
     /// Biases Vane's baked additive edits write (llama.cpp's phi3 loader does not read them).
     let oBias, downBias: [Float]?
     let invFreq: [Double]
+    /// LongRoPE's tables, the last position the short one serves and the scale of the rotated dims.
+    let longRope: (short: [Double], long: [Double], original: Int, scale: Float)?
 
     init(_ bind: inout TensorBinder, layer l: Int, config c: ModelConfig) throws {
         let p = "blk.\(l)."
@@ -40,7 +43,17 @@ struct Phi3Block: DecoderBlock {
         down = try bind.matrix(p + "ffn_down.weight", d, F)
         oBias = try bind.bias(p + "attn_output.bias", d, required: false)
         downBias = try bind.bias(p + "ffn_down.bias", d, required: false)
-        invFreq = ModelConfig.ropeInverseFrequencies(headDim: c.ropeDimensions ?? c.headDim, theta: c.ropeTheta)
+        let rotary = c.ropeDimensions ?? c.headDim
+        invFreq = ModelConfig.ropeInverseFrequencies(headDim: rotary, theta: c.ropeTheta)
+        // A GGUF file's factor tensors are what its config was read from; they are taken here so none is left over.
+        for name in [Phi3LongRope.shortTensor, Phi3LongRope.longTensor] where l == 0 && bind.has(name) {
+            _ = try bind.vector(name, rotary / 2)
+        }
+        longRope = c.longRope.map { r in
+            (r.inverseFrequencies(rotaryDims: rotary, theta: c.ropeTheta, long: false),
+             r.inverseFrequencies(rotaryDims: rotary, theta: c.ropeTheta, long: true), r.originalMaxPositionEmbeddings,
+             r.attentionFactor)
+        }
     }
 
     func forward(_ x: FloatBuffer, layer l: Int, _ run: ForwardRun) {
@@ -58,8 +71,14 @@ struct Phi3Block: DecoderBlock {
         run.hook(.attnQ(l), q, [T, H, hd])
         run.hook(.attnK(l), k, [T, KV, hd])
         run.hook(.attnV(l), v, [T, KV, hd])
-        run.rope(q, heads: H, invFreq: invFreq)
-        run.rope(k, heads: KV, invFreq: invFreq)
+        if let r = longRope {
+            let table = { (end: Int) in end > r.original ? r.long : r.short }
+            run.rope(q, heads: H, invFreq: table, scale: r.scale)
+            run.rope(k, heads: KV, invFreq: table, scale: r.scale)
+        } else {
+            run.rope(q, heads: H, invFreq: invFreq)
+            run.rope(k, heads: KV, invFreq: invFreq)
+        }
         run.hook(.attnRotQ(l), q, [T, H, hd])
         run.hook(.attnRotK(l), k, [T, KV, hd])
         run.store(layer: l, keys: k, values: v)

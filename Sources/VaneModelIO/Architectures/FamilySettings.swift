@@ -12,6 +12,9 @@ enum FamilyKeys {
     static let ropeFreqBaseSWA = "rope.freq_base_swa"
     /// The attention score scale, 1/√query_pre_attn_scalar; llama.cpp's Gemma loaders derive it from the size.
     static let attentionScale = "attention.scale"
+    /// Phi-3 LongRoPE (gguf-py `add_rope_scaling_orig_ctx_len`, `add_rope_scaling_attn_factors`).
+    static let ropeScalingOriginalContext = "rope.scaling.original_context_length"
+    static let ropeScalingAttnFactor = "rope.scaling.attn_factor"
 }
 
 extension GGUFFile {

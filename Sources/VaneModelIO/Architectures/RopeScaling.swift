@@ -51,3 +51,60 @@ extension ModelConfig {
         return zip(base, divisors).map { $0 / Double($1) }
     }
 }
+
+/// Phi-3's LongRoPE scaling (config.json `rope_type: "longrope"`, older `"su"`; Phi-3-mini-128k, Phi-3.5, Phi-4-mini):
+/// each of the rotary dims' frequencies is divided by its own factor, from `long_factor` when the positions a
+/// forward call reaches go past `original_max_position_embeddings`, else from `short_factor`:
+///
+///     ω_i = θ^(−2i / rotary_dims) / ext_i,    ext = long_factor if max(position) + 1 > L else short_factor
+///
+/// and the rotated dims of q and k are multiplied by `attentionFactor` (cos and sin scaled, as transformers'
+/// `attention_scaling`): √(1 + ln s / ln L) with s = max_position_embeddings / L (or config's `factor`), unless the
+/// config states `attention_factor`. The choice follows transformers (decided per forward call, so a cached
+/// generation that crosses L keeps the short-factor keys it already stored); llama.cpp decides once, by the context
+/// size it was given. llama.cpp's converter writes the factors as the tensors `rope_factors_long.weight` and
+/// `rope_factors_short.weight` [rotary_dims / 2] and the factor as `{arch}.rope.scaling.attn_factor`.
+public struct Phi3LongRope: Sendable, Equatable, Codable {
+    public var shortFactor: [Float]
+    public var longFactor: [Float]
+    public var originalMaxPositionEmbeddings: Int
+    public var attentionFactor: Float
+
+    public static let longTensor = "rope_factors_long.weight"
+    public static let shortTensor = "rope_factors_short.weight"
+
+    public init(shortFactor: [Float], longFactor: [Float], originalMaxPositionEmbeddings: Int, attentionFactor: Float) {
+        self.shortFactor = shortFactor
+        self.longFactor = longFactor
+        self.originalMaxPositionEmbeddings = originalMaxPositionEmbeddings
+        self.attentionFactor = attentionFactor
+    }
+
+    /// transformers' default attention factor for a context extended `factor` times past `original` positions.
+    public static func defaultAttentionFactor(factor: Double, original: Int) -> Float {
+        factor <= 1 ? 1 : Float((1 + log(factor) / log(Double(original))).squareRoot())
+    }
+
+    /// Checks the factors against the rotary dims and each value before it divides (file path for errors).
+    public func validate(rotaryDims: Int, path: String) throws {
+        for (name, f) in [("short_factor", shortFactor), ("long_factor", longFactor)] {
+            guard f.count == rotaryDims / 2 else {
+                throw VaneError("\(path): LongRoPE \(name) has \(f.count) values; the \(rotaryDims) rotary dims need \(rotaryDims / 2)")
+            }
+            if let bad = f.first(where: { !($0.isFinite && $0 > 0) }) {
+                throw VaneError("\(path): LongRoPE \(name) holds \(bad); RoPE frequency divisors must be positive")
+            }
+        }
+        guard (1...(1 << 24)).contains(originalMaxPositionEmbeddings), attentionFactor.isFinite, attentionFactor > 0 else {
+            throw VaneError("\(path): LongRoPE has original_max_position_embeddings \(originalMaxPositionEmbeddings) and attention factor \(attentionFactor)",
+                            hint: "expected a context of 1…16777216 and a positive factor")
+        }
+    }
+
+    /// The inverse frequencies of `rotaryDims` dims at RoPE base `theta`, for calls that reach past the original
+    /// context (`long`) or not.
+    public func inverseFrequencies(rotaryDims: Int, theta: Float, long: Bool) -> [Double] {
+        zip(ModelConfig.ropeInverseFrequencies(headDim: rotaryDims, theta: theta), long ? longFactor : shortFactor)
+            .map { $0 / Double($1) }
+    }
+}
