@@ -4,7 +4,7 @@ import VaneTensor
 
 /// Model metadata between the two formats: GGUF keys (`{arch}.embedding_length`, `tokenizer.ggml.*`, …, named as
 /// llama.cpp's convert_hf_to_gguf.py writes them) and an HF folder's config.json, tokenizer.json and
-/// tokenizer_config.json. Only byte-level BPE tokenizers (GGUF `tokenizer.ggml.model` = "gpt2") convert.
+/// tokenizer_config.json (TokenizerConvert).
 public enum MetadataConvert {
     /// Files of an HF folder that describe the tokenizer and chat template.
     static let tokenizerFileNames: Set<String> = [
@@ -17,15 +17,17 @@ public enum MetadataConvert {
     // MARK: HF files of a model
 
     /// config.json (and generation_config.json) of the output: copied from an HF source, written from the
-    /// metadata of a GGUF source.
-    static func hfConfigFiles(of input: ModelInput, dtype: GGMLType) throws -> [(name: String, data: Data)] {
+    /// metadata of a GGUF source, with Llama 3's `ropeScaling` recovered from its rope_freqs.weight.
+    static func hfConfigFiles(of input: ModelInput, dtype: GGMLType, ropeScaling: Llama3RopeScaling? = nil) throws -> [(name: String, data: Data)] {
         switch input.files.source {
         case .hfFolder(let dir, _):
             return configFileNames.compactMap { name in
                 (try? Data(contentsOf: dir.appendingPathComponent(name))).map { (name, $0) }
             }
         case .gguf(let file):
-            return [("config.json", try configJSON(file, spec: input.files.spec, config: input.config, dtype: dtype))]
+            var config = input.config
+            config.ropeScaling = ropeScaling ?? config.ropeScaling
+            return [("config.json", try configJSON(file, spec: input.files.spec, config: config, dtype: dtype))]
         }
     }
 
@@ -71,6 +73,11 @@ public enum MetadataConvert {
             "hidden_act": "silu",
             "dtype": dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32",
         ]
+        if let r = c.ropeScaling {
+            j["rope_parameters"] = [k.ropeTheta.hf: decimal(c.ropeTheta), "rope_type": "llama3", "factor": r.factor,
+                                    "low_freq_factor": r.lowFreqFactor, "high_freq_factor": r.highFreqFactor,
+                                    "original_max_position_embeddings": r.originalMaxPositionEmbeddings]
+        }
         for (key, value) in spec.hfConfigExtras(c) { j[key] = value.any }
         if let bos = m["tokenizer.ggml.bos_token_id"]?.int { j["bos_token_id"] = bos }
         if let eos = m["tokenizer.ggml.eos_token_id"]?.int { j["eos_token_id"] = eos }

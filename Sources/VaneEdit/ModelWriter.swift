@@ -199,13 +199,26 @@ public enum ModelWriter {
     static func writeFolder(_ tensors: [OutputTensor], template: ModelInput, tokenizer: ModelInput, options: OutputOptions,
                             provenance: [String: String], task: String, progress: (ProgressEvent) -> Void,
                             done: (String) -> Void) throws -> WriteSummary {
-        if template.isGGUF, tensors.contains(where: { $0.name == ConfigKeys.ropeFreqs }) {
-            throw VaneError("\(template.url.path) scales RoPE by the per-frequency divisors of \(ConfigKeys.ropeFreqs), which config.json cannot state (it states Llama 3's four parameters, which the GGUF file does not keep)",
-                            hint: "start from the model's HF folder, or keep the output a .gguf")
+        // Llama 3's rope_freqs.weight goes back into config.json as the four parameters it was made from.
+        var ropeScaling: Llama3RopeScaling?
+        if template.isGGUF, let freqs = tensors.first(where: { $0.name == ConfigKeys.ropeFreqs }) {
+            let c = template.config
+            let divisors = try tensorValues(freqs)
+            let factor = Double(divisors.max() ?? 1)
+            var stated: Int?
+            if case .gguf(let file) = template.files.source {
+                stated = file.metadata["\(template.files.spec.ggufArchitecture).\(FamilyKeys.ropeScalingOriginalContext)"]?.int
+            }
+            guard let scaling = Llama3RopeScaling(divisors: divisors, headDim: c.headDim, theta: c.ropeTheta,
+                                                  originalContext: stated ?? max(1, Int((Double(c.maxPositionEmbeddings) / factor).rounded()))) else {
+                throw VaneError("\(template.url.path): the per-frequency divisors of \(ConfigKeys.ropeFreqs) are not Llama 3 scaling of any parameters, so config.json cannot state them",
+                                hint: "start from the model's HF folder, or keep the output a .gguf")
+            }
+            ropeScaling = scaling
         }
-        // LongRoPE's factor tensors are config.json's short_factor and long_factor (Phi3LongRope).
-        let tensors = template.config.longRope == nil ? tensors
-            : tensors.filter { ![Phi3LongRope.longTensor, Phi3LongRope.shortTensor].contains($0.name) }
+        // RoPE tables are config.json settings there: rope_freqs (above) and LongRoPE's factors (Phi3LongRope).
+        let tables = [ConfigKeys.ropeFreqs] + (template.config.longRope == nil ? [] : [Phi3LongRope.longTensor, Phi3LongRope.shortTensor])
+        let tensors = tensors.filter { !tables.contains($0.name) }
         // Each HF tensor concatenates whole GGUF tensors (or slices of their outermost axis): one, a fused
         // tensor's parts, or one expert of a stacked tensor. It is copied byte for byte when every part can be.
         let hfTensors = try template.files.spec.hfTensors(fromGGUF: tensors.map { ($0.name, $0.shape) })
@@ -251,7 +264,7 @@ public enum ModelWriter {
         var elements: [GGMLType: Int] = [:]
         for e in entries { elements[e.type, default: 0] += e.shape.reduce(1, *) }
         let mainType = elements.max { ($0.value, $1.key.rawValue) < ($1.value, $0.key.rawValue) }?.key ?? .f32
-        var files = try MetadataConvert.hfConfigFiles(of: template, dtype: mainType)
+        var files = try MetadataConvert.hfConfigFiles(of: template, dtype: mainType, ropeScaling: ropeScaling)
         files.removeAll { MetadataConvert.tokenizerFileNames.contains($0.name) }
         files += try MetadataConvert.hfTokenizerFiles(of: tokenizer)
         if shards.count > 1 {

@@ -2,7 +2,7 @@ import Foundation
 
 /// The settings Gemma 2/3 and Phi-3 add to the shared ones: their GGUF keys (after `{arch}.`, as llama.cpp's
 /// convert_hf_to_gguf.py writes them) and the readers both sources share.
-enum FamilyKeys {
+public enum FamilyKeys {
     static let attnLogitSoftcapping = "attn_logit_softcapping"
     static let finalLogitSoftcapping = "final_logit_softcapping"
     static let slidingWindow = "attention.sliding_window"
@@ -13,8 +13,8 @@ enum FamilyKeys {
     /// The attention score scale, 1/√query_pre_attn_scalar; llama.cpp's Gemma loaders derive it from the size.
     static let attentionScale = "attention.scale"
     /// Phi-3 LongRoPE (gguf-py `add_rope_scaling_orig_ctx_len`, `add_rope_scaling_attn_factors`).
-    static let ropeScalingOriginalContext = "rope.scaling.original_context_length"
-    static let ropeScalingAttnFactor = "rope.scaling.attn_factor"
+    public static let ropeScalingOriginalContext = "rope.scaling.original_context_length"
+    public static let ropeScalingAttnFactor = "rope.scaling.attn_factor"
 }
 
 extension GGUFFile {

@@ -23,6 +23,42 @@ public struct Llama3RopeScaling: Sendable, Equatable, Codable {
         self.originalMaxPositionEmbeddings = originalMaxPositionEmbeddings
     }
 
+    /// The four parameters back from llama.cpp's rope_freqs `divisors`, as config.json states them. Scaling L, low
+    /// and high together leaves every divisor unchanged, so only their ratios are in the file: L is
+    /// `originalContext` when the file states it, else any value (the context over the factor). The smoothly scaled
+    /// frequencies (1 < divisor < factor) give low and high, one from each when there are two or more; with one, low
+    /// sits between it and the stretched frequencies (geometric mean). Nil when no parameters reproduce every
+    /// divisor to 1e-5 (relative), or nothing is scaled.
+    public init?(divisors: [Float], headDim: Int, theta: Float, originalContext: Int) {
+        let base = ModelConfig.ropeInverseFrequencies(headDim: headDim, theta: theta)
+        guard divisors.count == base.count, let factor = divisors.max().map(Double.init), factor > 1 + 1e-6 else { return nil }
+        let L = Double(originalContext)
+        // x = L / λ for each frequency; s = (x − low) / (high − low) where the divisor is between 1 and factor.
+        let x = base.map { L * $0 / (2 * Double.pi) }
+        var smooth: [(x: Double, s: Double)] = [], stretched: [Double] = [], kept: [Double] = []
+        for (d, xi) in zip(divisors.map(Double.init), x) {
+            if abs(d - 1) <= 1e-6 { kept.append(xi) } else if abs(d - factor) <= 1e-6 * factor { stretched.append(xi) }
+            else { smooth.append((xi, (1 / d - 1 / factor) / (1 - 1 / factor))) }
+        }
+        let low: Double, high: Double
+        if smooth.count >= 2 {
+            let (a, b) = (smooth.first!, smooth.last!)
+            let slope = (b.s - a.s) / (b.x - a.x)
+            guard slope.isFinite, slope > 0 else { return nil }
+            low = a.x - a.s / slope
+            high = low + 1 / slope
+        } else if let p = smooth.first, p.s > 0 {
+            low = stretched.max().map { ($0 * p.x).squareRoot() } ?? p.x / 2
+            high = low + (p.x - low) / p.s
+        } else {
+            return nil
+        }
+        guard low > 0, high > low else { return nil }
+        self.init(factor: factor, lowFreqFactor: low, highFreqFactor: high, originalMaxPositionEmbeddings: originalContext)
+        let again = self.divisors(headDim: headDim, theta: theta)
+        guard zip(again, divisors).allSatisfy({ abs($0 - $1) <= 1e-5 * $1 }) else { return nil }
+    }
+
     /// The divisor of each of the `headDim / 2` frequencies of RoPE base `theta` (llama.cpp's rope_freqs).
     public func divisors(headDim: Int, theta: Float) -> [Float] {
         let base = ModelConfig.ropeInverseFrequencies(headDim: headDim, theta: theta)
