@@ -83,17 +83,7 @@ public enum TokenizerConvert {
                             hint: "known: " + preTokenizers.keys.sorted().joined(separator: ", "))
         }
 
-        var vocab: [String: Int] = [:]
-        var added: [[String: Any]] = []
-        for (id, token) in tokens.enumerated() {
-            guard vocab.updateValue(id, forKey: token) == nil else {
-                throw VaneError("\(path): token \(id) \"\(token)\" appears twice in tokenizer.ggml.tokens")
-            }
-            if types[id] == 3 || types[id] == 4 {
-                added.append(["id": id, "content": token, "single_word": false, "lstrip": false, "rstrip": false,
-                              "normalized": types[id] == 4, "special": types[id] == 3])
-            }
-        }
+        let (vocab, added) = try vocabulary(tokens, types: types, path: path)
         var mergePairs: [[String]] = []
         for (i, merge) in merges.enumerated() {
             let parts = merge.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
@@ -118,6 +108,22 @@ public enum TokenizerConvert {
                       "vocab": vocab, "merges": mergePairs] as [String: Any],
         ]
         return (tokenizer, tokenizerConfig(file, tokens: tokens, addBOS: addBOS))
+    }
+
+    /// tokenizer.json's vocab {piece: id} and added_tokens (control tokens special, user-defined ones not).
+    static func vocabulary(_ tokens: [String], types: [Int], path: String) throws -> (vocab: [String: Int], added: [[String: Any]]) {
+        var vocab: [String: Int] = [:]
+        var added: [[String: Any]] = []
+        for (id, token) in tokens.enumerated() {
+            guard vocab.updateValue(id, forKey: token) == nil else {
+                throw VaneError("\(path): token \(id) \"\(token)\" appears twice in tokenizer.ggml.tokens")
+            }
+            if types[id] == 3 || types[id] == 4 {
+                added.append(["id": id, "content": token, "single_word": false, "lstrip": false, "rstrip": false,
+                              "normalized": types[id] == 4, "special": types[id] == 3])
+            }
+        }
+        return (vocab, added)
     }
 
     /// A TemplateProcessing that puts BOS first when the file says so (`add_bos_token`).
@@ -168,17 +174,7 @@ public enum TokenizerConvert {
         guard scores.count == tokens.count, types.count == tokens.count else {
             throw VaneError("\(path): \(tokens.count) tokens, \(scores.count) scores and \(types.count) token types; expected one of each per token")
         }
-        var vocab: [String: Int] = [:]
-        var added: [[String: Any]] = []
-        for (id, token) in tokens.enumerated() {
-            guard vocab.updateValue(id, forKey: token) == nil else {
-                throw VaneError("\(path): token \(id) \"\(token)\" appears twice in tokenizer.ggml.tokens")
-            }
-            if types[id] == 3 || types[id] == 4 {
-                added.append(["id": id, "content": token, "single_word": false, "lstrip": false, "rstrip": false,
-                              "normalized": types[id] == 4, "special": types[id] == 3])
-            }
-        }
+        let (vocab, added) = try vocabulary(tokens, types: types, path: path)
         let prefix = m["tokenizer.ggml.add_space_prefix"]?.bool ?? true
         var decoders: [[String: Any]] = [["type": "Replace", "pattern": ["String": "▁"], "content": " "],
                                          ["type": "ByteFallback"], ["type": "Fuse"]]
