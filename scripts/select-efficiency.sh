@@ -2,14 +2,16 @@
 # Chooses the method and layer band of the shipped efficiency vector on the 20 validation questions, never on the
 # held-out ones: each candidate is computed from the recipe's store (vectors/efficiency-smollm2.h5) and swept over
 # the same scales; the table (Spearman ρ of scale and mean length, and the mean lengths) goes to stdout as
-# markdown. Takes about 5 minutes per candidate on 2 idle cores (CANDIDATES="METHOD:LAYERS ..." to try others).
+# markdown. Takes about 5 minutes per candidate on 2 idle cores with SmolLM2 (CANDIDATES="METHOD:LAYERS ..." to try
+# others; MODEL, STORE and MAX_TOKENS for another model's recipe, e.g. MODEL=qwen2.5-coder-1.5b STORE=…/efficiency-….h5).
 #
 #   scripts/select-efficiency.sh [OUTDIR]        # default /tmp/vane-select-efficiency
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vane=${VANE:-.build/release/vane}
 out=${1:-/tmp/vane-select-efficiency}
-store=vectors/efficiency-smollm2.h5
+model=${MODEL:-smollm2}
+store=${STORE:-vectors/efficiency-smollm2.h5}
 sweep=${SWEEP:--0.3:0.3:0.1}
 candidates=${CANDIDATES:-"mean-diff:6-18 pca-diff:6-18 probe:6-18"}
 mkdir -p "$out"
@@ -18,8 +20,8 @@ for candidate in $candidates; do
   name="$method-$layers"
   [[ -s "$out/$name.json" ]] && continue  # done in an earlier, interrupted run
   "$vane" vector compute "$store" --method "$method" --layers "$layers" -o "$out/$name.gguf" > /dev/null
-  "$vane" steer-eval smollm2 vectors/data/questions-validation.jsonl --steer "$out/$name.gguf" \
-    --sweep="$sweep" --max-tokens 128 --json --plot "$out/$name.svg" > "$out/$name.json.partial" 2> /dev/null
+  "$vane" steer-eval "$model" vectors/data/questions-validation.jsonl --steer "$out/$name.gguf" \
+    --sweep="$sweep" --max-tokens "${MAX_TOKENS:-128}" --json --plot "$out/$name.svg" > "$out/$name.json.partial" 2> /dev/null
   mv "$out/$name.json.partial" "$out/$name.json"
 done
 python3 - "$out" $candidates <<'EOF'
