@@ -40,17 +40,57 @@ public struct Sampler {
         return best
     }
 
+    /// The next token. Candidates are sorted into the candidate order (`precedes`) only as far as the filters and
+    /// the draw can reach, and every sum runs in that order, so the result equals `sampleNaive` (which sorts the
+    /// whole vocabulary) for the same draws, bit for bit.
     public mutating func sample(_ logits: [Float]) -> Int {
         if options.temperature <= 0 { return Sampler.argmax(logits) }
-        // Candidates sorted by logit, highest first (ties: lower id first, for determinism).
+        // A term exp(Δ) below 2⁻²⁴ (Δ < −16.6) cannot change a sum that is at least 1 (the first term), at
+        // temperature 1 or at `temperature`; 17 nats leaves room for the rounding of Δ.
+        var order = options.topK > 0 && options.topK < logits.count
+            ? CandidateOrder(sorted: Sampler.topK(options.topK, of: logits))
+            : CandidateOrder(logits, reach: 17 * max(1, options.temperature))
+        // Probabilities at temperature 1 decide top-p and min-p, as in llama.cpp's default chain.
+        let m = logits[order.id(0)!]
+        var keep = order.count
+        if options.topP < 1 || options.minP > 0 {
+            let e = { (id: Int) in expf(logits[id] - m) }
+            let s = order.sum(first: keep, e)
+            if options.topP < 1 {
+                var cum: Float = 0
+                for i in 0..<keep {
+                    cum += e(order.id(i)!) / s
+                    if cum >= options.topP { keep = i + 1; break }
+                }
+            }
+            if options.minP > 0 {
+                let top = e(order.id(0)!) / s
+                keep = max(1, (0..<keep).first { e(order.id($0)!) / s < options.minP * top } ?? keep)
+            }
+        }
+        let t = options.temperature, mt = m / t
+        let scaled = { (id: Int) in expf(logits[id] / t - mt) }
+        let s = order.sum(first: keep, scaled)
+        let r = Float(rng.nextDouble())
+        var cum: Float = 0
+        for i in 0..<keep {
+            let id = order.id(i)!
+            cum += scaled(id) / s
+            if r < cum { return id }
+        }
+        return order.id(keep - 1)!
+    }
+
+    /// `sample` by sorting every candidate first: the reference the lazy order is tested against.
+    public mutating func sampleNaive(_ logits: [Float]) -> Int {
+        if options.temperature <= 0 { return Sampler.argmax(logits) }
         var ids: [Int]
         if options.topK > 0 && options.topK < logits.count {
-            ids = Sampler.topK(options.topK, of: logits)
+            ids = Sampler.topKNaive(options.topK, of: logits)
         } else {
             ids = Array(logits.indices)
             ids.sort { Sampler.precedes($0, $1, logits) }
         }
-        // Probabilities at temperature 1 decide top-p and min-p, as in llama.cpp's default chain.
         var probs = softmax(ids.map { logits[$0] })
         if options.topP < 1 {
             var cum: Float = 0, keep = ids.count
@@ -73,6 +113,59 @@ public struct Sampler {
             if r < cum { return ids[i] }
         }
         return ids[ids.count - 1]
+    }
+
+    /// The candidates in the candidate order, sorted only as far as asked: a given sorted list (top-k), or the ids
+    /// within `reach` nats of the largest logit, sorted, with the rest sorted only if a draw walks past them. Float
+    /// sums over that head equal sums over every id (`sum`), and a vocabulary of 50–150k ids usually has a few
+    /// hundred within reach.
+    struct CandidateOrder {
+        let logits: [Float]
+        /// The candidates sorted so far, in order.
+        private(set) var ids: [Int]
+        /// The rest, unsorted; nil once sorted into `ids`.
+        private var rest: [Int]?
+        let count: Int
+
+        init(sorted: [Int]) {
+            logits = []
+            ids = sorted
+            count = sorted.count
+        }
+
+        init(_ logits: [Float], reach: Float) {
+            self.logits = logits
+            let cut = (logits.max() ?? 0) - reach
+            var head: [Int] = [], tail: [Int] = []
+            for (i, l) in logits.enumerated() {
+                if l >= cut { head.append(i) } else { tail.append(i) }
+            }
+            ids = head.sorted { Sampler.precedes($0, $1, logits) }
+            rest = tail.isEmpty ? nil : tail
+            count = logits.count
+        }
+
+        /// The i-th candidate, nil past the last.
+        mutating func id(_ i: Int) -> Int? {
+            if i >= ids.count, let tail = rest {
+                ids += tail.sorted { Sampler.precedes($0, $1, logits) }
+                rest = nil
+            }
+            return i < ids.count ? ids[i] : nil
+        }
+
+        /// Σ term(id) over the first n candidates, in order, in Float: what the sequential sum over all n gives. Once a
+        /// term is below half the spacing of Float above the sum, it and every later (no larger) term leave the sum
+        /// unchanged, so the rest need not be sorted. Terms must not increase along the order.
+        mutating func sum(first n: Int, _ term: (Int) -> Float) -> Float {
+            var s: Float = 0
+            for i in 0..<n {
+                let x = term(id(i)!)
+                if s > 0, s.isFinite, x < (s.nextUp - s) / 2 { break }
+                s += x
+            }
+            return s
+        }
     }
 
     /// The candidate order: higher logit first, then lower id.

@@ -13,6 +13,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Sequences generated together in tg (one forward call advances each by a token); t/s counts all.")
     var batch = 1
     @Flag(help: "Generation in f32 over dequantized weights instead of 8-bit activation dot products.") var exact = false
+    @Flag(help: "Also time a draw at temperature 1 with no top-k, top-p or min-p (an OpenAI client's defaults) from the last generated logits: the sampler's lazy order against sorting the whole vocabulary.")
+    var sampler = false
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var threads: ThreadOptions
 
@@ -37,6 +39,7 @@ struct Bench: ParsableCommand {
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         var pp: [Double] = [], tg: [Double] = []
+        var last: [Float] = []
         for _ in 0..<repetitions {
             let cache = t.makeCache(capacity: promptTokens)
             pp.append(Double(promptTokens) / (try seconds { _ = try t.forward(prompt, cache: cache, logits: .last, precision: precision) }))
@@ -49,13 +52,22 @@ struct Bench: ParsableCommand {
                     let logits = try t.forward(zip(tokens, caches).map { Transformer.BatchInput([$0], cache: $1) },
                                                logits: .last, precision: precision)
                     tokens = logits.map { Sampler.argmax($0.data) }
+                    last = logits[0].data
                 }
             }))
         }
         let ppMedian = pp.sorted()[pp.count / 2], tgMedian = tg.sorted()[tg.count / 2]
+        // Microseconds per draw, median of 201; both samplers make the same draws (SamplerTests).
+        func drawMicros(_ draw: (inout Sampler) -> Int) -> Double {
+            var s = Sampler(SamplingOptions(temperature: 1))
+            let times = (0..<201).map { _ in seconds { _ = draw(&s) } * 1e6 }
+            return times.sorted()[times.count / 2]
+        }
+        let draws = sampler ? (drawMicros { $0.sample(last) }, drawMicros { $0.sampleNaive(last) }) : nil
         let rss = peakRSSBytes()
         if json {
-            print("{\"pp_tokens_per_s\": \(ppMedian), \"tg_tokens_per_s\": \(tgMedian), \"peak_rss_bytes\": \(rss)}")
+            let sampling = draws.map { ", \"sample_us\": \($0.0), \"sample_full_sort_us\": \($0.1)" } ?? ""
+            print("{\"pp_tokens_per_s\": \(ppMedian), \"tg_tokens_per_s\": \(tgMedian), \"peak_rss_bytes\": \(rss)\(sampling)}")
         } else {
             let name = m.files.url.lastPathComponent
             print("| model | size | threads | test | t/s |")
@@ -65,6 +77,9 @@ struct Bench: ParsableCommand {
             let tgName = "tg\(genTokens)" + (batch > 1 ? " ×\(batch)" : "")
             print("| \(name) | \(size) | \(Parallel.threads) | \(tgName) | \(String(format: "%.2f ± %.2f", tgMedian, spread(tg))) |")
             print("peak RSS \(formatBytes(rss)), \(precision.rawValue) precision")
+            if let (lazy, full) = draws {
+                print(String(format: "one draw at temperature 1 over %d ids: %.0f µs (sorting all of them first: %.0f µs)", last.count, lazy, full))
+            }
         }
     }
 
