@@ -94,7 +94,7 @@ extension ArchitectureSpec {
         .llama, .qwen2,
         .qwen3, .olmo2,
         .gemma2, .gemma3, .phi3,
-        .qwen2moe, .mixtral,  // mixture of experts
+        .qwen2moe, .qwen3moe, .olmoe, .mixtral,  // mixture of experts
     ]
 
     public static var supported: String { registry.map(\.name).joined(separator: ", ") }
