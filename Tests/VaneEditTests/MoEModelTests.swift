@@ -138,6 +138,12 @@ import VaneTestSupport
             + SafetensorsFile(url: perExpert.appendingPathComponent("model.safetensors")).tensors.filter { $0.name.contains(".mlp.experts.") }
         expect(errorText { _ = try ArchitectureSpec.qwen3moe.ggufTensors(fromHF: mixed, config: b.config, path: "mixed") },
                contains: ["mixed", "given twice"])
+        // A gate_up_proj whose rows the config does not explain (2 × moe_intermediate_size) is refused, naming it.
+        var narrower = b.config
+        narrower.moe?.expertIntermediateSize = 40
+        expect(errorText { _ = try ArchitectureSpec.qwen3moe.ggufTensors(fromHF: SafetensorsFile(url: fused.appendingPathComponent("model.safetensors")).tensors,
+                                                                         config: narrower, path: "narrow") },
+               contains: ["narrow", "model.layers.0.mlp.experts.gate_up_proj", "[4, 96, 64]", "40 + 40"])
     }
 
     /// mlp.hook_expert_weights = top-k of softmax(router logits), renormalised for mixtral (norm_topk_prob false in

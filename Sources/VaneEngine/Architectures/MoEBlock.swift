@@ -4,7 +4,7 @@ import VaneTensor
 
 /// A mixture-of-experts block: qwen2moe, qwen3moe, olmoe and mixtral. Attention is llama's (LlamaBlock.swift; q/k/v
 /// biases as the config says), with the q/k RMSNorm of Qwen3 (per head, weights [hd]) or OLMo 2 (over the whole
-/// projection, weights [H·hd] and [KV·hd]) where the file has `attn_q_norm` / `attn_k_norm`. For T new tokens
+/// projection, weights [H·hd] and [KV·hd]) where the family's spec says (ArchitectureSpec.qkNorm). For T new tokens
 /// (d = hidden, E experts, k = experts per token, F_e = expert width):
 ///
 ///     h = rmsnorm(x) · attn_norm                                           (x = blocks.L.hook_resid_pre)
@@ -30,7 +30,7 @@ struct MoEBlock: DecoderBlock {
     let attnNorm: [Float]
     let q, k, v, o: Linear
     let qBias, kBias, vBias, oBias: [Float]?
-    /// RMSNorm weights of q and k, nil when the family has none; each normalises groups of its own length (hd:
+    /// RMSNorm weights of q and k, nil when the family has none; each normalizes groups of its own length (hd:
     /// every head apart; H·hd or KV·hd: the whole row).
     let qNorm, kNorm: [Float]?
     let ffnNorm: [Float]
@@ -60,8 +60,13 @@ struct MoEBlock: DecoderBlock {
         kBias = try bind.bias(p + "attn_k.bias", kvDim, required: c.attentionBias)
         vBias = try bind.bias(p + "attn_v.bias", kvDim, required: c.attentionBias)
         oBias = try bind.bias(p + "attn_output.bias", d, required: false)
-        qNorm = try bind.qkNorm(p + "attn_q_norm.weight", headDim: c.headDim, heads: c.numAttentionHeads)
-        kNorm = try bind.qkNorm(p + "attn_k_norm.weight", headDim: c.headDim, heads: c.numKeyValueHeads)
+        switch try c.spec().qkNorm {
+        case nil: (qNorm, kNorm) = (nil, nil)
+        case .perHead:
+            (qNorm, kNorm) = (try bind.vector(p + "attn_q_norm.weight", c.headDim), try bind.vector(p + "attn_k_norm.weight", c.headDim))
+        case .wholeProjection:
+            (qNorm, kNorm) = (try bind.vector(p + "attn_q_norm.weight", qDim), try bind.vector(p + "attn_k_norm.weight", kvDim))
+        }
         ffnNorm = try bind.vector(p + "ffn_norm.weight", d)
         guard let moe = c.moe else { throw VaneError("\(bind.source): the config names no experts (expert_count)") }
         if !c.routes(l) {
@@ -231,16 +236,6 @@ extension ForwardRun {
 }
 
 extension TensorBinder {
-    /// A q or k RMSNorm weight if the file has one: [hd] (one norm per head) or [heads·hd] (one over the row).
-    mutating func qkNorm(_ name: String, headDim hd: Int, heads: Int) throws -> [Float]? {
-        guard has(name) else { return nil }
-        let t = try take(name)
-        guard t.count == hd || t.count == heads * hd else {
-            throw VaneError("\(source): \(name) has \(t.count) values, expected \(hd) (per head) or \(heads * hd) (whole projection)")
-        }
-        return dequantize(t).data
-    }
-
     /// The experts of a stacked tensor [E, rows, cols], one matrix view each.
     mutating func experts(_ name: String, _ E: Int, _ rows: Int, _ cols: Int) throws -> [Linear] {
         let t = try take(name)

@@ -38,5 +38,6 @@ extension ArchitectureSpec {
                 throw VaneError("\(path): clip_qkv is not supported", hint: "set it to null: Vane runs OLMoE without clipping q/k/v")
             }
         },
+        qkNorm: .wholeProjection,
         hasExperts: true)
 }

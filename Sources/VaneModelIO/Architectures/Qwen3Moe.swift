@@ -41,6 +41,7 @@ extension ArchitectureSpec {
         readGGUF: { file, c in
             if file.metadata["qwen3moe.\(ConfigKeys.expertWeightsNorm)"] == nil { c.moe?.normTopKProb = true }
         },
+        qkNorm: .perHead,
         hasExperts: true)
 }
 
