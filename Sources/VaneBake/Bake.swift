@@ -15,12 +15,18 @@ import VaneTensor
 ///                 W is then rescaled to its original norm (heretic's row-normalised variant; no longer equal
 ///                 to a hook).
 ///
+///                 In a block with experts the MLP output is Σ_e w_e · D_e a_e (+ the gated shared expert's D_s a_s),
+///                 linear in each down projection, so down_proj means every expert's (`ffn_down_exps` [E, d, F],
+///                 each D_e ← (I − r̂r̂ᵀ) D_e) and the shared expert's: still exactly hook_mlp_out's projection.
+///
 ///                 Families whose o_proj / down_proj outputs pass a norm before the residual (OLMo 2:
 ///                 ArchitectureSpec.postNorms) are refused for ablate and add at those writers: no weight edit
 ///                 there equals the hooked edit. Head edits stay exact (hook_result sits before the norm).
 ///     add         a constant c added to block L's output as a bias: `blk.L.ffn_down.bias` += c (c added after
 ///                 the MLP: hook_mlp_out / hook_resid_post), or `blk.L.attn_output.bias` += c (after attention:
-///                 hook_attn_out / hook_resid_mid). llama.cpp's llama loader reads both as optional tensors.
+///                 hook_attn_out / hook_resid_mid). llama.cpp's llama loader reads both as optional tensors. A block
+///                 with experts has no down_proj bias that adds a constant to its MLP output (the routing weights
+///                 need not sum to 1, the shared expert is gated, and no expert bias is read): refused there.
 ///
 /// Every other tensor is copied unchanged (its stored bytes, for a GGUF output); the edited ones are computed in
 /// f32 from the dequantized source and written as `OutputOptions.dtype` (F32 when nil).
@@ -110,6 +116,12 @@ public enum Bake {
             try checkLayer(layer, c)
             let unit = try unitDirection(r, c, what: "the direction at layer \(layer)")
             for w in targets where w != .embed {
+                if w == .ffnDown, c.routes(layer) {
+                    changes["blk.\(layer).ffn_down_exps.weight"] = { projectExperts($0, unit: unit, normPreserve: normPreserve) }
+                    let shared = "blk.\(layer).ffn_down_shexp.weight"
+                    if input.stored(shared) != nil { changes[shared] = { projectOutputs($0, unit: unit, normPreserve: normPreserve) } }
+                    continue
+                }
                 let (weight, bias) = w.names(layer: layer)
                 changes[weight] = { projectOutputs($0, unit: unit, normPreserve: normPreserve) }
                 if let bias, input.stored(bias) != nil { changes[bias] = { projectOutputs($0, unit: unit, normPreserve: false) } }
@@ -142,6 +154,10 @@ public enum Bake {
         for (layer, v) in constants {
             try checkLayer(layer, c)
             try checkWidth(v, c, what: "the vector at layer \(layer)")
+            if writer == .ffnDown, c.routes(layer) {
+                throw VaneError("block \(layer) of \(input.url.lastPathComponent) routes tokens to experts: no down_proj bias adds a constant to its MLP output (it is Σ routing weight × expert output, whose weights need not sum to 1), so no weight edit equals adding the vector at hook_mlp_out / hook_resid_post there",
+                                hint: "steer with the vector instead (vane generate --steer VEC, op add), or use a vector measured at hook_attn_out, which bakes into o_proj's bias exactly")
+            }
             let names = writer.names(layer: layer)
             guard let bias = names.bias else { continue }
             if input.stored(bias) != nil {
@@ -182,6 +198,18 @@ public enum Bake {
             for j in 0..<n { out.data[i * n + j] = Float(Double(w.data[i * n + j]) - dots[j] * Double(r[i])) }
         }
         if normPreserve { rescaleRows(&out, like: w) }
+        return out
+    }
+
+    /// (I − r̂r̂ᵀ) D_e for each expert's down projection D_e [d, F] of a stacked tensor [E, d, F].
+    static func projectExperts(_ w: Tensor, unit r: [Float], normPreserve: Bool) -> Tensor {
+        let (E, d, F) = (w.shape[0], w.shape[1], w.shape[2])
+        var out = w
+        for e in 0..<E {
+            let span = (e * d * F)..<((e + 1) * d * F)
+            let projected = projectOutputs(Tensor(shape: [d, F], data: Array(w.data[span])), unit: r, normPreserve: normPreserve)
+            out.data.replaceSubrange(span, with: projected.data)
+        }
         return out
     }
 

@@ -26,6 +26,10 @@ import VaneCore
 ///     blocks.L.mlp.hook_router_logits   [T, E]  router logits before softmax and top-k; a write changes routing
 ///     blocks.L.mlp.hook_expert_weights  [T, E]  each expert's weight after top-k (and renormalisation), 0 for
 ///                                               the unselected; a write changes the mix (0 drops an expert)
+///     blocks.L.mlp.hook_expert_out      [T, E, d] each expert's output for each token, before its routing weight
+///                                               multiplies it; zero rows for the experts a token does not use.
+///                                               Computed only when hooked; a write changes the MLP output (m[t] =
+///                                               Σ_e w[t, e] · expert_out[t, e] over the selected e)
 public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
     case embed
     case residPre(Int)
@@ -46,6 +50,7 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
     // Mixture-of-experts points.
     case routerLogits(Int)
     case expertWeights(Int)
+    case expertOut(Int)
 
     public var layer: Int? {
         switch self {
@@ -53,7 +58,7 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         case .residPre(let l), .attnQ(let l), .attnK(let l), .attnV(let l), .attnRotQ(let l), .attnRotK(let l),
              .attnPattern(let l), .attnZ(let l), .attnResult(let l), .attnOut(let l), .residMid(let l),
              .mlpPost(let l), .mlpOut(let l), .residPost(let l): l
-        case .routerLogits(let l), .expertWeights(let l): l
+        case .routerLogits(let l), .expertWeights(let l), .expertOut(let l): l
         }
     }
 
@@ -83,6 +88,7 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
         case .residPost(let l): "blocks.\(l).hook_resid_post"
         case .routerLogits(let l): "blocks.\(l).mlp.hook_router_logits"
         case .expertWeights(let l): "blocks.\(l).mlp.hook_expert_weights"
+        case .expertOut(let l): "blocks.\(l).mlp.hook_expert_out"
         }
     }
 
@@ -94,7 +100,7 @@ public enum HookPoint: Hashable, Sendable, CustomStringConvertible {
             out += [.residPre(l), .attnQ(l), .attnK(l), .attnV(l), .attnRotQ(l), .attnRotK(l), .attnPattern(l),
                     .attnZ(l), .attnResult(l), .attnOut(l), .residMid(l)]
             // A layer with experts has no single [T, F] MLP activation: its routing points take mlp.hook_post's place.
-            out += experts(l) ? [.routerLogits(l), .expertWeights(l)] : [.mlpPost(l)]
+            out += experts(l) ? [.routerLogits(l), .expertWeights(l), .expertOut(l)] : [.mlpPost(l)]
             out += [.mlpOut(l), .residPost(l)]
         }
         out.append(.lnFinal)
@@ -118,7 +124,7 @@ extension HookPoint {
                     + "hook_embed, blocks.*.hook_resid_pre|hook_resid_mid|hook_resid_post|hook_attn_out|hook_mlp_out, "
                     + "blocks.*.attn.hook_q|hook_k|hook_v|hook_rot_q|hook_rot_k|hook_pattern|hook_z|hook_result, "
                     + "blocks.*.mlp.hook_post, ln_final.hook_normalized"
-                    + " (mixture-of-experts models: blocks.*.mlp.hook_router_logits|hook_expert_weights)")
+                    + " (mixture-of-experts models: blocks.*.mlp.hook_router_logits|hook_expert_weights|hook_expert_out)")
             }
             for h in hits where !out.contains(h) { out.append(h) }
         }

@@ -68,6 +68,7 @@ struct HFConfig: Decodable {
     var norm_topk_prob: Bool?
     var decoder_sparse_step: Int?
     var mlp_only_layers: [Int]?
+    var clip_qkv: Double?
 }
 
 extension ModelConfig {

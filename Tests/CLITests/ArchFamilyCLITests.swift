@@ -5,7 +5,8 @@ import VaneTestSupport
 
 /// The loop downstream of loading, on each new family's tiny model (Tests/Fixtures/arch/): extract → vector →
 /// steer (generate and steer-eval), trace of the new hook points, an edit, diff → apply, and convert. OLMo 2's
-/// ablation is refused (post-norms); its head edit runs. Each command must exit 0 (or refuse, where said) and
+/// ablation is refused (post-norms); its head edit runs. Qwen3-MoE also traces its routing hooks, steers and
+/// ablates experts, and runs RICE with span markers. Each command must exit 0 (or refuse, where said) and
 /// write what it says.
 @Suite(.enabled(if: VaneProcess.binary != nil, "no built vane executable"))
 struct ArchFamilyCLITests {
@@ -16,7 +17,7 @@ struct ArchFamilyCLITests {
         return r.output
     }
 
-    @Test(arguments: ["llama3", "mistral", "qwen3", "olmo2"])
+    @Test(arguments: ["llama3", "mistral", "qwen3", "olmo2", "qwen3moe"])
     func downstreamCommands(_ family: String) throws {
         let dir = try scratch("arch-cli-\(family)")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -28,10 +29,12 @@ struct ArchFamilyCLITests {
         try Data("{\"prompt\": \"hello\"}\n".utf8).write(to: URL(fileURLWithPath: path("p.jsonl")))
 
         try Self.succeeds(["extract", model, path("d.jsonl"), "--hooks", "blocks.*.hook_resid_post", "-o", path("s.h5")])
-        try Self.succeeds(["extract", model, path("d.jsonl"), "--hooks", "blocks.1.mlp.hook_post", "blocks.1.attn.hook_q",
+        // A block with experts has no single MLP activation; its expert outputs [E, d] per token take its place.
+        let mlpHook = family.hasSuffix("moe") ? "blocks.1.mlp.hook_expert_out" : "blocks.1.mlp.hook_post"
+        try Self.succeeds(["extract", model, path("d.jsonl"), "--hooks", mlpHook, "blocks.1.attn.hook_q",
                            "blocks.1.attn.hook_rot_k", "-o", path("new-hooks.h5")])
         let info = try Self.succeeds(["store", "info", path("new-hooks.h5")])
-        #expect(info.contains("blocks.1.mlp.hook_post") && info.contains("blocks.1.attn.hook_rot_k"), "\(info)")
+        #expect(info.contains(mlpHook) && info.contains("blocks.1.attn.hook_rot_k"), "\(info)")
         try Self.succeeds(["vector", "compute", path("s.h5"), "--method", "mean-diff", "-o", path("v.gguf")])
         try Self.succeeds(["generate", model, "--prompt", "hello", "--max-tokens", "4", "--temperature", "0", "--steer", "\(path("v.gguf")):2"])
         try Self.succeeds(["steer-eval", model, path("p.jsonl"), "--steer", path("v.gguf"), "--sweep", "-1:1:1", "--max-tokens", "2", "--plain"])
@@ -48,6 +51,20 @@ struct ArchFamilyCLITests {
             #expect(heads.contains("equals projecting the direction out of attn.hook_result (before that norm)"), "\(heads)")
         } else {
             try Self.succeeds(["edit", "ablate", model, "--direction", path("v.gguf"), "-o", path("e.gguf")])
+        }
+        if family == "qwen3moe" {
+            // Routing hooks, expert steering and its baked ablation, RICE with span markers.
+            let routing = try Self.succeeds(["trace", model, "--prompt", "hello there my friend", "--hooks", "blocks.1.mlp.hook_router_logits",
+                                             "blocks.1.mlp.hook_expert_out", "-o", path("r.safetensors")])
+            #expect(routing.contains("blocks.1.mlp.hook_expert_out"), "\(routing)")
+            try Self.succeeds(["generate", model, "--prompt", "hello", "--max-tokens", "4", "--temperature", "0",
+                               "--steer-experts", "1:2:0;2:0,1:1.5", "--steer-experts-at", "weights"])
+            try Self.succeeds(["edit", "ablate-experts", model, "--experts", "1:2", "-o", path("x.gguf")])
+            try Data("{\"text\": \"we add<< then>> check, and<< then>> stop\"}\n".utf8).write(to: URL(fileURLWithPath: path("r.jsonl")))
+            let rice = try Self.succeeds(["recipe", "rice", model, path("r.jsonl"), "--span-start", "<<", "--span-end", ">>", "-o", path("rice.json")])
+            #expect(rice.contains("marked (inside << … >>)"), "\(rice)")
+            let both = try VaneProcess.vane(["recipe", "rice", model, path("r.jsonl"), "--tokens", "then", "--span-start", "<<", "--span-end", ">>", "-o", path("rice.json")])
+            #expect(both.status != 0 && both.output.contains("either --tokens or --span-start"), "\(both.output)")
         }
         try Self.succeeds(["convert", model, path("m.gguf")])
         try Self.succeeds(["diff", path("e.gguf"), path("m.gguf"), "-o", path("tv.safetensors")])

@@ -70,6 +70,70 @@ import VaneTestSupport
         #expect(throws: VaneError.self) { try ExpertSteering(parsing: "1:2", stage: .weights) }
     }
 
+    /// ablate-experts on transformers 5's fused layout (tiny-qwen3moe-fused) zeroes the same experts as on the
+    /// per-expert folder: both outputs, written one tensor per expert, are equal (tolerance 0).
+    @Test func ablateExpertsOnTheFusedLayout() throws {
+        let dir = try scratch("moe-fused-ablate")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (name, source) in [("from-fused", "arch/tiny-qwen3moe-fused"), ("from-per-expert", "arch/tiny-qwen3moe")] {
+            try Bake.ablateExperts(ModelInput(url: Fixtures.url(source)), experts: [1: [0, 3]],
+                                   to: OutputOptions(url: dir.appendingPathComponent(name), dtype: .f32), provenance: ["edit.recipe": "test"])
+        }
+        let ablated = try folderTensors(dir.appendingPathComponent("from-fused"))
+        #expect(ablated["model.layers.1.mlp.experts.3.down_proj.weight"]?.data.allSatisfy { $0 == 0 } == true)
+        #expect(ablated["model.layers.1.mlp.experts.1.down_proj.weight"]?.data.contains { $0 != 0 } == true)
+        if let p = compareTensors(ablated, try folderTensors(dir.appendingPathComponent("from-per-expert")), atol: 0) {
+            Issue.record(Comment(rawValue: p))
+        }
+    }
+
+    /// `edit ablate` on a mixture-of-experts model reaches every expert's down projection and the shared expert's:
+    /// the baked model (GGUF and HF folder) equals projecting r̂ out of hook_attn_out and hook_mlp_out at the same
+    /// layers (≤ 1e-4 of the largest logit). `edit add` at the MLP (a vector at hook_resid_post) is refused with
+    /// the reason; at hook_attn_out it bakes into o_proj's bias and equals steering.
+    @Test(arguments: ["tiny-qwen2moe", "tiny-qwen3moe", "tiny-olmoe", "tiny-mixtral"])
+    func directionEditsReachEveryExpert(_ family: String) throws {
+        let source = Fixtures.url("arch/\(family)")
+        let dir = try scratch("moe-direction-\(family)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = try ModelInput(url: source)
+        let cfg = input.config
+        let layers = Array(1..<cfg.numHiddenLayers)
+        let (v, url) = try randomVector(width: cfg.hiddenSize, layers: layers, in: dir, seed: 21)
+        let hooks = Hooks()
+        for l in layers {
+            let u = unit(v.directions[l]!)
+            hooks.add(.attnOut(l)) { project($0, u, rowParts: [0]) }
+            hooks.add(.mlpOut(l)) { project($0, u, rowParts: [0]) }
+        }
+        let model = try LanguageModel(url: source)
+        let hooked = try logits(model, hooks: hooks)
+        let moved = zip(hooked, try logits(model)).map { abs($0 - $1) }.max()!
+        #expect(moved > 1e-3, "\(family): the hooked ablation moved the logits by only \(moved)")
+        for name in ["ablated.gguf", "ablated-hf"] {
+            let out = dir.appendingPathComponent(name)
+            try DirectionEdits.ablate(input, direction: try .init(contentsOf: url), layers: nil, targets: [.attnOutput, .ffnDown],
+                                      normPreserve: false, to: OutputOptions(url: out, dtype: .f32), command: "test")
+            let baked = try logits(LanguageModel(url: out))
+            if let msg = compareRelative(baked, hooked, rel: 1e-4, label: "\(family) \(name) baked vs hooked") {
+                Issue.record(Comment(rawValue: msg))
+            }
+        }
+
+        expect(errorText {
+            try DirectionEdits.add(input, direction: try .init(contentsOf: url), scale: 2, layers: [1],
+                                   to: OutputOptions(url: dir.appendingPathComponent("add.gguf")), command: "test")
+        }, contains: ["block 1", "routes tokens to experts", "no weight edit equals", "vane generate --steer"])
+        let (va, urlA) = try randomVector(width: cfg.hiddenSize, layers: layers, hook: .attnOut, in: dir, seed: 5)
+        let added = dir.appendingPathComponent("add-attn.gguf")
+        try DirectionEdits.add(input, direction: try .init(contentsOf: urlA), scale: -2, layers: [1], to: OutputOptions(url: added), command: "test")
+        let steer = Hooks()
+        try Steering(vectors: [(va, -2)], layers: [1], op: .add).install(on: steer, promptLength: Self.ids.count, modelLayers: cfg.numHiddenLayers)
+        if let msg = compareRelative(try logits(LanguageModel(url: added)), try logits(model, hooks: steer), rel: 1e-4, label: "\(family) add at attn_out") {
+            Issue.record(Comment(rawValue: msg))
+        }
+    }
+
     /// diff / apply / merge on stacked experts: with B = tiny-qwen2moe whose block 1 expert 3 is ablated (HF
     /// folder, one tensor per expert), diff(B, A) reports a change in exactly that down projection, apply(A, Δ)
     /// gives B's tensors, and a linear 0.5/0.5 merge gives 0.5·(A + B) in every expert's tensors, checked

@@ -21,7 +21,7 @@ import VaneTestSupport
     static let tiny = ["tiny-llama.f32.gguf", "tiny-llama.q8_0.gguf", "tiny-qwen2.f32.gguf", "tiny-qwen2.q8_0.gguf",
                        // Windows, soft-caps, q/k norms, partial rotary and routed experts (HF folders).
                        "arch/tiny-mistral", "arch/tiny-gemma2", "arch/tiny-qwen3", "arch/tiny-phi3",
-                       "arch/tiny-qwen2moe", "arch/tiny-mixtral"]
+                       "arch/tiny-qwen2moe", "arch/tiny-qwen3moe", "arch/tiny-olmoe", "arch/tiny-mixtral"]
 
     static func tinyPrompts(_ path: String) throws -> [TinyReference.Prompt] {
         let folder = path.components(separatedBy: ".").first!

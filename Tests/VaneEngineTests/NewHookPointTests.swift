@@ -102,6 +102,71 @@ import VaneTestSupport
         } } }
         if let msg = compare(z.data, expected, atol: 1e-5, label: "z under a uniform pattern") { Issue.record(Comment(rawValue: msg)) }
     }
+
+    /// mlp.hook_expert_out [T, E, d] on tiny-qwen2moe (prompt 2, 55 tokens) against the float64 numpy forward
+    /// (anchored first: its logits and router logits against transformers' ≤ 1e-5 of their max): each selected
+    /// expert's output before its routing weight, zero rows for the others, ≤ 1e-5 of the largest magnitude.
+    @Test func expertOutMatchesFloat64Forward() throws {
+        let ids = try ArchFixtures.prompts("qwen2moe")[2].ids
+        let reference = try Self.numpyReference("qwen2moe", ids: ids)
+        let transformers = try ArchFixtures.tensors("qwen2moe")
+        for (name, ours) in [("p2.logits", "logits"), ("p2.router_logits.1", "router_logits.1")] {
+            let msg = compareRelative(reference[ours]!.data, transformers[name]!.data, rel: 1e-5, label: "numpy \(ours) vs transformers")
+            try #require(msg == nil, Comment(rawValue: msg ?? ""))
+        }
+        let model = try LanguageModel(url: ArchFixtures.folder("qwen2moe"))
+        let (E, d) = (model.config.moe!.experts, model.config.hiddenSize)
+        let hooks = Hooks(), capture = Capture()
+        let layers = model.config.numHiddenLayers
+        capture.attach(to: hooks, points: (0..<layers).flatMap { [HookPoint.expertOut($0), .expertWeights($0)] })
+        _ = try model.transformer.forward(ids, cache: model.transformer.makeCache(capacity: ids.count), hooks: hooks, logits: .none)
+        for l in 0..<layers {
+            let actual = try #require(capture.tensors[.expertOut(l)])
+            #expect(actual.shape == [ids.count, E, d])
+            #expect(model.transformer.rowShape(.expertOut(l)) == [E, d])
+            if let msg = compareRelative(actual.data, reference["expert_out.\(l)"]!.data, rel: 1e-5, label: "expert_out.\(l)") {
+                Issue.record(Comment(rawValue: msg))
+            }
+            // Zero exactly where the expert weight is 0 (the unselected experts).
+            let w = capture.tensors[.expertWeights(l)]!.data
+            for i in 0..<w.count where w[i] == 0 {
+                #expect(actual.data[(i * d)..<((i + 1) * d)].allSatisfy { $0 == 0 }, "layer \(l) row \(i / E) expert \(i % E)")
+            }
+        }
+    }
+
+    /// Writing back what was read leaves the logits bit for bit as an unhooked run; doubling one expert's output
+    /// equals doubling its routing weight (≤ 1e-5 of the largest logit), and moves the logits.
+    @Test func expertOutIsWritable() throws {
+        let model = try LanguageModel(url: ArchFixtures.folder("qwen2moe"))
+        let ids = try ArchFixtures.prompts("qwen2moe")[1].ids
+        let E = model.config.moe!.experts, d = model.config.hiddenSize
+        func logits(_ hooks: Hooks?) throws -> [Float] {
+            try model.transformer.forward(ids, cache: model.transformer.makeCache(capacity: ids.count), hooks: hooks, logits: .all).data
+        }
+        let plain = try logits(nil)
+        let rewrite = Hooks()
+        for l in 0..<model.config.numHiddenLayers {
+            rewrite.add(.expertOut(l)) { a in
+                let copy = Array(a.values)
+                for i in copy.indices { a.values[i] = copy[i] }
+            }
+        }
+        let rewritten = try logits(rewrite)
+        #expect(rewritten == plain, "writing back the read expert outputs changed the logits")
+
+        let outDoubled = Hooks(), weightDoubled = Hooks()
+        outDoubled.add(.expertOut(1)) { a in
+            for t in 0..<a.shape[0] { for j in 0..<d { a.values[(t * E + 2) * d + j] *= 2 } }
+        }
+        weightDoubled.add(.expertWeights(1)) { a in
+            for t in 0..<a.shape[0] { a.values[t * E + 2] *= 2 }
+        }
+        let (a, b) = (try logits(outDoubled), try logits(weightDoubled))
+        if let msg = compareRelative(a, b, rel: 1e-5, label: "expert_out ×2 vs expert weight ×2") { Issue.record(Comment(rawValue: msg)) }
+        let moved = zip(a, plain).map { abs($0 - $1) }.max()!
+        #expect(moved > 1e-3, "doubling expert 2 of block 1 moved the logits by only \(moved)")
+    }
 }
 
 /// Whether python3 can import numpy (the float64 references need it).

@@ -1,8 +1,9 @@
-"""Float64 numpy forward of a tiny HF model folder (llama, llama3 RoPE scaling, mistral window, qwen3, olmo2,
-phi3 with partial rotary and LongRoPE), written from the papers' and transformers' definitions, independent of
-Vane: it reads config.json and model.safetensors and writes, for the token ids given, every hook point Vane adds
-(q, k, v before RoPE, rot_q, rot_k after it, the attention pattern [H, T, T], the MLP activation entering
-down_proj) and the logits.
+"""Float64 numpy forward of a tiny HF model folder (llama, llama3 RoPE scaling, mistral window, qwen3, olmo2, phi3
+with partial rotary and LongRoPE, and qwen2_moe with per-expert tensors), written from the papers' and
+transformers' definitions, independent of Vane: it reads config.json and model.safetensors and writes, for the
+token ids given, every hook point Vane adds (q, k, v before RoPE, rot_q, rot_k after it, the attention pattern
+[H, T, T], the MLP activation entering down_proj; for qwen2_moe the router logits [T, E] and each expert's output
+before its routing weight [T, E, d], zero where the expert is not among the token's top k) and the logits.
 
     python3 hook_reference.py MODEL_DIR IDS(comma-separated) OUT.safetensors [CALLS]
 
@@ -122,7 +123,7 @@ def forward(folder, ids, calls=None):
         if kind == "phi3":
             q, k, v = np.split(h @ W[p + "self_attn.qkv_proj.weight"].T, [H * hd, (H + KV) * hd], axis=-1)
         else:
-            q, k, v = (h @ W[p + f"self_attn.{n}_proj.weight"].T for n in "qkv")
+            q, k, v = (h @ W[p + f"self_attn.{n}_proj.weight"].T + W.get(p + f"self_attn.{n}_proj.bias", 0) for n in "qkv")
         out[f"q.{l}"], out[f"k.{l}"], out[f"v.{l}"] = q.reshape(T, H, hd), k.reshape(T, KV, hd), v.reshape(T, KV, hd)
         if kind == "olmo2":
             q, k = rmsnorm(q, W[p + "self_attn.q_norm.weight"], eps), rmsnorm(k, W[p + "self_attn.k_norm.weight"], eps)
@@ -149,6 +150,9 @@ def forward(folder, ids, calls=None):
             attn = rmsnorm(attn, W[p + "post_attention_layernorm.weight"], eps)
         x = x + attn
         h = x if kind == "olmo2" else rmsnorm(x, W[p + "post_attention_layernorm.weight"], eps)
+        if kind == "qwen2_moe":
+            x = x + moe(cfg, W, p, h, l, out)
+            continue
         if kind == "phi3":
             g, u = np.split(h @ W[p + "mlp.gate_up_proj.weight"].T, 2, axis=-1)
         else:
@@ -163,6 +167,33 @@ def forward(folder, ids, calls=None):
     head = W.get("lm_head.weight", W["model.embed_tokens.weight"])
     out["logits"] = x @ head.T
     return out
+
+
+def swiglu(h, gate, up, down):
+    g = h @ gate.T
+    return (g / (1 + np.exp(-g)) * (h @ up.T)) @ down.T
+
+
+def moe(cfg, W, p, h, l, out):
+    """Qwen2-MoE's sparse block: softmax router, top k (renormalised when norm_topk_prob), SwiGLU experts, and the
+    shared expert scaled by sigmoid(h · shared_expert_gate)."""
+    T, d = h.shape
+    E, k = cfg["num_experts"], cfg["num_experts_per_tok"]
+    r = h @ W[p + "mlp.gate.weight"].T
+    prob = np.exp(r - r.max(-1, keepdims=True))
+    prob /= prob.sum(-1, keepdims=True)
+    y = np.zeros((T, E, d))
+    m = np.zeros((T, d))
+    for t in range(T):
+        top = np.argsort(-prob[t], kind="stable")[:k]
+        weights = prob[t, top] / (prob[t, top].sum() if cfg.get("norm_topk_prob") else 1)
+        for e, w in zip(top, weights):
+            y[t, e] = swiglu(h[t], *(W[p + f"mlp.experts.{e}.{n}_proj.weight"] for n in ("gate", "up", "down")))
+            m[t] += w * y[t, e]
+    shared = swiglu(h, *(W[p + f"mlp.shared_expert.{n}_proj.weight"] for n in ("gate", "up", "down")))
+    m += shared / (1 + np.exp(-(h @ W[p + "mlp.shared_expert_gate.weight"].T)))
+    out[f"router_logits.{l}"], out[f"expert_out.{l}"] = r, y
+    return m
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import VaneEngine
-import VaneRecipes
+@testable import VaneRecipes
+import VaneModelIO
 import VaneTestSupport
 
 /// RICE on the tiny mixture-of-experts fixtures: the planted expert (tiny-qwen2moe-planted: block 1's expert 2 is
@@ -18,6 +19,30 @@ import VaneTestSupport
         #expect(best.layer == 1 && best.expert == 2, "ranked first: \(result.ranked.prefix(3))")
         #expect(best.npmi > 0.99, "planted nPMI \(best.npmi)")
         #expect(result.ranked.dropFirst().allSatisfy { $0.npmi < best.npmi - 0.1 }, "runner-up \(result.ranked[1])")
+    }
+
+    /// Span markers: rice-span-texts.jsonl is rice-texts.jsonl with every " then" wrapped as "<< then>>"; the
+    /// tokens inside the spans are exactly the " then" tokens, so the planted expert ranks first as with the token
+    /// list, and the marker tokens themselves are not marked.
+    @Test func spanMarkersFindThePlantedExpert() throws {
+        let model = try LanguageModel(url: Fixtures.url("arch/tiny-qwen2moe-planted"))
+        let texts = try Rice.texts(contentsOf: Fixtures.url("arch/rice-span-texts.jsonl"))
+        let result = try Rice.run(model, texts: texts, marks: .span(start: "<<", end: ">>"))
+        let byTokens = try Rice.run(model, texts: texts, markers: ["then"])
+        #expect(result.span && result.markers == ["<<", ">>"])
+        #expect(result.markedTokens == byTokens.markedTokens && result.markedTokens >= 6, "span marked \(result.markedTokens), tokens \(byTokens.markedTokens)")
+        let best = try #require(result.ranked.first)
+        #expect(best.layer == 1 && best.expert == 2 && best.npmi > 0.99, "ranked first: \(result.ranked.prefix(3))")
+        #expect(result.ranked.dropFirst().allSatisfy { $0.npmi < best.npmi - 0.1 }, "runner-up \(result.ranked[1])")
+        #expect(throws: VaneError.self) { try Rice.run(model, texts: ["no spans here"], marks: .span(start: "<<", end: ">>")) }
+    }
+
+    /// Which tokens a span marks, from their bytes: those beginning inside START … END, over every span; an
+    /// unclosed start marks nothing.
+    @Test func spanMarking() {
+        let tokens = ["a", "<", "<b", "c", ">>", "d", "<<", "e", ">", ">", "<<", "f"].map { Array($0.utf8) }
+        #expect(Rice.insideSpans(tokens, start: Array("<<".utf8), end: Array(">>".utf8))
+                == [false, false, false, true, false, false, false, true, false, false, false, false])
     }
 
     @Test func npmiMatchesNumpy() throws {

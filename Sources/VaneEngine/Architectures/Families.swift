@@ -14,6 +14,8 @@ enum Families {
         ArchitectureSpec.phi3.name: Phi3Block.self,
         // Mixture-of-experts families.
         ArchitectureSpec.qwen2moe.name: MoEBlock.self,
+        ArchitectureSpec.qwen3moe.name: MoEBlock.self,
+        ArchitectureSpec.olmoe.name: MoEBlock.self,
         ArchitectureSpec.mixtral.name: MoEBlock.self,
     ]
 
@@ -53,6 +55,7 @@ extension DecoderBlock {
         case .attnResult: [c.numAttentionHeads, c.hiddenSize]
         case .mlpPost: [c.intermediateSize]
         case .routerLogits, .expertWeights: [c.moe?.experts ?? 0]
+        case .expertOut: [c.moe?.experts ?? 0, c.hiddenSize]
         case .embed, .residPre, .attnOut, .residMid, .mlpOut, .residPost, .lnFinal: [c.hiddenSize]
         }
     }

@@ -2,16 +2,23 @@ import Foundation
 import VaneModelIO
 import VaneTensor
 
-/// A mixture-of-experts block: qwen2moe and mixtral. Attention is llama's (LlamaBlock.swift; q/k/v biases as the
-/// config says). For T new tokens (d = hidden, E experts, k = experts per token, F_e = expert width):
+/// A mixture-of-experts block: qwen2moe, qwen3moe, olmoe and mixtral. Attention is llama's (LlamaBlock.swift; q/k/v
+/// biases as the config says), with the q/k RMSNorm of Qwen3 (per head, weights [hd]) or OLMo 2 (over the whole
+/// projection, weights [H·hd] and [KV·hd]) where the family's spec says (ArchitectureSpec.qkNorm). For T new tokens
+/// (d = hidden, E experts, k = experts per token, F_e = expert width):
 ///
-///     x = x + attention(rmsnorm(x) · attn_norm)         hook_resid_pre … hook_resid_mid, as in LlamaBlock
+///     h = rmsnorm(x) · attn_norm                                           (x = blocks.L.hook_resid_pre)
+///     q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ               [T, H, hd], [T, KV, hd], [T, KV, hd]  attn.hook_q, _k, _v
+///     q = rmsnorm(q) · attn_q_norm, k likewise     (qwen3moe: each head; olmoe: each row; others: none)
+///     rope(q), rope(k); attention as in LlamaBlock             attn.hook_rot_q/k, hook_pattern, hook_z, hook_result
+///     x = x + o_proj(z)                                        hook_attn_out, hook_resid_mid
 ///     h = rmsnorm(x) · ffn_norm                                                     [T, d]
 ///     r = h · W_routerᵀ                                  [T, E]   mlp.hook_router_logits
 ///     w = top-k of softmax(r) per row, the rest 0        [T, E]   mlp.hook_expert_weights
 ///         (divided by the k weights' sum when norm_topk_prob; mixtral always)
 ///     for each expert e, over the rows t with w[t, e] ≠ 0 only:
-///         m[t] += w[t, e] · (silu(h[t]·W_gate,eᵀ) ⊙ h[t]·W_up,eᵀ) · W_down,eᵀ
+///         y[t, e] = (silu(h[t]·W_gate,eᵀ) ⊙ h[t]·W_up,eᵀ) · W_down,eᵀ      [T, E, d]   mlp.hook_expert_out
+///         m[t] += w[t, e] · y[t, e]                       (y kept, zero where unselected, only when hooked)
 ///     m += sigmoid(h·w_shared_gate) · swiglu-MLP_shared(h)        (qwen2moe's shared expert)
 ///                                                        [T, d]   hook_mlp_out
 ///     x = x + m                                                   hook_resid_post
@@ -23,6 +30,9 @@ struct MoEBlock: DecoderBlock {
     let attnNorm: [Float]
     let q, k, v, o: Linear
     let qBias, kBias, vBias, oBias: [Float]?
+    /// RMSNorm weights of q and k, nil when the family has none; each normalizes groups of its own length (hd:
+    /// every head apart; H·hd or KV·hd: the whole row).
+    let qNorm, kNorm: [Float]?
     let ffnNorm: [Float]
     let mlp: MLP
 
@@ -50,6 +60,13 @@ struct MoEBlock: DecoderBlock {
         kBias = try bind.bias(p + "attn_k.bias", kvDim, required: c.attentionBias)
         vBias = try bind.bias(p + "attn_v.bias", kvDim, required: c.attentionBias)
         oBias = try bind.bias(p + "attn_output.bias", d, required: false)
+        switch try c.spec().qkNorm {
+        case nil: (qNorm, kNorm) = (nil, nil)
+        case .perHead:
+            (qNorm, kNorm) = (try bind.vector(p + "attn_q_norm.weight", c.headDim), try bind.vector(p + "attn_k_norm.weight", c.headDim))
+        case .wholeProjection:
+            (qNorm, kNorm) = (try bind.vector(p + "attn_q_norm.weight", qDim), try bind.vector(p + "attn_k_norm.weight", kvDim))
+        }
         ffnNorm = try bind.vector(p + "ffn_norm.weight", d)
         guard let moe = c.moe else { throw VaneError("\(bind.source): the config names no experts (expert_count)") }
         if !c.routes(l) {
@@ -85,6 +102,8 @@ struct MoEBlock: DecoderBlock {
         run.hook(.attnQ(l), q, [T, H, hd])
         run.hook(.attnK(l), k, [T, KV, hd])
         run.hook(.attnV(l), v, [T, KV, hd])
+        if let qNorm { Kernels.rmsNorm(q.p, qNorm, q.p, rows: T * H * hd / qNorm.count, dim: qNorm.count, eps: c.rmsNormEps) }
+        if let kNorm { Kernels.rmsNorm(k.p, kNorm, k.p, rows: T * KV * hd / kNorm.count, dim: kNorm.count, eps: c.rmsNormEps) }
         run.rope(q, heads: H)
         run.rope(k, heads: KV)
         run.hook(.attnRotQ(l), q, [T, H, hd])
@@ -138,6 +157,10 @@ struct MoEBlock: DecoderBlock {
         run.hook(.expertWeights(l), w, [T, E])
 
         for i in 0..<(T * d) { m.p[i] = 0 }
+        // mlp.hook_expert_out keeps every expert's rows [T, E, d] for the hook, then weighs them into m in the order
+        // the unhooked path adds them (by expert for each row), so reading it leaves m bit for bit as it was.
+        let outs = run.sequences.contains { $0.hooks?.has(.expertOut(l)) == true } ? run.buffers("expert_outs", T * E * d) : nil
+        if let outs { for i in 0..<(T * E * d) { outs.p[i] = 0 } }
         // Each expert runs on the rows routed to it, gathered into a contiguous block, one sequence of a batched
         // call at a time: its rows then meet the expert exactly as in a call of that sequence alone.
         let xe = run.buffers("expert_in", T * d), ye = run.buffers("expert_out", T * d)
@@ -153,7 +176,20 @@ struct MoEBlock: DecoderBlock {
                 Kernels.swiglu(ge.p, ue.p, count: n * Fe)
                 run.linear(experts.down[e], ge.p, rows: n, into: ye.p)
                 for (i, t) in rows.enumerated() {
+                    if let outs {
+                        (outs.p + (t * E + e) * d).update(from: ye.p + i * d, count: d)
+                        continue
+                    }
                     let weight = w.p[t * E + e], src = ye.p + i * d, dst = m.p + t * d
+                    for j in 0..<d { dst[j] += weight * src[j] }
+                }
+            }
+        }
+        if let outs {
+            run.hook(.expertOut(l), outs, [T, E, d])
+            for t in 0..<T {
+                for e in 0..<E where w.p[t * E + e] != 0 {
+                    let weight = w.p[t * E + e], src = outs.p + (t * E + e) * d, dst = m.p + t * d
                     for j in 0..<d { dst[j] += weight * src[j] }
                 }
             }

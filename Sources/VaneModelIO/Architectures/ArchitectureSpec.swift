@@ -48,6 +48,17 @@ public struct ArchitectureSpec: Sendable {
     /// there (edits refuse it).
     public var postNorms = false
 
+    /// How q and k are RMS-normalized before RoPE, for blocks shared by families with and without such norms
+    /// (MoEBlock); nil: no q/k norm. Qwen3Block and Olmo2Block carry theirs in their code.
+    public var qkNorm: QKNorm? = nil
+
+    public enum QKNorm: Sendable {
+        /// Each head of q and k apart, weights [head_dim] shared by the heads (Qwen3).
+        case perHead
+        /// Each row over all heads, weights [H·hd] and [KV·hd] (OLMo 2).
+        case wholeProjection
+    }
+
     // Mixture-of-experts families.
     /// GGUF `general.architecture` and key prefix when it differs from `name` (llama.cpp writes Mixtral as
     /// `llama` with `llama.expert_count`).
@@ -94,7 +105,7 @@ extension ArchitectureSpec {
         .llama, .qwen2,
         .qwen3, .olmo2,
         .gemma2, .gemma3, .phi3,
-        .qwen2moe, .mixtral,  // mixture of experts
+        .qwen2moe, .qwen3moe, .olmoe, .mixtral,  // mixture of experts
     ]
 
     public static var supported: String { registry.map(\.name).joined(separator: ", ") }

@@ -15,7 +15,9 @@ extension ArchitectureSpec {
             .stacked("block_sparse_moe.experts.{E}.w1.weight", "ffn_gate_exps.weight"),
             .stacked("block_sparse_moe.experts.{E}.w3.weight", "ffn_up_exps.weight"),
             .stacked("block_sparse_moe.experts.{E}.w2.weight", "ffn_down_exps.weight"),
-        ],
+            // transformers 5 renames block_sparse_moe to mlp and fuses the experts.
+            .rename("mlp.gate.weight", "ffn_gate_inp.weight"),
+        ] + TensorBinding.fusedExperts(prefix: "mlp.experts"),
         hfConfigExtras: { c in
             ["num_local_experts": .int(c.moe?.experts ?? 0),
              ConfigKeys.expertUsedCount.hf: .int(c.moe?.expertsPerToken ?? 0)]

@@ -10,11 +10,7 @@ extension ArchitectureSpec {
         ggufRope: .neox,
         qkvBias: .always,
         tokenizer: "gpt2",
-        tensors: TensorBinding.decoder + [
-            .rename("mlp.gate.weight", "ffn_gate_inp.weight"),
-            .stacked("mlp.experts.{E}.gate_proj.weight", "ffn_gate_exps.weight"),
-            .stacked("mlp.experts.{E}.up_proj.weight", "ffn_up_exps.weight"),
-            .stacked("mlp.experts.{E}.down_proj.weight", "ffn_down_exps.weight"),
+        tensors: TensorBinding.decoder + TensorBinding.routedExperts + [
             .rename("mlp.shared_expert.gate_proj.weight", "ffn_gate_shexp.weight"),
             .rename("mlp.shared_expert.up_proj.weight", "ffn_up_shexp.weight"),
             .rename("mlp.shared_expert.down_proj.weight", "ffn_down_shexp.weight"),

@@ -11,14 +11,20 @@ import VaneTensor
 ///     fused     one HF tensor holds several GGUF tensors stacked along its rows, in order (a fused `qkv_proj`
 ///               holding attn_q, attn_k, attn_v); the parts' row counts come from the config
 ///     stacked   one GGUF tensor [E, …] stacks one HF tensor per expert (`mlp.experts.{E}.gate_proj.weight`)
+///     fusedExperts  one HF tensor [E, Σ rows, cols] holds, for each expert, several GGUF tensors' rows in order
+///               (transformers 5's `mlp.experts.gate_up_proj` [E, 2·F, d]: gate rows, then up rows); each part
+///               becomes a stacked GGUF tensor [E, rows, cols]
 ///
 /// Fused and stacked tensors are concatenations along the outermost axis, so either direction moves whole rows:
-/// a fused tensor's parts are views into the file, a stacked one is copied once at load.
+/// a fused tensor's parts are views into the file, a stacked one is copied once at load, and so is each part of a
+/// fusedExperts tensor (its rows interleave by expert). HF folders are written with one tensor per expert (the
+/// first binding of a GGUF name is the one written), which transformers 4 and 5 both load.
 public struct TensorBinding: Sendable {
     public enum Kind: Sendable {
         case rename
         case fused(rows: @Sendable (ModelConfig) -> [Int])
         case stacked
+        case fusedExperts(rows: @Sendable (ModelConfig) -> [Int])
     }
 
     /// HF name (or suffix); a stacked binding's holds `{E}` where the expert index goes.
@@ -45,6 +51,21 @@ public struct TensorBinding: Sendable {
 
     public static func stacked(_ hf: String, _ gguf: String) -> TensorBinding {
         TensorBinding(hf: hf, gguf: [gguf], kind: .stacked, perLayer: true)
+    }
+
+    public static func fusedExperts(_ hf: String, _ gguf: [String], rows: @escaping @Sendable (ModelConfig) -> [Int]) -> TensorBinding {
+        TensorBinding(hf: hf, gguf: gguf, kind: .fusedExperts(rows: rows), perLayer: true)
+    }
+
+    /// transformers 5's fused expert tensors (`MergeModulelist` + `Concatenate(dim=1)` in its
+    /// conversion_mapping.py): `{prefix}.gate_up_proj` [E, 2·F, d], gate rows first, and `{prefix}.down_proj`
+    /// [E, d, F], which is the GGUF stack itself. Listed after a family's per-expert bindings, so those are written.
+    public static func fusedExperts(prefix: String) -> [TensorBinding] {
+        [.fusedExperts("\(prefix).gate_up_proj", ["ffn_gate_exps.weight", "ffn_up_exps.weight"]) { c in
+            let f = c.moe?.expertIntermediateSize ?? 0
+            return [f, f]
+         },
+         .rename("\(prefix).down_proj", "ffn_down_exps.weight")]
     }
 
     /// The tensors of a llama-style decoder (llama, qwen2): separate projections, optional biases.
@@ -143,6 +164,8 @@ extension ArchitectureSpec {
                     out += try split(t, into: b.gguf.map { prefix + $0 }, rows: rows(config), path: path)
                 case .stacked:
                     break
+                case .fusedExperts(let rows):
+                    out += try splitExperts(t, into: b.gguf.map { prefix + $0 }, rows: rows(config), path: path)
                 }
             } else if let (b, e) = tensors.lazy.compactMap({ b -> (TensorBinding, Int)? in
                 guard case .stacked = b.kind, b.perLayer else { return nil }
@@ -159,6 +182,11 @@ extension ArchitectureSpec {
             }
         }
         for (target, index) in stackAt { out[index] = try stack(experts[target]!, as: target, path: path) }
+        var seen: Set<String> = []
+        for t in out where !seen.insert(t.name).inserted {
+            throw VaneError("\(path): \(t.name) is given twice (the folder holds the experts both one tensor per expert and fused)",
+                            hint: "keep one layout of the expert weights")
+        }
         return out
     }
 
@@ -180,6 +208,8 @@ extension ArchitectureSpec {
             switch b.kind {
             case .rename:
                 out.append(HFTensor(name: hfName, shape: t.shape, parts: [.init(index: i, rows: nil)], offset: b.offset))
+            case .fusedExperts:
+                throw VaneError("tensor \(t.name) has no per-expert HF name to be written under")
             case .fused:
                 if let k = fusedAt[hfName] {
                     guard out[k].shape.dropFirst() == t.shape.dropFirst() else {
@@ -228,6 +258,25 @@ extension ArchitectureSpec {
             defer { start += n }
             let bytes = UnsafeRawBufferPointer(rebasing: t.bytes[(start * rowBytes)..<((start + n) * rowBytes)])
             return StoredTensor(name: name, type: t.type, shape: [n] + t.shape.dropFirst(), bytes: bytes, owner: t.owner)
+        }
+    }
+
+    /// The parts of a fused expert tensor [E, Σ rows, cols], each copied into one stacked tensor [E, rows, cols].
+    private func splitExperts(_ t: StoredTensor, into names: [String], rows: [Int], path: String) throws -> [StoredTensor] {
+        let total = rows.reduce(0, +)
+        guard t.shape.count == 3, t.shape[1] == total, rows.allSatisfy({ $0 > 0 }), t.shape[0] > 0 else {
+            throw VaneError("\(path): \(t.name) has shape \(t.shape); the config makes it [experts, \(rows.map(String.init).joined(separator: " + ")), hidden] (\(names.joined(separator: ", ")) of each expert)")
+        }
+        let (E, rowBytes) = (t.shape[0], t.type.byteCount(t.shape[2]))
+        var start = 0
+        return try zip(names, rows).map { name, n in
+            defer { start += n }
+            let slices = (0..<E).map { e in
+                UnsafeRawBufferPointer(rebasing: t.bytes[((e * total + start) * rowBytes)..<((e * total + start + n) * rowBytes)])
+            }
+            let copy = try MappedFile(copying: slices, url: URL(fileURLWithPath: path).appendingPathComponent(name))
+            return StoredTensor(name: name, type: t.type, shape: [E, n, t.shape[2]],
+                                bytes: UnsafeRawBufferPointer(rebasing: copy.bytes[0..<(E * n * rowBytes)]), owner: copy)
         }
     }
 
