@@ -26,7 +26,8 @@ import VaneTensor
 ///                 the MLP: hook_mlp_out / hook_resid_post), or `blk.L.attn_output.bias` += c (after attention:
 ///                 hook_attn_out / hook_resid_mid). llama.cpp's llama loader reads both as optional tensors. A block
 ///                 with experts has no down_proj bias that adds a constant to its MLP output (the routing weights
-///                 need not sum to 1, the shared expert is gated, and no expert bias is read): refused there.
+///                 need not sum to 1; where top-k renormalisation makes them, no per-expert bias is read; a shared
+///                 expert is gated): refused there.
 ///
 /// Every other tensor is copied unchanged (its stored bytes, for a GGUF output); the edited ones are computed in
 /// f32 from the dequantized source and written as `OutputOptions.dtype` (F32 when nil).
@@ -155,7 +156,9 @@ public enum Bake {
             try checkLayer(layer, c)
             try checkWidth(v, c, what: "the vector at layer \(layer)")
             if writer == .ffnDown, c.routes(layer) {
-                throw VaneError("block \(layer) of \(input.url.lastPathComponent) routes tokens to experts: no down_proj bias adds a constant to its MLP output (it is Σ routing weight × expert output, whose weights need not sum to 1), so no weight edit equals adding the vector at hook_mlp_out / hook_resid_post there",
+                let weights = c.moe?.normTopKProb == true ? "whose top-k weights sum to 1, but the loaders read no per-expert down_proj bias that could carry the constant"
+                    : "whose weights need not sum to 1"
+                throw VaneError("block \(layer) of \(input.url.lastPathComponent) routes tokens to experts: its MLP output is Σ routing weight × expert output (\(weights)), so no weight edit equals adding the vector at hook_mlp_out / hook_resid_post there",
                                 hint: "steer with the vector instead (vane generate --steer VEC, op add), or use a vector measured at hook_attn_out, which bakes into o_proj's bias exactly")
             }
             let names = writer.names(layer: layer)
