@@ -60,6 +60,10 @@ struct ArchFamilyCLITests {
             try Self.succeeds(["generate", model, "--prompt", "hello", "--max-tokens", "4", "--temperature", "0",
                                "--steer-experts", "1:2:0;2:0,1:1.5", "--steer-experts-at", "weights"])
             try Self.succeeds(["edit", "ablate-experts", model, "--experts", "1:2", "-o", path("x.gguf")])
+            // ThinkEdit's steps on the attention of a model with experts.
+            let scores = try Self.succeeds(["heads", model, path("d.jsonl"), "--direction", path("v.gguf"), "--span", "input", "--limit", "3"])
+            #expect(scores.contains("rank  layer  head"), "\(scores)")
+            try Self.succeeds(["edit", "heads", model, "--direction", path("v.gguf"), "--heads", "1.0,2.1", "-o", path("h.gguf")])
             try Data("{\"text\": \"we add<< then>> check, and<< then>> stop\"}\n".utf8).write(to: URL(fileURLWithPath: path("r.jsonl")))
             let rice = try Self.succeeds(["recipe", "rice", model, path("r.jsonl"), "--span-start", "<<", "--span-end", ">>", "-o", path("rice.json")])
             #expect(rice.contains("marked (inside << … >>)"), "\(rice)")
