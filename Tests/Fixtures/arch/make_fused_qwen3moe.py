@@ -13,39 +13,14 @@ Run from this folder: python3 make_fused_qwen3moe.py (numpy only).
 import json
 import os
 import shutil
-import struct
+import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from f32_safetensors import read, write  # noqa: E402
+
 SRC, DST = "tiny-qwen3moe", "tiny-qwen3moe-fused"
-
-
-def read(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", name
-        a, b = info["data_offsets"]
-        tensors[name] = np.frombuffer(data[a:b], dtype="<f4").reshape(info["shape"]).copy()
-    return tensors
-
-
-def write(path, tensors):
-    header, offset, blobs = {"__metadata__": {"format": "pt"}}, 0, []
-    for name in sorted(tensors):
-        blob = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(blob)]}
-        offset += len(blob)
-        blobs.append(blob)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 os.makedirs(DST, exist_ok=True)
@@ -67,5 +42,5 @@ for layer in range(layers):
     out[f"{p}.gate_up_proj"] = np.concatenate([gate, up], axis=1)            # [E, 2F, d]
     out[f"{p}.down_proj"] = np.stack([t.pop(f"{p}.{e}.down_proj.weight") for e in range(E)])  # [E, d, F]
 assert not any(".mlp.experts." in k for k in t), "an expert tensor was left over"
-write(os.path.join(DST, "model.safetensors"), out)
+write(os.path.join(DST, "model.safetensors"), out, metadata={"format": "pt"})
 print("wrote", DST, sorted(k for k in out if "layers.0.mlp" in k))

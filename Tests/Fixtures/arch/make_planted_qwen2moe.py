@@ -12,40 +12,15 @@ Run from this folder: python3 make_planted_qwen2moe.py (numpy only).
 import json
 import os
 import shutil
-import struct
+import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from f32_safetensors import read, write  # noqa: E402
+
 SRC, DST = "tiny-qwen2moe", "tiny-qwen2moe-planted"
 LAYER, EXPERT, TOKEN = 1, 2, "Ġthen"
-
-
-def read(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F32", name
-        a, b = info["data_offsets"]
-        tensors[name] = np.frombuffer(data[a:b], dtype="<f4").reshape(info["shape"]).copy()
-    return tensors
-
-
-def write(path, tensors):
-    header, offset, blobs = {}, 0, []
-    for name in sorted(tensors):
-        blob = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(blob)]}
-        offset += len(blob)
-        blobs.append(blob)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 os.makedirs(DST, exist_ok=True)

@@ -6,41 +6,16 @@ model.safetensors are kept.
 
 Run from this folder: python3 make_merge_moe.py, then the mergekit-yaml commands (mergekit 0.1.5, torch 2.15).
 """
-import json
 import os
 import shutil
-import struct
+import sys
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from f32_safetensors import read, write  # noqa: E402
+
 BASE = "../arch/tiny-qwen3moe-fused"
-
-
-def read(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = info["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype="<f4").reshape(info["shape"]).copy()
-    return out
-
-
-def write(path, tensors):
-    header, offset, blobs = {"__metadata__": {"format": "pt"}}, 0, []
-    for name in sorted(tensors):
-        blob = np.ascontiguousarray(tensors[name], dtype="<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(blob)]}
-        offset += len(blob)
-        blobs.append(blob)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * (-len(h) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
 base = read(f"{BASE}/model.safetensors")
@@ -54,5 +29,5 @@ for name, seed in (("ft_a", 1), ("ft_b", 2)):
         t = base[k]
         mask = rng.random(t.shape) < 0.1
         out[k] = (t + mask * rng.normal(0, 0.02, t.shape)).astype(np.float32)
-    write(f"{name}/model.safetensors", out)
+    write(f"{name}/model.safetensors", out, metadata={"format": "pt"})
 print("wrote ft_a, ft_b")
