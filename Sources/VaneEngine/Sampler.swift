@@ -125,12 +125,11 @@ public struct Sampler {
         private(set) var ids: [Int]
         /// The rest, unsorted; nil once sorted into `ids`.
         private var rest: [Int]?
-        let count: Int
+        var count: Int { ids.count + (rest?.count ?? 0) }
 
         init(sorted: [Int]) {
             logits = []
             ids = sorted
-            count = sorted.count
         }
 
         init(_ logits: [Float], reach: Float) {
@@ -142,7 +141,6 @@ public struct Sampler {
             }
             ids = head.sorted { Sampler.precedes($0, $1, logits) }
             rest = tail.isEmpty ? nil : tail
-            count = logits.count
         }
 
         /// The i-th candidate, nil past the last.
