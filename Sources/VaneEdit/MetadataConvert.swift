@@ -49,9 +49,6 @@ public enum MetadataConvert {
         return data
     }
 
-    /// A Float from GGUF as the shortest decimal that reads back as the same Float (1e-05, not 9.99999974e-06).
-    static func decimal(_ f: Float) -> Double { Double("\(f)") ?? Double(f) }
-
     static func configJSON(_ file: GGUFFile, spec: ArchitectureSpec, config c: ModelConfig, dtype: GGMLType) throws -> Data {
         let m = file.metadata
         let k = ConfigKeys.self
@@ -66,15 +63,15 @@ public enum MetadataConvert {
             k.headDim.hf: c.headDim,
             k.vocabSize.hf: c.vocabSize,
             k.maxPositionEmbeddings.hf: c.maxPositionEmbeddings,
-            k.rmsNormEps.hf: decimal(c.rmsNormEps),
-            k.ropeTheta.hf: decimal(c.ropeTheta),
-            "rope_parameters": [k.ropeTheta.hf: decimal(c.ropeTheta), "rope_type": "default"],
+            k.rmsNormEps.hf: c.rmsNormEps.shortestDecimal,
+            k.ropeTheta.hf: c.ropeTheta.shortestDecimal,
+            "rope_parameters": [k.ropeTheta.hf: c.ropeTheta.shortestDecimal, "rope_type": "default"],
             "tie_word_embeddings": c.tieWordEmbeddings,
             "hidden_act": "silu",
             "dtype": dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32",
         ]
         if let r = c.ropeScaling {
-            j["rope_parameters"] = [k.ropeTheta.hf: decimal(c.ropeTheta), "rope_type": "llama3", "factor": r.factor,
+            j["rope_parameters"] = [k.ropeTheta.hf: c.ropeTheta.shortestDecimal, "rope_type": "llama3", "factor": r.factor,
                                     "low_freq_factor": r.lowFreqFactor, "high_freq_factor": r.highFreqFactor,
                                     "original_max_position_embeddings": r.originalMaxPositionEmbeddings]
         }

@@ -76,6 +76,12 @@ public struct ArchitectureSpec: Sendable {
     public var permutesQK: Bool { ggufRope == .adjacent }
 }
 
+extension Float {
+    /// The shortest decimal that reads back as this Float (1e-05, not 9.99999974e-06): how config.json states a
+    /// value a GGUF file holds as float32.
+    public var shortestDecimal: Double { Double("\(self)") ?? Double(self) }
+}
+
 /// A JSON value a config.json key may hold, so that specs stay Sendable.
 public enum JSONScalar: Sendable, Equatable {
     case bool(Bool)

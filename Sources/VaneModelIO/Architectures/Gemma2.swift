@@ -82,7 +82,7 @@ enum Gemma {
     }
 
     static func hfConfig(_ c: ModelConfig) -> [String: JSONScalar] {
-        func number(_ f: Float?) -> JSONScalar { f.map { .double(Double("\($0)") ?? Double($0)) } ?? .null }
+        func number(_ f: Float?) -> JSONScalar { f.map { .double($0.shortestDecimal) } ?? .null }
         return [
             "hidden_activation": .string("gelu_pytorch_tanh"),
             "hidden_act": .string("gelu_pytorch_tanh"),

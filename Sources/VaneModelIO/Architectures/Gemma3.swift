@@ -18,7 +18,7 @@ extension ArchitectureSpec {
         ],
         hfConfigExtras: { c in
             var j = Gemma.hfConfig(c)
-            let local = Double("\(c.ropeLocalTheta ?? 10000)") ?? 10000, global = Double("\(c.ropeTheta)") ?? Double(c.ropeTheta)
+            let local = (c.ropeLocalTheta ?? 10000).shortestDecimal, global = c.ropeTheta.shortestDecimal
             j["rope_local_base_freq"] = .double(local)
             j["rope_parameters"] = .object([
                 "full_attention": .object(["rope_theta": .double(global), "rope_type": .string("default")]),

@@ -26,13 +26,13 @@ extension ArchitectureSpec {
             var j: [String: JSONScalar] = ["sliding_window": c.slidingWindow.map { .int($0) } ?? .null]
             if let n = c.ropeDimensions { j["partial_rotary_factor"] = .double(Double(n) / Double(c.headDim)) }
             if let r = c.longRope {
-                let factors = { (f: [Float]) in JSONScalar.list(f.map { .double(Double("\($0)") ?? Double($0)) }) }
+                let factors = { (f: [Float]) in JSONScalar.list(f.map { .double($0.shortestDecimal) }) }
                 j["original_max_position_embeddings"] = .int(r.originalMaxPositionEmbeddings)
                 j["rope_parameters"] = .object([
-                    "rope_type": .string("longrope"), "rope_theta": .double(Double("\(c.ropeTheta)") ?? Double(c.ropeTheta)),
+                    "rope_type": .string("longrope"), "rope_theta": .double(c.ropeTheta.shortestDecimal),
                     "partial_rotary_factor": .double(Double(c.ropeDimensions ?? c.headDim) / Double(c.headDim)),
                     "original_max_position_embeddings": .int(r.originalMaxPositionEmbeddings),
-                    "attention_factor": .double(Double("\(r.attentionFactor)") ?? Double(r.attentionFactor)),
+                    "attention_factor": .double(r.attentionFactor.shortestDecimal),
                     "short_factor": factors(r.shortFactor), "long_factor": factors(r.longFactor)])
             }
             return j
