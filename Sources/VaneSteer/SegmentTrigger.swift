@@ -24,48 +24,54 @@ public enum SegmentTrigger: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses the text after `inside:`, `after:` or `first-of-segment:`; nil for other text.
     public init?(parsing text: String) throws {
-        func unescape(_ s: Substring) throws -> String {
-            var out = "", escaped = false
-            for c in s {
-                if escaped {
-                    switch c {
-                    case "n": out.append("\n")
-                    case "t": out.append("\t")
-                    case "\\", ",": out.append(c)
-                    default: throw VaneError("\"\\\(c)\" in \"\(text)\" is not an escape: use \\n, \\t, \\\\ or \\,")
-                    }
-                    escaped = false
-                } else if c == "\\" {
-                    escaped = true
-                } else {
-                    out.append(c)
-                }
-            }
-            guard !escaped else { throw VaneError("\"\(text)\" ends with a lone backslash") }
-            guard !out.isEmpty else { throw VaneError("\"\(text)\" has an empty marker") }
-            return out
-        }
         if text.hasPrefix("inside:") {
-            // Split at the first comma that is not escaped.
-            let body = text.dropFirst("inside:".count)
-            var i = body.startIndex, escaped = false
-            while i < body.endIndex, escaped || body[i] != "," {
-                escaped = !escaped && body[i] == "\\"
-                i = body.index(after: i)
-            }
-            guard i < body.endIndex else {
-                throw VaneError("\"\(text)\": write inside:START,END, e.g. inside:<think>,</think>")
-            }
-            self = .inside(start: try unescape(body[..<i]), end: try unescape(body[body.index(after: i)...]))
+            let (start, end) = try Self.unescapePair(text.dropFirst("inside:".count), in: text, form: "inside:")
+            self = .inside(start: start, end: end)
         } else if text.hasPrefix("at:") {
-            self = .at(try unescape(text.dropFirst("at:".count)))
+            self = .at(try Self.unescape(text.dropFirst("at:".count), in: text))
         } else if text.hasPrefix("after:") {
-            self = .after(try unescape(text.dropFirst("after:".count)))
+            self = .after(try Self.unescape(text.dropFirst("after:".count), in: text))
         } else if text.hasPrefix("first-of-segment:") {
-            self = .firstOfSegment(try unescape(text.dropFirst("first-of-segment:".count)))
+            self = .firstOfSegment(try Self.unescape(text.dropFirst("first-of-segment:".count), in: text))
         } else {
             return nil
         }
+    }
+
+    /// A marker written on a command line: `\n`, `\t`, `\\` and `\,` are escapes; empty markers are refused.
+    /// `text` is the whole argument, for the message.
+    public static func unescape(_ s: Substring, in text: String) throws -> String {
+        var out = "", escaped = false
+        for c in s {
+            if escaped {
+                switch c {
+                case "n": out.append("\n")
+                case "t": out.append("\t")
+                case "\\", ",": out.append(c)
+                default: throw VaneError("\"\\\(c)\" in \"\(text)\" is not an escape: use \\n, \\t, \\\\ or \\,")
+                }
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else {
+                out.append(c)
+            }
+        }
+        guard !escaped else { throw VaneError("\"\(text)\" ends with a lone backslash") }
+        guard !out.isEmpty else { throw VaneError("\"\(text)\" has an empty marker") }
+        return out
+    }
+
+    /// `START,END` split at the first comma that is not escaped, each unescaped; `form` prefixes the example.
+    public static func unescapePair(_ body: Substring, in text: String, form: String = "") throws -> (String, String) {
+        var i = body.startIndex, escaped = false
+        while i < body.endIndex, escaped || body[i] != "," {
+            escaped = !escaped && body[i] == "\\"
+            i = body.index(after: i)
+        }
+        guard i < body.endIndex else { throw VaneError("\"\(text)\": write \(form)START,END, e.g. \(form)<think>,</think>")
+        }
+        return (try unescape(body[..<i], in: text), try unescape(body[body.index(after: i)...], in: text))
     }
 
     public var description: String {

@@ -25,7 +25,7 @@ extension Recipe {
         @Option(help: "Sampling temperature (0: greedy).") var temperature: Float = 0
         @Option(help: "Tokens per trace at most.") var maxTokens = 512
         @Option(help: "Layers, from 1 (default: 1 to the last).") var layers: String?
-        @Option(help: "Thought separator (\\n escapes a newline).") var separator = "\\n\\n"
+        @Option(help: "Thought separator (\\n, \\t, \\\\ and \\, are escapes, as in segment triggers).") var separator = "\\n\\n"
         @Option(help: "JSON {\"reflection\": [...], \"transition\": [...]} replacing SEAL's keyword lists.") var keywords: String?
         @Option(help: "Random seed (with --temperature > 0).") var seed: UInt64 = 0
         @Option(help: "Traces decoded together.") var batch = 16
@@ -45,7 +45,7 @@ extension Recipe {
             var recipe = SealRecipe(model: m)
             (recipe.samples, recipe.temperature, recipe.maxTokens, recipe.seed, recipe.batchSize) = (samples, temperature, maxTokens, seed, batch)
             if let layers { recipe.layers = try LayerList.parse(layers) }
-            recipe.separator = separator.replacingOccurrences(of: "\\n", with: "\n").replacingOccurrences(of: "\\t", with: "\t")
+            recipe.separator = try SegmentTrigger.unescape(Substring(separator), in: "--separator \(separator)")
             if let keywords {
                 do {
                     recipe.keywords = try JSONDecoder().decode(SealRecipe.Keywords.self, from: Data(contentsOf: URL(fileURLWithPath: keywords)))

@@ -123,6 +123,11 @@ import VaneModelIO
             let e = #expect(throws: VaneError.self) { try SteerPositions(parsing: bad) }
             #expect(e?.message.contains(says) == true, "\(bad): \(e?.message ?? "")")
         }
+        // --think-markers and --think-extend read their markers the same way.
+        let (start, end) = try SegmentTrigger.unescapePair("<|im_start|>assistant,\\nThe answer is\\, then", in: "markers")
+        #expect(start == "<|im_start|>assistant" && end == "\nThe answer is, then", "\(start) | \(end)")
+        let noComma = #expect(throws: VaneError.self) { try SegmentTrigger.unescapePair("<think>", in: "<think>") }
+        #expect(noComma?.message.contains("write START,END") == true, "\(noComma?.message ?? "")")
         let spec = try SteerSpec(parsing: "v.gguf:0.5@positions=inside:<think>,</think>,op=ablate")
         #expect(spec.positions == .segment(.inside(start: "<think>", end: "</think>")) && spec.op == .ablate)
         let e = #expect(throws: VaneError.self) {
