@@ -5,7 +5,9 @@
 #               (TRIGGER, default at:\n\n) — swept over BOUNDARY;
 #   budget      no vector; after N response tokens the answer phrase ANSWER (default "\nThe answer is", escapes
 #               as in segment triggers) is written for the model — budget forcing, with the whole response as the
-#               thinking span, for models without a <think> of their own — for N in BUDGETS.
+#               thinking span, for models without a <think> of their own — for N in BUDGETS. MARKERS (default
+#               "<|im_start|>assistant,$ANSWER", ChatML) sets the span: MARKERS='<think>,</think>' for a model
+#               that thinks between those.
 # Every run is a steer-eval (greedy, chat template); the markdown table (mean length, accuracy with its 95% Wilson
 # interval, KL, how many generated tokens the trigger steered) goes to stdout and OUT/compare.md, and
 # OUT/compare.svg plots accuracy against mean length, so the methods are compared at matched length. Each run keeps
@@ -28,6 +30,7 @@ boundary=${BOUNDARY:-0.2:0.6:0.2}
 budgets=${BUDGETS:-16 32 48}
 trigger=${TRIGGER:-'at:\n\n'}
 answer=${ANSWER:-'\nThe answer is'}
+markers=${MARKERS:-"<|im_start|>assistant,$answer"}
 mkdir -p "$out"
 
 run() {  # NAME, then steer-eval's options
@@ -41,7 +44,7 @@ run() {  # NAME, then steer-eval's options
 run everywhere --steer "$vector@layers=$layers" --sweep="$everywhere"
 run boundary --steer "$vector@layers=$layers,positions=$trigger" --sweep="$boundary"
 for n in $budgets; do
-  run "budget-$n" --steer "$vector@layers=$layers" --sweep=0:0:1 --think-markers "<|im_start|>assistant,$answer" \
+  run "budget-$n" --steer "$vector@layers=$layers" --sweep=0:0:1 --think-markers "$markers" \
     --think-budget "$n"
 done
 
