@@ -36,8 +36,12 @@ mkdir -p "$out"
 run() {  # NAME, then steer-eval's options
   local name=$1; shift
   [[ -s "$out/$name.json" ]] && return
-  "$vane" steer-eval "$model" "$questions" --max-tokens "$max_tokens" --json --texts "$out/$name.texts.jsonl" \
-    --plot "$out/$name.svg" "$@" > "$out/$name.json.partial" 2> "$out/$name.log"
+  if ! "$vane" steer-eval "$model" "$questions" --max-tokens "$max_tokens" --json --texts "$out/$name.texts.jsonl" \
+    --plot "$out/$name.svg" "$@" > "$out/$name.json.partial" 2> "$out/$name.log"; then
+    echo "compare-length-control: the $name run failed ($out/$name.log):" >&2
+    cat "$out/$name.log" >&2
+    exit 1
+  fi
   mv "$out/$name.json.partial" "$out/$name.json"
 }
 

@@ -69,7 +69,8 @@ public enum SegmentTrigger: Sendable, Hashable, CustomStringConvertible {
             escaped = !escaped && body[i] == "\\"
             i = body.index(after: i)
         }
-        guard i < body.endIndex else { throw VaneError("\"\(text)\": write \(form)START,END, e.g. \(form)<think>,</think>")
+        guard i < body.endIndex else {
+            throw VaneError("\"\(text)\": write \(form)START,END, e.g. \(form)<think>,</think>")
         }
         return (try unescape(body[..<i], in: text), try unescape(body[body.index(after: i)...], in: text))
     }
