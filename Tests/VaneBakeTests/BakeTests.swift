@@ -85,6 +85,12 @@ var bakeCases: [Case] {
         Case(model: Fixtures.url("tiny-llama"), tokens: tinyTokens, atol: 1e-4, output: "out-folder"),
     ]
     if let smol = Fixtures.smollm2 { out.append(Case(model: smol, tokens: smolTokens, atol: 1e-3, output: "out.gguf")) }
+    // Real qwen2 files in K-quants: the 0.5B (scripts/test.sh fetches it), and the 1.5B the recorded ThinkEdit and
+    // task-arithmetic runs edit, with VANE_LONG_TESTS=1 (its edited copies are gigabytes). The ids are valid tokens.
+    if let qwen = Fixtures.qwenCoder05 { out.append(Case(model: qwen, tokens: smolTokens, atol: 1e-3, output: "out.gguf")) }
+    if ProcessInfo.processInfo.environment["VANE_LONG_TESTS"] == "1", let qwen = Fixtures.fetched("qwen2.5-coder-1.5b") {
+        out.append(Case(model: qwen, tokens: smolTokens, atol: 1e-3, output: "out.gguf"))
+    }
     // Llama 3 (scaled RoPE: the GGUF output gains rope_freqs.weight), Mistral (window 6 < 10 tokens), Qwen3.
     for family in ["llama3", "mistral", "qwen3"] {
         out.append(Case(model: ArchFixtures.folder(family), tokens: tinyTokens, atol: 1e-4, output: "out.gguf"))
