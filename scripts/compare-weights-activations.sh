@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Length control in parameter space against activation steering, on the same held-out questions — CoT-Valve's
+# interpolation between a long- and a short-answer model, and AdaR1's merge, with the two endpoints made from one
+# direction:
+#   verbose   MODEL with VERBOSE·v baked in (`vane edit add`), concise with CONCISE·v;
+#   Δ         their task vector θ_concise − θ_verbose (`vane diff`);
+#   α         θ_verbose + α·Δ (`vane apply`) for α = 0, STEP, 2·STEP, …, 1; at each inner α the `linear` and `slerp`
+#             merges of the two endpoints (mergekit YAML, `vane merge`) are compared with it tensor by tensor
+#             (`vane diff`'s largest ‖Δ‖/‖θ‖: 0 means the same weights) and then deleted;
+#   steering  the original MODEL steered by v at the scale each α stands for, VERBOSE + α·(CONCISE − VERBOSE), one
+#             steer-eval sweep (or, with ACTIVATIONS=FILE.json, the rows of a recorded sweep at those scales).
+# Every model is evaluated greedily with the chat template (steer-eval at scale 0: length and accuracy with its 95%
+# Wilson interval). The markdown table goes to stdout and OUT/compare.md; OUT/compare.svg plots mean length against
+# α for weights and activations. Finished steps are skipped when the script runs again.
+#
+#   MODEL=qwen2.5-coder-1.5b VECTOR=vectors/efficiency-qwen2.5-coder-1.5b.gguf CONCISE=0.75 VERBOSE=-0.5 STEP=0.2 \
+#     scripts/compare-weights-activations.sh [OUT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+vane=${VANE:-.build/release/vane}
+out=${1:-/tmp/vane-compare-weights-activations}
+model=${MODEL:-smollm2}
+vector=${VECTOR:-vectors/efficiency-smollm2.gguf}
+concise=${CONCISE:-0.1}
+verbose=${VERBOSE:--0.1}
+step=${STEP:-0.5}
+questions=${QUESTIONS:-vectors/data/questions-heldout.jsonl}
+max_tokens=${MAX_TOKENS:-128}
+activations=${ACTIVATIONS:-}
+mkdir -p "$out"
+
+# α = 0, STEP, …, 1 and the scale each stands for, with as many decimals as the inputs need.
+read -r -a alphas <<< "$(python3 -c "
+import sys; from decimal import Decimal as D
+s = D(sys.argv[1]); n = int(1 / s)
+if n * s != 1: sys.exit('compare-weights-activations: STEP=%s does not divide 1 (use 0.5, 0.25, 0.2, …)' % s)
+print(' '.join(str((k * s).normalize()) if k else '0' for k in range(n + 1)))" "$step")"
+scale_of() { python3 -c "from decimal import Decimal as D; import sys; v, c, a = map(D, sys.argv[1:]); print((v + a * (c - v)).normalize() if v + a * (c - v) else 0)" "$verbose" "$concise" "$1"; }
+
+
+run() {  # NAME FILE COMMAND…: unless FILE exists, runs COMMAND with stdout to FILE (atomically), stderr to OUT/NAME.log
+  local name=$1 file=$2; shift 2
+  [[ -e "$file" ]] && return
+  if ! "$@" > "$file.partial" 2> "$out/$name.log"; then
+    echo "compare-weights-activations: $name failed ($out/$name.log):" >&2
+    cat "$out/$name.log" >&2
+    exit 1
+  fi
+  mv "$file.partial" "$file"
+}
+evaluate() {  # NAME MODEL [steer-eval options]: greedy steer-eval of MODEL on the questions, JSON into OUT/NAME.json
+  local name=$1 m=$2; shift 2
+  run "$name" "$out/$name.json" "$vane" steer-eval "$m" "$questions" --max-tokens "$max_tokens" --json \
+    --texts "$out/$name.texts.jsonl" "$@"
+}
+
+run edit-concise "$out/edit-concise.txt" "$vane" edit add "$model" --vector "$vector:$concise" -o "$out/alpha-1.gguf"
+run edit-verbose "$out/edit-verbose.txt" "$vane" edit add "$model" --vector "$vector:$verbose" -o "$out/alpha-0.gguf"
+run diff "$out/diff.txt" "$vane" diff "$out/alpha-1.gguf" "$out/alpha-0.gguf" -o "$out/task-vector.safetensors"
+for a in "${alphas[@]}"; do
+  if [[ $a != 0 && $a != 1 ]]; then
+    run "apply-$a" "$out/apply-$a.txt" "$vane" apply "$out/alpha-0.gguf" "$out/task-vector.safetensors" --scale "$a" \
+      -o "$out/alpha-$a.gguf"
+    for method in linear slerp; do
+      [[ -e "$out/$method-$a.diff.json" ]] && continue
+      if [[ $method == linear ]]; then
+        printf 'merge_method: linear\nmodels:\n  - model: alpha-1.gguf\n    parameters: {weight: %s}\n  - model: alpha-0.gguf\n    parameters: {weight: %s}\ndtype: float32\n' \
+          "$a" "$(python3 -c "from decimal import Decimal as D; import sys; print(1 - D(sys.argv[1]))" "$a")" > "$out/$method-$a.yaml"
+      else
+        printf 'merge_method: slerp\nbase_model: alpha-0.gguf\nmodels:\n  - model: alpha-0.gguf\n  - model: alpha-1.gguf\nparameters: {t: %s}\ndtype: float32\n' \
+          "$a" > "$out/$method-$a.yaml"
+      fi
+      run "merge-$method-$a" "$out/merge-$method-$a.txt" "$vane" merge "$out/$method-$a.yaml" -o "$out/$method-$a.gguf"
+      run "diff-$method-$a" "$out/$method-$a.diff.json" "$vane" diff "$out/$method-$a.gguf" "$out/alpha-$a.gguf" \
+        -o "$out/$method-$a.minus-apply.safetensors" --json
+      rm -f "$out/$method-$a.gguf" "$out/$method-$a.minus-apply.safetensors" "$out/merge-$method-$a.txt"
+    done
+  fi
+  # Scale 0: the vector only names the hook; --force, since the edited file is not the model it was made for.
+  evaluate "weights-$a" "$out/alpha-$a.gguf" --steer "$vector" --sweep 0:0:1 --force
+done
+
+# The activation side: one sweep of the original model over the scales the α stand for.
+scales=()
+for a in "${alphas[@]}"; do scales+=("$(scale_of "$a")"); done
+if [[ -n $activations ]]; then
+  cp "$activations" "$out/activations.json"
+else
+  read -r lo hi by <<< "$(python3 -c "
+from decimal import Decimal as D; import sys
+v, c, s = map(D, sys.argv[1:]); step = abs(c - v) * s
+print(min(v, c).normalize(), max(v, c).normalize(), step.normalize())" "$verbose" "$concise" "$step")"
+  evaluate activations "$model" --steer "$vector" --sweep="$lo:$hi:$by"
+fi
+
+python3 - "$out" "${alphas[*]}" "${scales[*]}" <<'PYEOF'
+import json, os, sys
+
+out, alphas, scales = sys.argv[1], sys.argv[2].split(), [float(s) for s in sys.argv[3].split()]
+steered = {round(r["scale"], 9): r for r in json.load(open(f"{out}/activations.json"))["rows"]}
+missing = [s for s in scales if round(s, 9) not in steered]
+if missing:
+    sys.exit(f"compare-weights-activations: {out}/activations.json has no rows at scales {missing}")
+
+def merged(method, a):  # the largest ‖merge − apply‖/‖apply‖ over the tensors; "–" at the endpoints
+    path = f"{out}/{method}-{a}.diff.json"
+    if not os.path.exists(path):
+        return "–"
+    worst = max((float(t["relative_norm"]) for t in json.load(open(path))["tensors"]), default=0)
+    return "0" if worst == 0 else f"{worst:.1e}"
+
+def acc(r):
+    return f"{r['accuracy']:.3f} [{r['accuracy_low']:.3f}, {r['accuracy_high']:.3f}]"
+
+table = ["| α | scale | weights: mean length | median | accuracy [95% CI] | steering: mean length | median | accuracy [95% CI] | linear merge vs apply | slerp vs apply |",
+         "|---:|---:|---:|---:|---|---:|---:|---|---:|---:|"]
+points = []
+for a, s in zip(alphas, scales):
+    w = json.load(open(f"{out}/weights-{a}.json"))["rows"][0]
+    r = steered[round(s, 9)]
+    points.append((float(a), w, r))
+    table.append(f"| {a} | {s:g} | {w['mean_length']:.1f} | {w['median_length']:.0f} | {acc(w)} | "
+                 f"{r['mean_length']:.1f} | {r['median_length']:.0f} | {acc(r)} | {merged('linear', a)} | {merged('slerp', a)} |")
+open(f"{out}/compare.md.partial", "w").write("\n".join(table) + "\n")
+os.replace(f"{out}/compare.md.partial", f"{out}/compare.md")
+print("\n".join(table))
+
+# Mean length against α: the interpolated models and the steered original.
+W, H, L, R, T, B = 640, 400, 60, 150, 20, 50
+top = max(max(w["mean_length"], r["mean_length"]) for _, w, r in points) * 1.05
+px = lambda x: L + x * (W - L - R)
+py = lambda y: T + (1 - y / top) * (H - T - B)
+svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+       f'<rect width="{W}" height="{H}" fill="white"/>',
+       f'<line x1="{L}" y1="{py(0)}" x2="{W - R}" y2="{py(0)}" stroke="black"/>',
+       f'<line x1="{L}" y1="{py(0)}" x2="{L}" y2="{py(top)}" stroke="black"/>']
+for i in range(6):
+    y = i * top / 5
+    svg.append(f'<text x="{L - 6}" y="{py(y) + 4}" text-anchor="end">{y:.0f}</text>')
+    svg.append(f'<line x1="{L}" y1="{py(y)}" x2="{W - R}" y2="{py(y)}" stroke="#ddd"/>')
+for a, _, _ in points:
+    svg.append(f'<text x="{px(a)}" y="{py(0) + 16}" text-anchor="middle">{a:g}</text>')
+svg.append(f'<text x="{(L + W - R) / 2}" y="{H - 10}" text-anchor="middle">α (0: the verbose model, 1: the concise one)</text>')
+svg.append(f'<text x="14" y="{(T + H - B) / 2}" transform="rotate(-90 14 {(T + H - B) / 2})" text-anchor="middle">mean answer length (tokens)</text>')
+for k, (label, side, c) in enumerate((("weights (apply)", 1, "#1f77b4"), ("steering", 2, "#d62728"))):
+    svg.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="'
+               + " ".join(f"{px(p[0]):.1f},{py(p[side]['mean_length']):.1f}" for p in points) + '"/>')
+    for p in points:
+        svg.append(f'<circle cx="{px(p[0]):.1f}" cy="{py(p[side]["mean_length"]):.1f}" r="3" fill="{c}"/>')
+    svg.append(f'<rect x="{W - R + 12}" y="{T + 8 + 18 * k}" width="12" height="3" fill="{c}"/>')
+    svg.append(f'<text x="{W - R + 30}" y="{T + 12 + 18 * k}">{label}</text>')
+svg.append("</svg>")
+open(f"{out}/compare.svg.partial", "w").write("\n".join(svg) + "\n")
+os.replace(f"{out}/compare.svg.partial", f"{out}/compare.svg")
+PYEOF
