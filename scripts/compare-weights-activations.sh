@@ -132,14 +132,14 @@ px = lambda x: L + x * (W - L - R)
 py = lambda y: T + (1 - y / top) * (H - T - B)
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
        f'<rect width="{W}" height="{H}" fill="white"/>',
-       f'<line x1="{L}" y1="{py(0)}" x2="{W - R}" y2="{py(0)}" stroke="black"/>',
-       f'<line x1="{L}" y1="{py(0)}" x2="{L}" y2="{py(top)}" stroke="black"/>']
+       f'<line x1="{L}" y1="{py(0):.1f}" x2="{W - R}" y2="{py(0):.1f}" stroke="black"/>',
+       f'<line x1="{L}" y1="{py(0):.1f}" x2="{L}" y2="{py(top):.1f}" stroke="black"/>']
 for i in range(6):
     y = i * top / 5
-    svg.append(f'<text x="{L - 6}" y="{py(y) + 4}" text-anchor="end">{y:.0f}</text>')
-    svg.append(f'<line x1="{L}" y1="{py(y)}" x2="{W - R}" y2="{py(y)}" stroke="#ddd"/>')
+    svg.append(f'<text x="{L - 6}" y="{py(y) + 4:.1f}" text-anchor="end">{y:.0f}</text>')
+    svg.append(f'<line x1="{L}" y1="{py(y):.1f}" x2="{W - R}" y2="{py(y):.1f}" stroke="#ddd"/>')
 for a, _, _ in points:
-    svg.append(f'<text x="{px(a)}" y="{py(0) + 16}" text-anchor="middle">{a:g}</text>')
+    svg.append(f'<text x="{px(a)}" y="{py(0) + 16:.1f}" text-anchor="middle">{a:g}</text>')
 svg.append(f'<text x="{(L + W - R) / 2}" y="{H - 10}" text-anchor="middle">α (0: the verbose model, 1: the concise one)</text>')
 svg.append(f'<text x="14" y="{(T + H - B) / 2}" transform="rotate(-90 14 {(T + H - B) / 2})" text-anchor="middle">mean answer length (tokens)</text>')
 for k, (label, side, c) in enumerate((("weights (apply)", 1, "#1f77b4"), ("steering", 2, "#d62728"))):
