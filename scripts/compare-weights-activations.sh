@@ -6,7 +6,7 @@
 #   Δ         their task vector θ_concise − θ_verbose (`vane diff`);
 #   α         θ_verbose + α·Δ (`vane apply`) for α = 0, STEP, 2·STEP, …, 1; at each inner α the `linear` and `slerp`
 #             merges of the two endpoints (mergekit YAML, `vane merge`) are compared with it tensor by tensor
-#             (`vane diff`'s largest ‖Δ‖/‖θ‖: 0 means the same weights) and then deleted;
+#             (`vane diff`: the largest ‖Δ‖ of any tensor, 0 for equal weights), then deleted;
 #   steering  the original MODEL steered by v at the scale each α stands for, VERBOSE + α·(CONCISE − VERBOSE), one
 #             steer-eval sweep (or, with ACTIVATIONS=FILE.json, the rows of a recorded sweep at those scales).
 # Every model is evaluated greedily with the chat template (steer-eval at scale 0: length and accuracy with its 95%
@@ -102,17 +102,17 @@ missing = [s for s in scales if round(s, 9) not in steered]
 if missing:
     sys.exit(f"compare-weights-activations: {out}/activations.json has no rows at scales {missing}")
 
-def merged(method, a):  # the largest ‖merge − apply‖/‖apply‖ over the tensors; "–" at the endpoints
+def merged(method, a):  # the largest ‖merge − apply‖ over the tensors; "–" at the endpoints
     path = f"{out}/{method}-{a}.diff.json"
     if not os.path.exists(path):
         return "–"
-    worst = max((float(t["relative_norm"]) for t in json.load(open(path))["tensors"]), default=0)
+    worst = max((t["delta_norm"] for t in json.load(open(path))["tensors"]), default=0)
     return "0" if worst == 0 else f"{worst:.1e}"
 
 def acc(r):
     return f"{r['accuracy']:.3f} [{r['accuracy_low']:.3f}, {r['accuracy_high']:.3f}]"
 
-table = ["| α | scale | weights: mean length | median | accuracy [95% CI] | steering: mean length | median | accuracy [95% CI] | linear merge vs apply | slerp vs apply |",
+table = ["| α | scale | weights: mean length | median | accuracy [95% CI] | steering: mean length | median | accuracy [95% CI] | max ‖linear − apply‖ | max ‖slerp − apply‖ |",
          "|---:|---:|---:|---:|---|---:|---:|---|---:|---:|"]
 points = []
 for a, s in zip(alphas, scales):
