@@ -30,11 +30,15 @@ activations=${ACTIVATIONS:-}
 mkdir -p "$out"
 
 # α = 0, STEP, …, 1 and the scale each stands for, with as many decimals as the inputs need.
-read -r -a alphas <<< "$(python3 -c "
-import sys; from decimal import Decimal as D
-s = D(sys.argv[1]); n = int(1 / s)
-if n * s != 1: sys.exit('compare-weights-activations: STEP=%s does not divide 1 (use 0.5, 0.25, 0.2, …)' % s)
-print(' '.join(str((k * s).normalize()) if k else '0' for k in range(n + 1)))" "$step")"
+alpha_list=$(python3 -c "
+import sys; from decimal import Decimal as D, InvalidOperation
+try:
+    s = D(sys.argv[1]); n = int(1 / s) if s > 0 else 0
+except (InvalidOperation, ZeroDivisionError):
+    n, s = 0, 0
+if n < 1 or n * s != 1: sys.exit('compare-weights-activations: STEP=%s does not divide 1 (use 0.5, 0.25, 0.2, …)' % sys.argv[1])
+print(' '.join(str((k * s).normalize()) if k else '0' for k in range(n + 1)))" "$step")
+read -r -a alphas <<< "$alpha_list"
 scale_of() { python3 -c "from decimal import Decimal as D; import sys; v, c, a = map(D, sys.argv[1:]); print((v + a * (c - v)).normalize() if v + a * (c - v) else 0)" "$verbose" "$concise" "$1"; }
 
 
