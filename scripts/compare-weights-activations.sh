@@ -41,7 +41,6 @@ print(' '.join(str((k * s).normalize()) if k else '0' for k in range(n + 1)))" "
 read -r -a alphas <<< "$alpha_list"
 scale_of() { python3 -c "from decimal import Decimal as D; import sys; v, c, a = map(D, sys.argv[1:]); print((v + a * (c - v)).normalize() if v + a * (c - v) else 0)" "$verbose" "$concise" "$1"; }
 
-
 run() {  # NAME FILE COMMAND…: unless FILE exists, runs COMMAND with stdout to FILE (atomically), stderr to OUT/NAME.log
   local name=$1 file=$2; shift 2
   [[ -e "$file" ]] && return
