@@ -21,20 +21,17 @@ questions=${QUESTIONS:-vectors/data/questions-heldout.jsonl}
 max_tokens=${MAX_TOKENS:-96}
 mkdir -p "$out"
 
+source scripts/compare-common.sh
 for band in $bands; do
-  [[ -s "$out/band-$band.json" ]] && continue
-  if ! "$vane" steer-eval "$model" "$questions" --steer "$vector" --layers "$band" --sweep="$sweep" \
-    --max-tokens "$max_tokens" --json --texts "$out/band-$band.texts.jsonl" --plot "$out/band-$band.svg" \
-    > "$out/band-$band.json.partial" 2> "$out/band-$band.log"; then
-    echo "compare-layer-bands: the band $band run failed ($out/band-$band.log):" >&2
-    cat "$out/band-$band.log" >&2
-    exit 1
-  fi
-  mv "$out/band-$band.json.partial" "$out/band-$band.json"
+  run_step "band-$band" "$out/band-$band.json" "$vane" steer-eval "$model" "$questions" --steer "$vector" \
+    --layers "$band" --sweep="$sweep" --max-tokens "$max_tokens" --json --texts "$out/band-$band.texts.jsonl" \
+    --plot "$out/band-$band.svg"
 done
 
 python3 - "$out" "$bands" <<'PYEOF'
 import json, os, sys
+sys.path.insert(0, "scripts")
+from lineplot import Panel, legend, ticks, write
 
 out, bands = sys.argv[1], sys.argv[2].split()
 runs = {b: json.load(open(f"{out}/band-{b}.json")) for b in bands}
@@ -52,42 +49,18 @@ open(f"{out}/compare.md.partial", "w").write("\n".join(table) + "\n")
 os.replace(f"{out}/compare.md.partial", f"{out}/compare.md")
 print("\n".join(table))
 
-# Two panels against the scale: mean KL (left) and entropy (right), one polyline per band.
-W, H, L, T, B, gap, panel = 820, 360, 60, 20, 50, 70, 270
+# Two panels against the scale: mean KL (left) and entropy (right), one line per band.
 colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 scales = sorted({r["scale"] for b in bands for r in runs[b]["rows"]})
-s0, s1 = scales[0], scales[-1] if scales[-1] > scales[0] else scales[0] + 1
-svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
-       f'<rect width="{W}" height="{H}" fill="white"/>']
+parts = []
 for p, (key, label) in enumerate((("mean_kl", "mean KL from unsteered (nats)"), ("entropy_bits", "entropy (bits)"))):
-    x0 = L + p * (panel + gap)
     values = [r[key] for b in bands for r in runs[b]["rows"]]
     lo = 0 if key == "mean_kl" else min(values) * 0.95
-    hi = max(values) * 1.05 if max(values) > lo else lo + 1
-    px = lambda s: x0 + (s - s0) / (s1 - s0) * panel
-    py = lambda y: T + (1 - (y - lo) / (hi - lo)) * (H - T - B)
-    svg.append(f'<line x1="{x0}" y1="{py(lo):.1f}" x2="{x0 + panel}" y2="{py(lo):.1f}" stroke="black"/>')
-    svg.append(f'<line x1="{x0}" y1="{py(lo):.1f}" x2="{x0}" y2="{py(hi):.1f}" stroke="black"/>')
-    for i in range(6):
-        y = lo + i * (hi - lo) / 5
-        svg.append(f'<text x="{x0 - 6}" y="{py(y) + 4:.1f}" text-anchor="end">{y:.2f}</text>')
-        svg.append(f'<line x1="{x0}" y1="{py(y):.1f}" x2="{x0 + panel}" y2="{py(y):.1f}" stroke="#ddd"/>')
-    for s in scales:
-        svg.append(f'<text x="{px(s):.1f}" y="{py(lo) + 16:.1f}" text-anchor="middle">{s:g}</text>')
-    svg.append(f'<text x="{x0 + panel / 2}" y="{H - 10}" text-anchor="middle">scale</text>')
-    svg.append(f'<text x="{x0 + panel / 2}" y="{T - 6}" text-anchor="middle">{label}</text>')
+    panel = Panel(60 + p * 340, 20, 270, 290, (scales[0], scales[-1]), (lo, max(values) * 1.05))
+    parts += panel.axes([(s, f"{s:g}") for s in scales], ticks(*panel.ys, fmt="{:.2f}"), "scale", title=label)
     for k, b in enumerate(bands):
         rows = sorted(runs[b]["rows"], key=lambda r: r["scale"])
-        c = colors[k % len(colors)]
-        svg.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="'
-                   + " ".join(f"{px(r['scale']):.1f},{py(r[key]):.1f}" for r in rows) + '"/>')
-        for r in rows:
-            svg.append(f'<circle cx="{px(r["scale"]):.1f}" cy="{py(r[key]):.1f}" r="3" fill="{c}"/>')
-for k, b in enumerate(bands):
-    c = colors[k % len(colors)]
-    svg.append(f'<rect x="{L + 2 * panel + gap + 20}" y="{T + 8 + 18 * k}" width="12" height="3" fill="{c}"/>')
-    svg.append(f'<text x="{L + 2 * panel + gap + 38}" y="{T + 12 + 18 * k}">layers {b}</text>')
-svg.append("</svg>")
-open(f"{out}/compare.svg.partial", "w").write("\n".join(svg) + "\n")
-os.replace(f"{out}/compare.svg.partial", f"{out}/compare.svg")
+        parts += panel.line([(r["scale"], r[key]) for r in rows], colors[k % len(colors)])
+parts += legend(700, 28, [(f"layers {b}", colors[k % len(colors)]) for k, b in enumerate(bands)])
+write(f"{out}/compare.svg", 820, 360, parts)
 PYEOF

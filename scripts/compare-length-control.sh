@@ -33,16 +33,12 @@ answer=${ANSWER:-'\nThe answer is'}
 markers=${MARKERS:-"<|im_start|>assistant,$answer"}
 mkdir -p "$out"
 
+source scripts/compare-common.sh
+
 run() {  # NAME, then steer-eval's options
   local name=$1; shift
-  [[ -s "$out/$name.json" ]] && return
-  if ! "$vane" steer-eval "$model" "$questions" --max-tokens "$max_tokens" --json --texts "$out/$name.texts.jsonl" \
-    --plot "$out/$name.svg" "$@" > "$out/$name.json.partial" 2> "$out/$name.log"; then
-    echo "compare-length-control: the $name run failed ($out/$name.log):" >&2
-    cat "$out/$name.log" >&2
-    exit 1
-  fi
-  mv "$out/$name.json.partial" "$out/$name.json"
+  run_step "$name" "$out/$name.json" "$vane" steer-eval "$model" "$questions" --max-tokens "$max_tokens" --json \
+    --texts "$out/$name.texts.jsonl" --plot "$out/$name.svg" "$@"
 }
 
 run everywhere --steer "$vector@layers=$layers" --sweep="$everywhere"
@@ -54,6 +50,8 @@ done
 
 python3 - "$out" "$budgets" <<'EOF'
 import json, os, sys
+sys.path.insert(0, "scripts")
+from lineplot import Panel, legend, ticks, write
 
 out, budgets = sys.argv[1], sys.argv[2].split()
 rows = []  # (method, setting, row)
@@ -74,37 +72,14 @@ open(f"{out}/compare.md.partial", "w").write("\n".join(table) + "\n")
 os.replace(f"{out}/compare.md.partial", f"{out}/compare.md")
 print("\n".join(table))
 
-# Accuracy (with its interval) against mean length, one polyline per method.
-W, H, L, R, T, B = 640, 400, 60, 150, 20, 50
-xs = [r["mean_length"] for _, _, r in rows]
-x0, x1 = 0, max(xs) * 1.05
-px = lambda x: L + (x - x0) / (x1 - x0) * (W - L - R)
-py = lambda y: T + (1 - y) * (H - T - B)
+# Accuracy (with its interval) against mean length, one line per method.
+panel = Panel(60, 20, 430, 330, (0, max(r["mean_length"] for _, _, r in rows) * 1.05), (0, 1))
+parts = panel.axes(ticks(*panel.xs, fmt="{:.0f}"), ticks(0, 1), "mean answer length (tokens)", "accuracy (95% CI)")
 colors = {"everywhere": "#1f77b4", "boundary": "#d62728", "budget": "#2ca02c"}
-svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
-       f'<rect width="{W}" height="{H}" fill="white"/>',
-       f'<line x1="{L}" y1="{py(0)}" x2="{W - R}" y2="{py(0)}" stroke="black"/>',
-       f'<line x1="{L}" y1="{py(0)}" x2="{L}" y2="{py(1)}" stroke="black"/>']
-for i in range(6):
-    y = i / 5
-    svg.append(f'<text x="{L - 6}" y="{py(y) + 4}" text-anchor="end">{y:.1f}</text>')
-    svg.append(f'<line x1="{L}" y1="{py(y)}" x2="{W - R}" y2="{py(y)}" stroke="#ddd"/>')
-for i in range(6):
-    x = x0 + i * (x1 - x0) / 5
-    svg.append(f'<text x="{px(x)}" y="{py(0) + 16}" text-anchor="middle">{x:.0f}</text>')
-svg.append(f'<text x="{(L + W - R) / 2}" y="{H - 10}" text-anchor="middle">mean answer length (tokens)</text>')
-svg.append(f'<text x="14" y="{(T + H - B) / 2}" transform="rotate(-90 14 {(T + H - B) / 2})" text-anchor="middle">accuracy (95% CI)</text>')
-for k, method in enumerate(("everywhere", "boundary", "budget")):
-    pts = sorted(((r["mean_length"], r) for m, _, r in rows if m == method), key=lambda t: t[0])
-    c = colors[method]
-    svg.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="'
-               + " ".join(f"{px(x):.1f},{py(r['accuracy']):.1f}" for x, r in pts) + '"/>')
-    for x, r in pts:
-        svg.append(f'<line x1="{px(x):.1f}" y1="{py(r["accuracy_low"]):.1f}" x2="{px(x):.1f}" y2="{py(r["accuracy_high"]):.1f}" stroke="{c}"/>')
-        svg.append(f'<circle cx="{px(x):.1f}" cy="{py(r["accuracy"]):.1f}" r="3" fill="{c}"/>')
-    svg.append(f'<rect x="{W - R + 12}" y="{T + 8 + 18 * k}" width="12" height="3" fill="{c}"/>')
-    svg.append(f'<text x="{W - R + 30}" y="{T + 12 + 18 * k}">{method}</text>')
-svg.append("</svg>")
-open(f"{out}/compare.svg.partial", "w").write("\n".join(svg) + "\n")
-os.replace(f"{out}/compare.svg.partial", f"{out}/compare.svg")
+for method, c in colors.items():
+    pts = sorted((r for m, _, r in rows if m == method), key=lambda r: r["mean_length"])
+    parts += panel.line([(r["mean_length"], r["accuracy"]) for r in pts], c,
+                        bars=[(r["accuracy_low"], r["accuracy_high"]) for r in pts])
+parts += legend(502, 28, colors.items())
+write(f"{out}/compare.svg", 640, 400, parts)
 EOF

@@ -41,28 +41,20 @@ print(' '.join(str((k * s).normalize()) if k else '0' for k in range(n + 1)))" "
 read -r -a alphas <<< "$alpha_list"
 scale_of() { python3 -c "from decimal import Decimal as D; import sys; v, c, a = map(D, sys.argv[1:]); print((v + a * (c - v)).normalize() if v + a * (c - v) else 0)" "$verbose" "$concise" "$1"; }
 
-run() {  # NAME FILE COMMAND…: unless FILE exists, runs COMMAND with stdout to FILE (atomically), stderr to OUT/NAME.log
-  local name=$1 file=$2; shift 2
-  [[ -e "$file" ]] && return
-  if ! "$@" > "$file.partial" 2> "$out/$name.log"; then
-    echo "compare-weights-activations: $name failed ($out/$name.log):" >&2
-    cat "$out/$name.log" >&2
-    exit 1
-  fi
-  mv "$file.partial" "$file"
-}
+source scripts/compare-common.sh
+
 evaluate() {  # NAME MODEL [steer-eval options]: greedy steer-eval of MODEL on the questions, JSON into OUT/NAME.json
   local name=$1 m=$2; shift 2
-  run "$name" "$out/$name.json" "$vane" steer-eval "$m" "$questions" --max-tokens "$max_tokens" --json \
+  run_step "$name" "$out/$name.json" "$vane" steer-eval "$m" "$questions" --max-tokens "$max_tokens" --json \
     --texts "$out/$name.texts.jsonl" "$@"
 }
 
-run edit-concise "$out/edit-concise.txt" "$vane" edit add "$model" --vector "$vector:$concise" -o "$out/alpha-1.gguf"
-run edit-verbose "$out/edit-verbose.txt" "$vane" edit add "$model" --vector "$vector:$verbose" -o "$out/alpha-0.gguf"
-run diff "$out/diff.txt" "$vane" diff "$out/alpha-1.gguf" "$out/alpha-0.gguf" -o "$out/task-vector.safetensors"
+run_step edit-concise "$out/edit-concise.txt" "$vane" edit add "$model" --vector "$vector:$concise" -o "$out/alpha-1.gguf"
+run_step edit-verbose "$out/edit-verbose.txt" "$vane" edit add "$model" --vector "$vector:$verbose" -o "$out/alpha-0.gguf"
+run_step diff "$out/diff.txt" "$vane" diff "$out/alpha-1.gguf" "$out/alpha-0.gguf" -o "$out/task-vector.safetensors"
 for a in "${alphas[@]}"; do
   if [[ $a != 0 && $a != 1 ]]; then
-    run "apply-$a" "$out/apply-$a.txt" "$vane" apply "$out/alpha-0.gguf" "$out/task-vector.safetensors" --scale "$a" \
+    run_step "apply-$a" "$out/apply-$a.txt" "$vane" apply "$out/alpha-0.gguf" "$out/task-vector.safetensors" --scale "$a" \
       -o "$out/alpha-$a.gguf"
     for method in linear slerp; do
       [[ -e "$out/$method-$a.diff.json" ]] && continue
@@ -73,8 +65,8 @@ for a in "${alphas[@]}"; do
         printf 'merge_method: slerp\nbase_model: alpha-0.gguf\nmodels:\n  - model: alpha-0.gguf\n  - model: alpha-1.gguf\nparameters: {t: %s}\ndtype: float32\n' \
           "$a" > "$out/$method-$a.yaml"
       fi
-      run "merge-$method-$a" "$out/merge-$method-$a.txt" "$vane" merge "$out/$method-$a.yaml" -o "$out/$method-$a.gguf"
-      run "diff-$method-$a" "$out/$method-$a.diff.json" "$vane" diff "$out/$method-$a.gguf" "$out/alpha-$a.gguf" \
+      run_step "merge-$method-$a" "$out/merge-$method-$a.txt" "$vane" merge "$out/$method-$a.yaml" -o "$out/$method-$a.gguf"
+      run_step "diff-$method-$a" "$out/$method-$a.diff.json" "$vane" diff "$out/$method-$a.gguf" "$out/alpha-$a.gguf" \
         -o "$out/$method-$a.minus-apply.safetensors" --json
       rm -f "$out/$method-$a.gguf" "$out/$method-$a.minus-apply.safetensors" "$out/merge-$method-$a.txt"
     done
@@ -98,6 +90,8 @@ fi
 
 python3 - "$out" "${alphas[*]}" "${scales[*]}" <<'PYEOF'
 import json, os, sys
+sys.path.insert(0, "scripts")
+from lineplot import Panel, legend, ticks, write
 
 out, alphas, scales = sys.argv[1], sys.argv[2].split(), [float(s) for s in sys.argv[3].split()]
 steered = {round(r["scale"], 9): r for r in json.load(open(f"{out}/activations.json"))["rows"]}
@@ -129,30 +123,12 @@ os.replace(f"{out}/compare.md.partial", f"{out}/compare.md")
 print("\n".join(table))
 
 # Mean length against α: the interpolated models and the steered original.
-W, H, L, R, T, B = 640, 400, 60, 150, 20, 50
-top = max(max(w["mean_length"], r["mean_length"]) for _, w, r in points) * 1.05
-px = lambda x: L + x * (W - L - R)
-py = lambda y: T + (1 - y / top) * (H - T - B)
-svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
-       f'<rect width="{W}" height="{H}" fill="white"/>',
-       f'<line x1="{L}" y1="{py(0):.1f}" x2="{W - R}" y2="{py(0):.1f}" stroke="black"/>',
-       f'<line x1="{L}" y1="{py(0):.1f}" x2="{L}" y2="{py(top):.1f}" stroke="black"/>']
-for i in range(6):
-    y = i * top / 5
-    svg.append(f'<text x="{L - 6}" y="{py(y) + 4:.1f}" text-anchor="end">{y:.0f}</text>')
-    svg.append(f'<line x1="{L}" y1="{py(y):.1f}" x2="{W - R}" y2="{py(y):.1f}" stroke="#ddd"/>')
-for a, _, _ in points:
-    svg.append(f'<text x="{px(a)}" y="{py(0) + 16:.1f}" text-anchor="middle">{a:g}</text>')
-svg.append(f'<text x="{(L + W - R) / 2}" y="{H - 10}" text-anchor="middle">α (0: the verbose model, 1: the concise one)</text>')
-svg.append(f'<text x="14" y="{(T + H - B) / 2}" transform="rotate(-90 14 {(T + H - B) / 2})" text-anchor="middle">mean answer length (tokens)</text>')
-for k, (label, side, c) in enumerate((("weights (apply)", 1, "#1f77b4"), ("steering", 2, "#d62728"))):
-    svg.append(f'<polyline fill="none" stroke="{c}" stroke-width="2" points="'
-               + " ".join(f"{px(p[0]):.1f},{py(p[side]['mean_length']):.1f}" for p in points) + '"/>')
-    for p in points:
-        svg.append(f'<circle cx="{px(p[0]):.1f}" cy="{py(p[side]["mean_length"]):.1f}" r="3" fill="{c}"/>')
-    svg.append(f'<rect x="{W - R + 12}" y="{T + 8 + 18 * k}" width="12" height="3" fill="{c}"/>')
-    svg.append(f'<text x="{W - R + 30}" y="{T + 12 + 18 * k}">{label}</text>')
-svg.append("</svg>")
-open(f"{out}/compare.svg.partial", "w").write("\n".join(svg) + "\n")
-os.replace(f"{out}/compare.svg.partial", f"{out}/compare.svg")
+panel = Panel(60, 20, 430, 330, (0, 1), (0, max(max(w["mean_length"], r["mean_length"]) for _, w, r in points) * 1.05))
+parts = panel.axes([(a, f"{a:g}") for a, _, _ in points], ticks(*panel.ys, fmt="{:.0f}"),
+                   "α (0: the verbose model, 1: the concise one)", "mean answer length (tokens)")
+series = (("weights (apply)", 1, "#1f77b4"), ("steering", 2, "#d62728"))
+for _, side, c in series:
+    parts += panel.line([(p[0], p[side]["mean_length"]) for p in points], c)
+parts += legend(502, 28, [(label, c) for label, _, c in series])
+write(f"{out}/compare.svg", 640, 400, parts)
 PYEOF
