@@ -263,6 +263,45 @@ AVX2 static inline __m256i scale_pair(int s0, int s1) {
     return _mm256_set_m128i(_mm_set1_epi16((short)s1), _mm_set1_epi16((short)s0));
 }
 
+// The 16 signed scales of a q6_K block as int16, each half in both 128-bit lanes: s[0] holds scales 0…7, s[1] 8…15.
+AVX2 static inline void scales_q6_K(const int8_t *sc, __m256i s[2]) {
+    const __m256i w = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+    s[0] = _mm256_permute2x128_si256(w, w, 0x00);
+    s[1] = _mm256_permute2x128_si256(w, w, 0x11);
+}
+
+// scale_pair(sc[g], sc[g + 1]) for g = 8h + 2k, from s = scales_q6_K's s[h]: word 2k in the low lane, 2k + 1 in the high.
+AVX2 static inline __m256i scale_pair_q6_K(__m256i s, int k) {
+    const short lo = (short)((4 * k + 1) << 8 | 4 * k), hi = (short)((4 * k + 3) << 8 | (4 * k + 2));
+    return _mm256_shuffle_epi8(s, _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo)));
+}
+
+// The 8 scales and 8 mins of a q4_K/q5_K super-block (6 bits each, packed as scale_min_k4 reads them one at a time)
+// as int16: scales in the low 128-bit lane, mins in the high one. Bytes 0…3 hold scales 0…3 and bytes 4…7 mins
+// 0…3 in their low 6 bits; bytes 8…11 the low nibbles of scales 4…7 and, in their high nibbles, of mins 4…7; the top
+// 2 bits of bytes 0…3 (4…7) are bits 4…5 of scales (mins) 4…7.
+AVX2 static inline __m256i scales_mins_k4(const uint8_t *s) {
+    uint32_t u[3];
+    memcpy(u, s, 12);
+    const uint32_t k63 = 0x3f3f3f3f, k0f = 0x0f0f0f0f, k03 = 0x03030303;
+    const uint32_t sc_hi = (u[2] & k0f) | ((u[0] >> 6) & k03) << 4, mn_hi = ((u[2] >> 4) & k0f) | ((u[1] >> 6) & k03) << 4;
+    return _mm256_cvtepu8_epi16(_mm_setr_epi32((int)(u[0] & k63), (int)sc_hi, (int)(u[1] & k63), (int)mn_hi));
+}
+
+// Σ_b min[b]·(bsums[2b] + bsums[2b + 1]) over the 8 sub-blocks (mins from scales_mins_k4; exact in int32).
+AVX2 static inline int mins_bsums_k4(__m256i scm, const int16_t *bsums) {
+    const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)bsums), _mm_loadu_si128((const __m128i *)(bsums + 8)));
+    __m128i s = _mm_madd_epi16(_mm256_extracti128_si256(scm, 1), pairs);
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+// Scale b of a q4_K/q5_K block in every int16 lane; sc = scales_mins_k4's scales in both lanes.
+AVX2 static inline __m256i scale_k4(__m256i sc, int b) {
+    return _mm256_shuffle_epi8(sc, _mm256_set1_epi16((short)((2 * b + 1) << 8 | 2 * b)));
+}
+
 // Σ_g scale[g]·bsums[g] over the 16 groups (scales as int8).
 AVX2 static inline int scaled_bsums(const int8_t sc[16], const int16_t *bsums) {
     const __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
@@ -327,20 +366,17 @@ AVX2 float vane_vec_dot_q4_K_q8_K_avx2(int64_t n, const void *vw, const void *va
     float mins = 0;
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int sc[8], mn[8], summ = 0;
-        for (int b = 0; b < 8; b++) {
-            scale_min_k4(b, w[i].scales, &sc[b], &mn[b]);
-            summ += mn[b] * (a[i].bsums[2 * b] + a[i].bsums[2 * b + 1]);
-        }
-        mins += a[i].d * f16(w[i].dmin) * (float)summ;
-        __m256i sumi = _mm256_setzero_si256();
+        const __m256i scm = scales_mins_k4(w[i].scales), sc = _mm256_permute2x128_si256(scm, scm, 0x00);
+        mins += a[i].d * f16(w[i].dmin) * (float)mins_bsums_k4(scm, a[i].bsums);
+        __m256i sum0 = _mm256_setzero_si256(), sum1 = _mm256_setzero_si256(); // two chains; int32 sums are exact
         for (int c = 0; c < 4; c++) {
             const __m256i q = load256(w[i].qs + 32 * c);
             const __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(q, low4), load256(a[i].qs + 64 * c));
             const __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), load256(a[i].qs + 64 * c + 32));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * c])));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * c + 1])));
+            sum0 = _mm256_add_epi32(sum0, _mm256_madd_epi16(p0, scale_k4(sc, 2 * c)));
+            sum1 = _mm256_add_epi32(sum1, _mm256_madd_epi16(p1, scale_k4(sc, 2 * c + 1)));
         }
+        const __m256i sumi = _mm256_add_epi32(sum0, sum1);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum_ps(acc) - mins;
@@ -353,12 +389,8 @@ AVX2 float vane_vec_dot_q5_K_q8_K_avx2(int64_t n, const void *vw, const void *va
     float mins = 0;
     const __m256i low4 = _mm256_set1_epi8(0x0f), bit4 = _mm256_set1_epi8(0x10);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        int sc[8], mn[8], summ = 0;
-        for (int b = 0; b < 8; b++) {
-            scale_min_k4(b, w[i].scales, &sc[b], &mn[b]);
-            summ += mn[b] * (a[i].bsums[2 * b] + a[i].bsums[2 * b + 1]);
-        }
-        mins += a[i].d * f16(w[i].dmin) * (float)summ;
+        const __m256i scm = scales_mins_k4(w[i].scales), sc = _mm256_permute2x128_si256(scm, scm, 0x00);
+        mins += a[i].d * f16(w[i].dmin) * (float)mins_bsums_k4(scm, a[i].bsums);
         __m256i sumi = _mm256_setzero_si256();
         __m256i qh = load256(w[i].qh); // bit b of each byte belongs to sub-block b: shifted down 2 per 64 values
         for (int c = 0; c < 4; c++, qh = _mm256_srli_epi16(qh, 2)) {
@@ -367,8 +399,8 @@ AVX2 float vane_vec_dot_q5_K_q8_K_avx2(int64_t n, const void *vw, const void *va
             const __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4), _mm256_and_si256(_mm256_slli_epi16(qh, 3), bit4));
             const __m256i p0 = _mm256_maddubs_epi16(q0, load256(a[i].qs + 64 * c));
             const __m256i p1 = _mm256_maddubs_epi16(q1, load256(a[i].qs + 64 * c + 32));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, _mm256_set1_epi16((short)sc[2 * c])));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, _mm256_set1_epi16((short)sc[2 * c + 1])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p0, scale_k4(sc, 2 * c)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p1, scale_k4(sc, 2 * c + 1)));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
@@ -383,18 +415,22 @@ AVX2 float vane_vec_dot_q6_K_q8_K_avx2(int64_t n, const void *vw, const void *va
         const int8_t *sc = w[i].scales;
         // Values are u − 32 with u in 0…63; Σ(u − 32)·a = Σu·a − 32·Σa per group of 16.
         const int offset = -32 * scaled_bsums(sc, a[i].bsums);
-        __m256i sumi = _mm256_setzero_si256();
+        __m256i scales[2];
+        scales_q6_K(sc, scales);
+        __m256i sum0 = _mm256_setzero_si256(), sum1 = _mm256_setzero_si256(); // two chains; int32 sums are exact
         for (int h = 0; h < 2; h++) {
             const __m256i l0 = load256(w[i].ql + 64 * h), l1 = load256(w[i].ql + 64 * h + 32);
             const __m256i qh = load256(w[i].qh + 32 * h);
             __m256i u[4];
             q6_K_unpack(l0, l1, qh, u);
-            for (int k = 0; k < 4; k++) {
-                const int g = 8 * h + 2 * k;
-                const __m256i p = _mm256_maddubs_epi16(u[k], load256(a[i].qs + 128 * h + 32 * k));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale_pair(sc[g], sc[g + 1])));
+            for (int k = 0; k < 4; k += 2) {
+                const __m256i p0 = _mm256_maddubs_epi16(u[k], load256(a[i].qs + 128 * h + 32 * k));
+                const __m256i p1 = _mm256_maddubs_epi16(u[k + 1], load256(a[i].qs + 128 * h + 32 * k + 32));
+                sum0 = _mm256_add_epi32(sum0, _mm256_madd_epi16(p0, scale_pair_q6_K(scales[h], k)));
+                sum1 = _mm256_add_epi32(sum1, _mm256_madd_epi16(p1, scale_pair_q6_K(scales[h], k + 1)));
             }
         }
+        __m256i sumi = _mm256_add_epi32(sum0, sum1);
         sumi = _mm256_add_epi32(sumi, _mm256_setr_epi32(offset, 0, 0, 0, 0, 0, 0, 0));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * f16(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
     }
@@ -627,15 +663,12 @@ AVX2 static INLINE void dots_q45_K(int64_t n, const void *vw, const char *a, siz
         const block_q4_K *w4 = (const block_q4_K *)((const char *)vw + (size_t)i * wb);
         const block_q5_K *w5 = (const block_q5_K *)w4;
         const uint8_t *scales = q5 ? w5->scales : w4->scales, *qs = q5 ? w5->qs : w4->qs;
-        int sc[8], mn[8];
-        for (int b = 0; b < 8; b++) scale_min_k4(b, scales, &sc[b], &mn[b]);
+        const __m256i scm = scales_mins_k4(scales), sc = _mm256_permute2x128_si256(scm, scm, 0x00);
         const float d = f16(w4->d), dmin = f16(w4->dmin); // d, dmin lead both layouts
         __m256i sumi[DOTS_ROWS];
         for (int r = 0; r < R; r++) {
             const block_q8_K *ar = (const block_q8_K *)(a + (size_t)r * stride) + i;
-            int summ = 0;
-            for (int b = 0; b < 8; b++) summ += mn[b] * (ar->bsums[2 * b] + ar->bsums[2 * b + 1]);
-            mins[r] += ar->d * dmin * (float)summ;
+            mins[r] += ar->d * dmin * (float)mins_bsums_k4(scm, ar->bsums);
             sumi[r] = _mm256_setzero_si256();
         }
         __m256i qh = q5 ? load256(w5->qh) : _mm256_setzero_si256();
@@ -646,7 +679,7 @@ AVX2 static INLINE void dots_q45_K(int64_t n, const void *vw, const char *a, siz
                 q0 = _mm256_or_si256(q0, _mm256_and_si256(_mm256_slli_epi16(qh, 4), bit4));
                 q1 = _mm256_or_si256(q1, _mm256_and_si256(_mm256_slli_epi16(qh, 3), bit4));
             }
-            const __m256i s0 = _mm256_set1_epi16((short)sc[2 * c]), s1 = _mm256_set1_epi16((short)sc[2 * c + 1]);
+            const __m256i s0 = scale_k4(sc, 2 * c), s1 = scale_k4(sc, 2 * c + 1);
             for (int r = 0; r < R; r++) {
                 const block_q8_K *ar = (const block_q8_K *)(a + (size_t)r * stride) + i;
                 const __m256i p0 = _mm256_maddubs_epi16(q0, load256(ar->qs + 64 * c));
@@ -682,16 +715,16 @@ AVX2 static INLINE void dots_q6_K(DOTS_ARGS) {
     for (int64_t i = 0; i < n / QK_K; i++) {
         const int8_t *sc = w[i].scales;
         const float d = f16(w[i].d);
-        __m256i sumi[DOTS_ROWS];
+        __m256i sumi[DOTS_ROWS], scales[2];
         for (int r = 0; r < R; r++) sumi[r] = _mm256_setzero_si256();
+        scales_q6_K(sc, scales);
         for (int h = 0; h < 2; h++) {
             const __m256i l0 = load256(w[i].ql + 64 * h), l1 = load256(w[i].ql + 64 * h + 32);
             const __m256i qh = load256(w[i].qh + 32 * h);
             __m256i u[4];
             q6_K_unpack(l0, l1, qh, u);
             for (int k = 0; k < 4; k++) {
-                const int g = 8 * h + 2 * k;
-                const __m256i s = scale_pair(sc[g], sc[g + 1]);
+                const __m256i s = scale_pair_q6_K(scales[h], k);
                 for (int r = 0; r < R; r++) {
                     const block_q8_K *ar = (const block_q8_K *)(a + (size_t)r * stride) + i;
                     const __m256i p = _mm256_maddubs_epi16(u[k], load256(ar->qs + 128 * h + 32 * k));
