@@ -217,13 +217,16 @@ public struct SteerEval {
         for (p, item) in prompts.items.enumerated() {
             let prompt = ids[p]
             let unsteered = generated[base]
-            let baseRun = try teacherForced(prompt + unsteered.tokens, from: prompt.count, steering: nil, promptLength: prompt.count)
+            let baseRun = try teacherForced(prompt: prompt, [unsteered.tokens], steering: nil, projectOn: 0)[0]
             for (k, scale) in scales.enumerated() {
-                let scaled = scaledSteering[k]
                 let request = steered[p][k]
                 let result = request.map { generated[$0] } ?? unsteered
-                let own = request == nil ? baseRun : try teacherForced(prompt + result.tokens, from: prompt.count, steering: scaled, promptLength: prompt.count)
-                let forced = request == nil ? baseRun : try teacherForced(prompt + unsteered.tokens, from: prompt.count, steering: scaled, promptLength: prompt.count)
+                var (own, forced) = (baseRun, baseRun)
+                if request != nil {
+                    let runs = try teacherForced(prompt: prompt, [result.tokens, unsteered.tokens], steering: scaledSteering[k],
+                                                 projectOn: 0)
+                    (own, forced) = (runs[0], runs[1])
+                }
                 let kls = zip(baseRun.logProbs, forced.logProbs).map { Metrics.kl($0, $1) }
                 lengths[k].append(Double(result.tokens.count))
                 firstKL[k].append(kls[0])
@@ -259,17 +262,21 @@ public struct SteerEval {
         }
     }
 
-    /// Log-probabilities at positions start−1 … T−1 of `tokens` run in one forward pass with `steering`, and with
-    /// `projection` the mean of h·v̂ over positions start…T−1 (nil when there are none).
-    func teacherForced(_ tokens: [Int], from start: Int, steering: Steering?, promptLength: Int) throws
-        -> (logProbs: [[Double]], projection: Double?) {
+    /// Teacher-forced log-probabilities of continuations of one prompt under one steering: the prompt runs once,
+    /// then each continuation after it, the cache cut back to the prompt in between (the prompt's rows, and a gate's
+    /// decision on its last row, are the same for every continuation). Per continuation c: the log-probabilities at
+    /// positions P−1 … P+|c|−1 (the prompt's last, shared, then c's own), and with `projection` the mean of h·v̂
+    /// over c's positions, read for continuation `projectOn` only (nil when it is empty).
+    func teacherForced(prompt: [Int], _ continuations: [[Int]], steering: Steering?, projectOn: Int?) throws
+        -> [(logProbs: [[Double]], projection: Double?)] {
         let hooks = Hooks()
-        try steering?.install(on: hooks, promptLength: promptLength, modelLayers: model.config.numHiddenLayers,
+        try steering?.install(on: hooks, promptLength: prompt.count, modelLayers: model.config.numHiddenLayers,
                               tokenizer: model.tokenizer)
-        var sum = 0.0, count = 0
+        var sum = 0.0, count = 0, reading = false
         if let projection {
-            hooks.add(projection.point) { a in
-                for (t, position) in a.positions.enumerated() where position >= start {
+            hooks.add(projection.point) { [prompt] a in
+                guard reading else { return }
+                for (t, position) in a.positions.enumerated() where position >= prompt.count {
                     var dot = 0.0
                     for (x, u) in zip(a.row(t), projection.unit) { dot += Double(x) * Double(u) }
                     sum += dot
@@ -277,18 +284,18 @@ public struct SteerEval {
                 }
             }
         }
-        let cache = model.transformer.makeCache(capacity: tokens.count)
-        // A gate decides when the prompt's last row passes its layer: the prompt runs first, as in generation, so
-        // that the continuation's rows at every layer see the decision.
-        let cut = steering?.gate != nil ? promptLength : tokens.count
-        var logits: [Float] = []
-        for part in [tokens[..<cut], tokens[cut...]] where !part.isEmpty {
-            logits += try model.transformer.forward(Array(part), cache: cache, hooks: hooks.isEmpty ? nil : hooks,
-                                                    logits: .all, precision: model.decoding).data
+        let (transformer, hooked, v) = (model.transformer, hooks.isEmpty ? nil : hooks, model.config.vocabSize)
+        let cache = transformer.makeCache(capacity: prompt.count + (continuations.map(\.count).max() ?? 0))
+        let last = try transformer.forward(prompt, cache: cache, hooks: hooked, logits: .last, precision: model.decoding)
+        let first = Metrics.logSoftmax(last.data[0..<v])
+        return try continuations.enumerated().map { i, c in
+            cache.truncate(to: prompt.count)
+            (sum, count, reading) = (0, 0, i == projectOn)
+            guard !c.isEmpty else { return ([first], nil) }
+            let logits = try transformer.forward(c, cache: cache, hooks: hooked, logits: .all, precision: model.decoding).data
+            return ([first] + c.indices.map { Metrics.logSoftmax(logits[($0 * v)..<(($0 + 1) * v)]) },
+                    count > 0 ? sum / Double(count) : nil)
         }
-        let v = model.config.vocabSize
-        let logProbs = ((start - 1)..<tokens.count).map { Metrics.logSoftmax(logits[($0 * v)..<(($0 + 1) * v)]) }
-        return (logProbs, count > 0 ? sum / Double(count) : nil)
     }
 
     /// The table as text, one row per scale, scales with `decimals` places; the columns of options not used are left out.
