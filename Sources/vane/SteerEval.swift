@@ -29,8 +29,10 @@ struct SteerEvalCommand: ParsableCommand {
     var scoreRegex: String?
     @Option(help: "An edited model to compare with MODEL instead of steering (reasoning length, accuracy).") var edited: String?
     @Option(help: "With --edited: short = reasoning below this many tokens or percentile of MODEL's lengths.") var shortBelow = "30%"
-    @Option(help: "Generations decoded together in one forward call (results do not depend on it with --exact).")
+    @Option(help: "Generations decoded together in one forward call (results do not depend on it).")
     var batch = 16
+    @Flag(help: "Decode and score in f32 over dequantized weights instead of 8-bit activation products (slower; KL and entropy without the fast products' noise).")
+    var exact = false
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
@@ -64,7 +66,7 @@ struct SteerEvalCommand: ParsableCommand {
 
     func run() throws {
         threads.apply()
-        let m = try model.loadForSampling()
+        let m = try LanguageModel(model.model, decoding: precision)
         let set = try PromptSet(contentsOf: URL(fileURLWithPath: prompts))
         if let edited { return try compareEdited(m, edited, set) }
         guard let steering = try steer.steering(for: m) else { throw ValidationError("give a vector with --steer VECTOR.gguf, or --edited MODEL") }
@@ -116,9 +118,11 @@ struct SteerEvalCommand: ParsableCommand {
         if let plot { wrote(plot, "length and KL against scale") }
     }
 
+    var precision: Precision { exact ? .exact : .fast }
+
     /// The edited model against MODEL: reasoning-length distribution, accuracy overall and on originally short cases.
     func compareEdited(_ m: LanguageModel, _ path: String, _ set: PromptSet) throws {
-        let e = try samplingModel(path)
+        let e = try LanguageModel(path, decoding: precision)
         let report = try EditComparison(original: m, edited: e, maxTokens: maxTokens, plain: plain, batchSize: batch)
             .run(set, shortBelow: try LengthThreshold(parsing: shortBelow), progress: ProgressLine().report)
         if let plot { try EditComparison.plot(report, title: URL(fileURLWithPath: path).lastPathComponent).write(to: URL(fileURLWithPath: plot)) }
