@@ -64,7 +64,7 @@ struct CommandLineTests {
                                       "--max-tokens", "2", "--plain", "--json"])
         #expect(eval.contains("-2") && eval.contains("\"scale\""), "\(eval)")
         try Self.succeeds(["steer-eval", model.path, prompts.path, "--steer", "\(vector.path):-0.5", "--steer-op", "clamp:-2",
-                           "--sweep", "-1:1:1", "--max-tokens", "1", "--plain"])
+                           "--sweep", "-1:1:1", "--max-tokens", "1", "--plain", "--exact"])
         try Self.succeeds(["generate", model.path, "--prompt", "hi", "--max-tokens", "2", "--temperature", "0",
                            "--steer", "\(vector.path):-0.5", "--layers", "1-2"])
         let combined = dir.appendingPathComponent("c.gguf")
