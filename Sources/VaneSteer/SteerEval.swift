@@ -217,14 +217,13 @@ public struct SteerEval {
         for (p, item) in prompts.items.enumerated() {
             let prompt = ids[p]
             let unsteered = generated[base]
-            let baseRun = try teacherForced(prompt: prompt, [unsteered.tokens], steering: nil, projectOn: 0)[0]
+            let baseRun = try teacherForced(prompt: prompt, [unsteered.tokens], steering: nil)[0]
             for (k, scale) in scales.enumerated() {
                 let request = steered[p][k]
                 let result = request.map { generated[$0] } ?? unsteered
                 var (own, forced) = (baseRun, baseRun)
                 if request != nil {
-                    let runs = try teacherForced(prompt: prompt, [result.tokens, unsteered.tokens], steering: scaledSteering[k],
-                                                 projectOn: 0)
+                    let runs = try teacherForced(prompt: prompt, [result.tokens, unsteered.tokens], steering: scaledSteering[k])
                     (own, forced) = (runs[0], runs[1])
                 }
                 let kls = zip(baseRun.logProbs, forced.logProbs).map { Metrics.kl($0, $1) }
@@ -265,18 +264,19 @@ public struct SteerEval {
     /// Teacher-forced log-probabilities of continuations of one prompt under one steering: the prompt runs once,
     /// then each continuation after it, the cache cut back to the prompt in between (the prompt's rows, and a gate's
     /// decision on its last row, are the same for every continuation). Per continuation c: the log-probabilities at
-    /// positions P−1 … P+|c|−1 (the prompt's last, shared, then c's own), and with `projection` the mean of h·v̂
-    /// over c's positions, read for continuation `projectOn` only (nil when it is empty).
-    func teacherForced(prompt: [Int], _ continuations: [[Int]], steering: Steering?, projectOn: Int?) throws
+    /// positions P−1 … P+|c|−1 (the prompt's last, shared, then c's own); with `projection`, for the first
+    /// continuation only (the steered text's own), the mean of h·v̂ over its positions (nil when it is empty).
+    func teacherForced(prompt: [Int], _ continuations: [[Int]], steering: Steering?) throws
         -> [(logProbs: [[Double]], projection: Double?)] {
         let hooks = Hooks()
         try steering?.install(on: hooks, promptLength: prompt.count, modelLayers: model.config.numHiddenLayers,
                               tokenizer: model.tokenizer)
         var sum = 0.0, count = 0, reading = false
         if let projection {
-            hooks.add(projection.point) { [prompt] a in
+            let start = prompt.count
+            hooks.add(projection.point) { a in
                 guard reading else { return }
-                for (t, position) in a.positions.enumerated() where position >= prompt.count {
+                for (t, position) in a.positions.enumerated() where position >= start {
                     var dot = 0.0
                     for (x, u) in zip(a.row(t), projection.unit) { dot += Double(x) * Double(u) }
                     sum += dot
@@ -290,7 +290,7 @@ public struct SteerEval {
         let first = Metrics.logSoftmax(last.data[0..<v])
         return try continuations.enumerated().map { i, c in
             cache.truncate(to: prompt.count)
-            (sum, count, reading) = (0, 0, i == projectOn)
+            (sum, count, reading) = (0, 0, i == 0)
             guard !c.isEmpty else { return ([first], nil) }
             let logits = try transformer.forward(c, cache: cache, hooks: hooked, logits: .all, precision: model.decoding).data
             return ([first] + c.indices.map { Metrics.logSoftmax(logits[($0 * v)..<(($0 + 1) * v)]) },

@@ -26,45 +26,51 @@ import VaneTestSupport
         let projection = try #require(eval.projection)
         let tolerance = precision == .exact ? 1e-4 : 0
         for steering in [Steering(vectors: [(vector, 0.15)]), Steering(vectors: [(vector, 0.3)], positions: .segment(trigger))] {
-            for projectOn in [0, 1] {
-                let runs = try eval.teacherForced(prompt: prompt, continuations, steering: steering, projectOn: projectOn)
-                for (i, c) in continuations.enumerated() {
-                    // The plain computation, from scratch.
-                    let hooks = Hooks()
-                    try steering.install(on: hooks, promptLength: prompt.count, modelLayers: model.config.numHiddenLayers,
-                                         tokenizer: model.tokenizer)
-                    var dots: [Double] = []
-                    hooks.add(projection.point) { a in
-                        for (t, position) in a.positions.enumerated() where position >= prompt.count {
-                            dots.append(zip(a.row(t), projection.unit).reduce(0) { $0 + Double($1.0) * Double($1.1) })
-                        }
+            // The plain computation of each continuation, from scratch: its log-probabilities and projection.
+            let plain: [(logProbs: [[Double]], projection: Double?)] = try continuations.map { c in
+                let hooks = Hooks()
+                try steering.install(on: hooks, promptLength: prompt.count, modelLayers: model.config.numHiddenLayers,
+                                     tokenizer: model.tokenizer)
+                var dots: [Double] = []
+                hooks.add(projection.point) { a in
+                    for (t, position) in a.positions.enumerated() where position >= prompt.count {
+                        dots.append(zip(a.row(t), projection.unit).reduce(0) { $0 + Double($1.0) * Double($1.1) })
                     }
-                    let tokens = prompt + c, v = model.config.vocabSize
-                    let cache = model.transformer.makeCache(capacity: tokens.count)
-                    var logits: [Float]
-                    if precision == .exact {
-                        logits = try model.transformer.forward(tokens, cache: cache, hooks: hooks, logits: .all, precision: precision).data
-                        logits.removeFirst((prompt.count - 1) * v)
-                    } else {
-                        // Fast products depend on the call's shape (tiles for batches, dots for a few rows): the
-                        // same two calls, on a fresh cache with fresh hooks.
-                        logits = try model.transformer.forward(prompt, cache: cache, hooks: hooks, logits: .last, precision: precision).data
-                        if !c.isEmpty { logits += try model.transformer.forward(c, cache: cache, hooks: hooks, logits: .all, precision: precision).data }
-                    }
-                    let expected = (0...c.count).map { Metrics.logSoftmax(logits[($0 * v)..<(($0 + 1) * v)]) }
-                    let label = "\(precision) \(steering.terms[0].positions) continuation \(i)"
-                    try #require(runs[i].logProbs.count == expected.count, "\(label): \(runs[i].logProbs.count) positions, expected \(expected.count)")
+                }
+                let tokens = prompt + c, v = model.config.vocabSize
+                let cache = model.transformer.makeCache(capacity: tokens.count)
+                var logits: [Float]
+                if precision == .exact {
+                    logits = try model.transformer.forward(tokens, cache: cache, hooks: hooks, logits: .all, precision: precision).data
+                    logits.removeFirst((prompt.count - 1) * v)
+                } else {
+                    // Fast products depend on the call's shape (tiles for batches, dots for a few rows): the same
+                    // two calls, on a fresh cache with fresh hooks.
+                    logits = try model.transformer.forward(prompt, cache: cache, hooks: hooks, logits: .last, precision: precision).data
+                    if !c.isEmpty { logits += try model.transformer.forward(c, cache: cache, hooks: hooks, logits: .all, precision: precision).data }
+                }
+                return ((0...c.count).map { Metrics.logSoftmax(logits[($0 * v)..<(($0 + 1) * v)]) },
+                        dots.isEmpty ? nil : dots.reduce(0, +) / Double(dots.count))
+            }
+            // Each continuation first once: the projection is read on the first only, and the others follow it
+            // through the cut-back cache.
+            for first in continuations.indices {
+                let order = [first] + continuations.indices.filter { $0 != first }
+                let runs = try eval.teacherForced(prompt: prompt, order.map { continuations[$0] }, steering: steering)
+                for (r, i) in order.enumerated() {
+                    let (got, want) = (runs[r], plain[i])
+                    let label = "\(precision) \(steering.terms[0].positions) continuation \(i) at place \(r)"
+                    try #require(got.logProbs.count == want.logProbs.count, "\(label): \(got.logProbs.count) positions, expected \(want.logProbs.count)")
                     var worst = (0.0, 0, 0)
-                    for (p, (got, want)) in zip(runs[i].logProbs, expected).enumerated() {
-                        for j in want.indices where abs(got[j] - want[j]) > worst.0 { worst = (abs(got[j] - want[j]), p, j) }
+                    for (p, (g, w)) in zip(got.logProbs, want.logProbs).enumerated() {
+                        for j in w.indices where abs(g[j] - w[j]) > worst.0 { worst = (abs(g[j] - w[j]), p, j) }
                     }
                     #expect(worst.0 <= tolerance, "\(label): log-probability differs by \(worst.0) at position \(worst.1), token \(worst.2)")
-                    let mean = dots.isEmpty ? nil : dots.reduce(0, +) / Double(dots.count)
-                    if i == projectOn, let mean {
-                        let got = try #require(runs[i].projection, "\(label): no projection")
-                        #expect(abs(got - mean) <= tolerance * max(1, abs(mean)), "\(label): projection \(got), expected \(mean)")
+                    if r == 0, let mean = want.projection {
+                        let projected = try #require(got.projection, "\(label): no projection")
+                        #expect(abs(projected - mean) <= tolerance * max(1, abs(mean)), "\(label): projection \(projected), expected \(mean)")
                     } else {
-                        #expect(runs[i].projection == nil, "\(label): a projection read outside continuation \(projectOn)")
+                        #expect(got.projection == nil, "\(label): a projection read outside the first continuation")
                     }
                 }
             }
