@@ -243,12 +243,24 @@ int vane_gemm_q_tiled_naive(int type, const void *w, size_t row_bytes, int64_t r
                       vane_tile_legacy_naive, vane_tile_k_naive);
 }
 
-int vane_gemm_q_tiled(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
-                      size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end) {
+int vane_gemm_q_tiled_avx2(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
+                           size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end) {
 #if VANE_X86
     if (has_avx2())
         return gemm_tiled(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end,
                           vane_tile_legacy_avx2, vane_tile_k_avx2);
+#endif
+    return -1;
+}
+
+int vane_gemm_q_tiled(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
+                      size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end) {
+#if VANE_X86
+    if (vane_cpu_has_avx512_vnni())
+        return gemm_tiled(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end,
+                          vane_tile_legacy_avx512, vane_tile_k_avx512);
+    if (has_avx2())
+        return vane_gemm_q_tiled_avx2(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end);
 #endif
     return vane_gemm_q_tiled_naive(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end);
 }

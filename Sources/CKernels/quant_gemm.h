@@ -43,4 +43,6 @@ void vane_tile_k_naive(const quant_tile *t, const quant_acts *a, float *y, int64
 #if defined(__x86_64__) || defined(__i386__)
 void vane_tile_legacy_avx2(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
 void vane_tile_k_avx2(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
+void vane_tile_legacy_avx512(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
+void vane_tile_k_avx512(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
 #endif

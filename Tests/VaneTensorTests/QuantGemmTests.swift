@@ -4,7 +4,7 @@ import Testing
 import VaneModelIO
 import VaneTestSupport
 
-/// The batched products. The tiled one (quant_gemm.c): the AVX2 tile kernels against the portable ones (tolerance 1e-5 of
+/// The batched products. The tiled one (quant_gemm.c): the SIMD tile kernels (AVX2, or AVX-512 VNNI where the CPU has it) against the portable ones (tolerance 1e-5 of
 /// Σ|wᵢ·aᵢ|, only float summation order differs), the portable ones against float64 dots of the dequantized weights
 /// with the dequantized 8-bit activations (1e-4 of Σ|wᵢ·aᵢ|) and with the original f32 activations (the 8-bit
 /// rounding bound Σ|wᵢ|·errᵢ, errᵢ ≤ stepᵢ·(1/2 + 127·2⁻¹¹), plus 1e-4 of Σ|wᵢ·xᵢ|), on random blocks and on llama.cpp-quantized tensors.
@@ -93,6 +93,25 @@ import VaneTestSupport
         }
         Self.checkAgainstReferences(naive, w: wv, xs: xs, xq: xq, xqRowBytes: xqRowBytes, type: type, rows: rows,
                                     cols: cols, label: "type \(type)")
+    }
+
+    /// Where the CPU has AVX-512 VNNI, vane_gemm_q_tiled runs those kernels; their results equal the AVX2 kernels'
+    /// bit for bit (tolerance 0): 1 … 3 tiles of rows, full and partial, and 1 … 11 vectors. Elsewhere
+    /// scripts/check-avx512-emulated.sh checks the same with the AVX-512 instructions emulated.
+    @Test(.enabled(if: vane_cpu_has_avx512_vnni() != 0), arguments: types)
+    func avx512TilesEqualAVX2Tiles(type: UInt32) {
+        var rng = SplitMix64(state: UInt64(type) * 17 + 3)
+        for (rows, nVecs) in [(8, 1), (19, 5), (3, 11), (24, 4)] {
+            let cols = 512
+            let w = randomBlocks(type, rows * cols, &rng)
+            let (xq, xqRowBytes) = Self.quantizedBatch(type, (0..<nVecs).map { _ in randomActivations(cols, &rng) })
+            var avx512 = [Float](repeating: .nan, count: nVecs * rows), avx2 = avx512
+            #expect(Self.run(vane_gemm_q_tiled, type, w, rows: rows, cols: cols, xq, xqRowBytes, nVecs: nVecs, into: &avx512) == 0)
+            #expect(Self.run(vane_gemm_q_tiled_avx2, type, w, rows: rows, cols: cols, xq, xqRowBytes, nVecs: nVecs, into: &avx2) == 0)
+            let differing = (0..<avx2.count).filter { avx512[$0].bitPattern != avx2[$0].bitPattern }
+            let first = differing.prefix(5).map { "[\($0)] \(avx512[$0]) vs \(avx2[$0])" }.joined(separator: ", ")
+            #expect(differing.isEmpty, "type \(type), \(rows) rows × \(nVecs) vectors: \(differing.count) outputs differ, first \(first)")
+        }
     }
 
     /// Rows are computed lane by lane, so any split of the row range gives the same bits, and a call writes only

@@ -83,12 +83,18 @@ int vane_gemm_q_dots_single(int type, const void *w, size_t row_bytes, int64_t r
 
 /// The same product for a batch (a prompt), computed in tiles of 8 weight rows unpacked once and run against every
 /// vector (quant_gemm.h): for the quantized types only (not F32/F16/BF16). Equals vane_gemm_q's dots up to float
-/// summation order (and, for Q4_1/Q5_1, the rounding of the activation's f16 s field, which this sums exactly). The
-/// _naive version is the portable kernel the AVX2 one is tested against. Returns as vane_gemv_q.
+/// summation order (and, for Q4_1/Q5_1, the rounding of the activation's f16 s field, which this sums exactly). It
+/// runs the AVX-512 VNNI kernels where the CPU has them (vane_cpu_has_avx512_vnni), else the AVX2 ones; their
+/// results are equal bit for bit. The _naive version is the portable kernel the SIMD ones are tested against, and
+/// _avx2 the AVX2 one on any CPU with AVX2 (-1 without). Returns as vane_gemv_q.
 int vane_gemm_q_tiled(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
                       size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
 int vane_gemm_q_tiled_naive(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
                             size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
+int vane_gemm_q_tiled_avx2(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
+                           size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
+/// Whether this CPU has AVX-512 F/BW and VNNI (and AVX2/FMA/F16C), which the tiled product then uses.
+int vane_cpu_has_avx512_vnni(void);
 
 // --- Threads -------------------------------------------------------------------------------------------------------
 
