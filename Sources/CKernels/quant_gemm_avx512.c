@@ -11,7 +11,7 @@
 #include "quant_avx2.h"
 #include "quant_gemm.h"
 #if VANE_X86
-#include <immintrin.h>
+#include "quant_gemm_simd.h"
 
 #define AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vnni")))
 #define INLINE inline __attribute__((always_inline))
@@ -39,27 +39,6 @@ AVX512 static INLINE __m256i rows_of(__m512i s) {
     return _mm512_cvtepi64_epi32(_mm512_add_epi32(s, _mm512_srli_epi64(s, 32)));
 }
 
-AVX512 static INLINE void store_rows(float *y, __m256 v, int rows) {
-    if (rows == TILE_ROWS) {
-        _mm256_storeu_ps(y, v);
-    } else {
-        float tmp[TILE_ROWS];
-        _mm256_storeu_ps(tmp, v);
-        for (int r = 0; r < rows; r++) y[r] = tmp[r];
-    }
-}
-
-// Activation rows v0…v0+3 of a pass; past the last row the pass repeats it and stores nothing for the copies.
-static INLINE int64_t act_row(const quant_acts *a, int64_t v) { return v < a->count ? v : a->count - 1; }
-
-AVX512 static INLINE void store_pass(float *y, int64_t ldy, int64_t v0, int64_t count, int rows, __m256 c0,
-                                     __m256 c1, __m256 c2, __m256 c3) {
-    store_rows(y + v0 * ldy, c0, rows);
-    if (v0 + 1 < count) store_rows(y + (v0 + 1) * ldy, c1, rows);
-    if (v0 + 2 < count) store_rows(y + (v0 + 2) * ldy, c2, rows);
-    if (v0 + 3 < count) store_rows(y + (v0 + 3) * ldy, c3, rows);
-}
-
 // q8_0's weights are signed: their magnitudes meet the activations with the weights' signs moved onto them (as
 // AVX2's vpsignb does; a zero weight's product is zero either way).
 AVX512 static INLINE void legacy_kernel(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows,
@@ -67,7 +46,7 @@ AVX512 static INLINE void legacy_kernel(const quant_tile *t, const quant_acts *a
     const int64_t n = t->cols, nb = n / QK;
     const __m512i zero = _mm512_setzero_si512();
     for (int64_t v0 = 0; v0 < a->count; v0 += 4) {
-        const int64_t r0 = act_row(a, v0), r1 = act_row(a, v0 + 1), r2 = act_row(a, v0 + 2), r3 = act_row(a, v0 + 3);
+        const int64_t r0 = tile_act_row(a, v0), r1 = tile_act_row(a, v0 + 1), r2 = tile_act_row(a, v0 + 2), r3 = tile_act_row(a, v0 + 3);
         const int8_t *q0 = a->q + r0 * n, *q1 = a->q + r1 * n, *q2 = a->q + r2 * n, *q3 = a->q + r3 * n;
         __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
         for (int64_t b = 0; b < nb; b++) {
@@ -88,7 +67,7 @@ AVX512 static INLINE void legacy_kernel(const quant_tile *t, const quant_acts *a
             ACC(c0, s0, r0) ACC(c1, s1, r1) ACC(c2, s2, r2) ACC(c3, s3, r3)
 #undef ACC
         }
-        store_pass(y, ldy, v0, a->count, rows, c0, c1, c2, c3);
+        tile_store_pass(y, ldy, v0, a->count, rows, c0, c1, c2, c3);
     }
 }
 
@@ -103,7 +82,7 @@ AVX512 void vane_tile_k_avx512(const quant_tile *t, const quant_acts *a, float *
     const int64_t nb = t->cols / QK_K;
     const __m512i zero = _mm512_setzero_si512();
     for (int64_t v0 = 0; v0 < a->count; v0 += 4) {
-#define ROW(V) (const block_q8_K *)((const char *)a->k + act_row(a, v0 + V) * a->row_bytes)
+#define ROW(V) (const block_q8_K *)((const char *)a->k + tile_act_row(a, v0 + V) * a->row_bytes)
         const block_q8_K *a0 = ROW(0), *a1 = ROW(1), *a2 = ROW(2), *a3 = ROW(3);
 #undef ROW
         __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
@@ -133,7 +112,7 @@ AVX512 void vane_tile_k_avx512(const quant_tile *t, const quant_acts *a, float *
             ACC(c0, s0, m0, a0) ACC(c1, s1, m1, a1) ACC(c2, s2, m2, a2) ACC(c3, s3, m3, a3)
 #undef ACC
         }
-        store_pass(y, ldy, v0, a->count, rows, c0, c1, c2, c3);
+        tile_store_pass(y, ldy, v0, a->count, rows, c0, c1, c2, c3);
     }
 }
 
