@@ -67,6 +67,7 @@ print("COMMIT", r["build_commit"], file=sys.stderr)' "$m" 2>"$work/llama-commit.
 run_vane() {
     local bin=$1 m=$2 pp=$3 tg=$4
     "${path[$bin]}" bench "$m" --threads "$threads" --prompt-tokens "$pp" --gen-tokens "$tg" --repetitions 1 --json 2>/dev/null |
+        tee "$work/vane-$bin.json" |
         sed -n "s/.*\"pp_tokens_per_s\": *\([0-9.]*\).*\"tg_tokens_per_s\": *\([0-9.]*\).*/$bin $m pp \1\n$bin $m tg \2/p"
 }
 
@@ -88,7 +89,8 @@ flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -E '^(avx|fma|f16c|
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $cpu, $(nproc) cores (flags: $flags), load average $load_before before and"
 echo "$load_after after. $threads threads, median of $rounds alternating runs (min–max in brackets). Vane $commit,"
-echo "llama.cpp $(sed -n 's/COMMIT //p' "$work/llama-commit.txt") (llama-cpp-python 0.3.36 sdist, GGML_NATIVE, AMX off)."
+echo "llama.cpp $(sed -n 's/COMMIT //p' "$work/llama-commit.txt") (llama-cpp-python 0.3.36 sdist, GGML_NATIVE, AMX off);"
+echo "Vane's kernels: $(sed -n 's/.*"kernels": *"\([^"]*\)".*"blas_core": *"\([^"]*\)".*/\1, OpenBLAS \2/p' "$work/vane-NEW.json") (this build)."
 echo
 header="| model | test | llama.cpp |"; rule="| --- | --- | ---: |"
 for bin in "${bins[@]}"; do header="$header Vane ${bin,,} | Vane ${bin,,} / llama.cpp |"; rule="$rule ---: | ---: |"; done

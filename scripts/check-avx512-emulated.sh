@@ -14,7 +14,7 @@ src=$here/Sources/CKernels
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The kernel file as it is, with its intrinsics taken from SIMDe, compiled for AVX2, and the CPU check answering yes.
-sed -e 's|#include "quant_gemm_simd.h"|#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/x86/avx512.h>\n#include "quant_gemm_simd.h"|' \
+sed -e 's|#include "simd_avx2.h"|#define SIMDE_ENABLE_NATIVE_ALIASES\n#include <simde/x86/avx512.h>\n#include "simd_avx2.h"|' \
     -e 's|target("avx2,fma,f16c,avx512f,avx512bw,avx512vnni")|target("avx2,fma,f16c")|' \
     -e 's|__builtin_cpu_supports("avx512[a-z]*")|1|g' \
     "$src/quant_gemm_avx512.c" > "$work/quant_gemm_avx512.c"

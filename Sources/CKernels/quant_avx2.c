@@ -7,7 +7,7 @@
 #include "quant_blocks.h"
 #include "quant_avx2.h"
 #if VANE_X86
-#include <immintrin.h>
+#include "simd_avx2.h"
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
@@ -26,22 +26,6 @@ AVX2 static inline int hsum_epi32(__m256i v) {
 }
 
 AVX2 static inline float f16(uint16_t h) { return _cvtsh_ss(h); }
-
-// 16 bytes of packed nibbles → 32 bytes 0…15: low nibbles first (values 0…15), then high nibbles (16…31).
-AVX2 static inline __m256i unpack_nibbles(const uint8_t *qs) {
-    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0f));
-}
-
-// The 32 bits of a q5 qh → 32 bytes, 0xff where the bit is set. Byte j takes byte j / 8 of qh, then tests bit j % 8.
-AVX2 static inline __m256i unpack_bits(const uint8_t *qh) {
-    uint32_t bits;
-    memcpy(&bits, qh, 4);
-    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
-        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-    const __m256i mask = _mm256_set1_epi64x((int64_t)0x8040201008040201);
-    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, mask), mask);
-}
 
 // Σ x·y over 32 byte pairs, as 8 int32 partial sums. u: x unsigned (≤ 127 or so); s: both signed, y ≠ −128.
 AVX2 static inline __m256i dot_u8_i8(__m256i x, __m256i y) {

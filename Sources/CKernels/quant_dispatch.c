@@ -29,6 +29,14 @@ DISPATCH_DOT(q6_K_q8_K, const void *)
 DISPATCH_DOT(f16_f32, const float *)
 DISPATCH_DOT(bf16_f32, const float *)
 
+const char *vane_kernel_set(void) {
+#if VANE_X86
+    if (vane_cpu_has_avx512_vnni()) return "avx512-vnni tiles, avx2 dots";
+    if (has_avx2()) return "avx2";
+#endif
+    return "portable";
+}
+
 int vane_activation_type_for(int weight_type) {
     switch (weight_type) {
     case T_F32: case T_F16: case T_BF16: return T_F32;

@@ -92,9 +92,9 @@ static void unpack_k(int type, const void *blk, uint8_t u[QK_K], int16_t sc[16],
     }
 }
 
-// Unpacks `rows` (≤ 8) weight rows starting at w into the tile, through `flat` (8 · cols bytes: each row's values
-// in order), then interleaves 4 bytes at a time. Rows past `rows` are zero and dot to zero.
-static void pack_tile(quant_tile *t, uint8_t *flat, const char *w, size_t row_bytes, int rows) {
+// Unpacks `rows` (≤ 8) weight rows starting at w: their values into `flat` (8 · cols bytes, each row's values in
+// order) and their scales into the tile. Rows past `rows` are zero and dot to zero.
+void vane_tile_unpack(quant_tile *t, uint8_t *flat, const char *w, size_t row_bytes, int rows) {
     const int64_t n = t->cols;
     const int k = is_k_type(t->type);
     const int len = k ? QK_K : QK;
@@ -126,8 +126,13 @@ static void pack_tile(quant_tile *t, uint8_t *flat, const char *w, size_t row_by
             }
         }
     }
-    for (int64_t p = 0; p < n / 4; p++)
-        for (int r = 0; r < TILE_ROWS; r++) memcpy(t->q + 32 * p + 4 * r, flat + r * n + 4 * p, 4);
+}
+
+// The portable packer: unpacked rows, then interleaved 4 bytes at a time.
+static void pack_tile(quant_tile *t, uint8_t *flat, const char *w, size_t row_bytes, int rows) {
+    vane_tile_unpack(t, flat, w, row_bytes, rows);
+    for (int64_t p = 0; p < t->cols / 4; p++)
+        for (int r = 0; r < TILE_ROWS; r++) memcpy(t->q + 32 * p + 4 * r, flat + r * t->cols + 4 * p, 4);
 }
 
 // --- portable tile kernels ------------------------------------------------------------------------------------------
@@ -179,34 +184,48 @@ void vane_tile_k_naive(const quant_tile *t, const quant_acts *a, float *y, int64
 
 // --- driver ---------------------------------------------------------------------------------------------------------
 
-static int gemm_tiled(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
-                      size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end,
-                      tile_kernel legacy, tile_kernel kquant) {
+// One allocation for a tile of `type` and `cols` (its quants, interleaved and flat, and scales) and `extra` bytes
+// after them (*extra, 64-byte aligned); free() the result. NULL when out of memory.
+static char *tile_alloc(quant_tile *t, uint8_t **flat, int type, int64_t cols, size_t extra_bytes, char **extra) {
     const int k = is_k_type(type);
-    const int legacy_type = type == T_Q4_0 || type == T_Q4_1 || type == T_Q5_0 || type == T_Q5_1 || type == T_Q8_0;
-    if ((!k && !legacy_type) || cols <= 0 || cols % (k ? QK_K : QK) || row_begin < 0 || row_end > rows) return -1;
-    if (row_begin >= row_end || n_vecs <= 0) return 0;
     const int64_t nb = cols / (k ? QK_K : QK);
-    quant_tile t = {.type = type, .cols = cols};
-    quant_acts a = {.count = n_vecs, .k = xq, .row_bytes = xq_row_bytes};
-    // One allocation: the tile's quants (interleaved and flat) and scales; for legacy types also the activations'
-    // quants and per-block scales and sums.
     const size_t q_bytes = (size_t)cols * TILE_ROWS, f_bytes = (size_t)nb * TILE_ROWS * sizeof(float);
     const size_t sc_bytes = k ? (size_t)nb * 384 * sizeof(int16_t) : 0;
-    const size_t aq_bytes = k ? 0 : (size_t)(n_vecs * cols), as_bytes = k ? 0 : (size_t)(n_vecs * nb) * sizeof(float);
-    const size_t total = 2 * q_bytes + 2 * f_bytes + sc_bytes + aq_bytes + 2 * as_bytes;
-    char *mem = aligned_alloc(64, (total + 63) / 64 * 64);
-    if (!mem) return -1;
+    const size_t tile_bytes = (2 * q_bytes + 2 * f_bytes + sc_bytes + 63) / 64 * 64;
+    char *mem = aligned_alloc(64, tile_bytes + (extra_bytes + 63) / 64 * 64);
+    if (!mem) return NULL;
+    *t = (quant_tile){.type = type, .cols = cols};
     char *p = mem;
-    t.q = (uint8_t *)p, p += q_bytes;
-    uint8_t *flat = (uint8_t *)p;
-    p += q_bytes;
-    t.d = (float *)p, p += f_bytes;
-    t.m = (float *)p, p += f_bytes;
-    if (k) {
-        t.sc = (int16_t *)p, p += (size_t)nb * 256 * sizeof(int16_t);
-        t.mc = (int16_t *)p;
-    } else {
+    t->q = (uint8_t *)p, p += q_bytes;
+    *flat = (uint8_t *)p, p += q_bytes;
+    t->d = (float *)p, p += f_bytes;
+    t->m = (float *)p, p += f_bytes;
+    if (k) t->sc = (int16_t *)p, t->mc = (int16_t *)(p + (size_t)nb * 256 * sizeof(int16_t));
+    if (extra) *extra = mem + tile_bytes;
+    return mem;
+}
+
+static int tiled_shape_ok(int type, int64_t cols) {
+    const int legacy = type == T_Q4_0 || type == T_Q4_1 || type == T_Q5_0 || type == T_Q5_1 || type == T_Q8_0;
+    return (is_k_type(type) || legacy) && cols > 0 && cols % (is_k_type(type) ? QK_K : QK) == 0;
+}
+
+static int gemm_tiled(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
+                      size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end,
+                      tile_packer pack, tile_kernel legacy, tile_kernel kquant) {
+    if (!tiled_shape_ok(type, cols) || row_begin < 0 || row_end > rows) return -1;
+    if (row_begin >= row_end || n_vecs <= 0) return 0;
+    const int k = is_k_type(type);
+    const int64_t nb = cols / (k ? QK_K : QK);
+    quant_tile t;
+    uint8_t *flat;
+    quant_acts a = {.count = n_vecs, .k = xq, .row_bytes = xq_row_bytes};
+    // For legacy types the activations' quants and per-block scales and sums follow the tile.
+    const size_t aq_bytes = k ? 0 : (size_t)(n_vecs * cols), as_bytes = k ? 0 : (size_t)(n_vecs * nb) * sizeof(float);
+    char *p;
+    char *mem = tile_alloc(&t, &flat, type, cols, aq_bytes + 2 * as_bytes, &p);
+    if (!mem) return -1;
+    if (!k) {
         int8_t *aq = (int8_t *)p;
         float *da = (float *)(p + aq_bytes), *sa = da + n_vecs * nb;
         // q8_0 blocks are (d, qs[32]), q8_1 blocks (d, s, qs[32]); s is recomputed exactly from the quants.
@@ -230,17 +249,49 @@ static int gemm_tiled(int type, const void *w, size_t row_bytes, int64_t rows, i
     const tile_kernel kernel = k ? kquant : legacy;
     for (int64_t r0 = row_begin; r0 < row_end; r0 += TILE_ROWS) {
         const int nr = (int)(row_end - r0 < TILE_ROWS ? row_end - r0 : TILE_ROWS);
-        pack_tile(&t, flat, (const char *)w + (size_t)r0 * row_bytes, row_bytes, nr);
+        pack(&t, flat, (const char *)w + (size_t)r0 * row_bytes, row_bytes, nr);
         kernel(&t, &a, y + r0, rows, nr);
     }
     free(mem);
     return 0;
 }
 
+int64_t vane_tile_pack_mismatches(int type, const void *w, size_t row_bytes, int rows, int64_t cols) {
+#if VANE_X86
+    if (!has_avx2() || !tiled_shape_ok(type, cols) || rows < 1 || rows > TILE_ROWS) return -1;
+    quant_tile a, b;
+    uint8_t *fa, *fb;
+    char *ma = tile_alloc(&a, &fa, type, cols, 0, NULL), *mb = tile_alloc(&b, &fb, type, cols, 0, NULL);
+    int64_t differ = -1;
+    if (ma && mb) {
+        // Garbage first, so that bytes either packer leaves unwritten show up.
+        const int64_t nb = cols / (is_k_type(type) ? QK_K : QK);
+        const size_t bytes = 2 * (size_t)cols * TILE_ROWS + 2 * (size_t)nb * TILE_ROWS * sizeof(float)
+                           + (is_k_type(type) ? (size_t)nb * 384 * sizeof(int16_t) : 0);
+        memset(ma, 0x5a, bytes), memset(mb, 0xa5, bytes);
+        pack_tile(&a, fa, w, row_bytes, rows);
+        vane_pack_tile_avx2(&b, fb, w, row_bytes, rows);
+        differ = 0;
+        for (int64_t i = 0; i < cols * TILE_ROWS; i++) differ += a.q[i] != b.q[i];
+        differ += memcmp(a.d, b.d, (size_t)nb * TILE_ROWS * sizeof(float)) != 0;
+        differ += memcmp(a.m, b.m, (size_t)nb * TILE_ROWS * sizeof(float)) != 0;
+        if (is_k_type(type)) {
+            differ += memcmp(a.sc, b.sc, (size_t)nb * 256 * sizeof(int16_t)) != 0;
+            differ += memcmp(a.mc, b.mc, (size_t)nb * 128 * sizeof(int16_t)) != 0;
+        }
+    }
+    free(ma), free(mb);
+    return differ;
+#else
+    (void)type, (void)w, (void)row_bytes, (void)rows, (void)cols;
+    return -1;
+#endif
+}
+
 int vane_gemm_q_tiled_naive(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
                             size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end) {
     return gemm_tiled(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end,
-                      vane_tile_legacy_naive, vane_tile_k_naive);
+                      pack_tile, vane_tile_legacy_naive, vane_tile_k_naive);
 }
 
 int vane_gemm_q_tiled_avx2(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
@@ -248,7 +299,7 @@ int vane_gemm_q_tiled_avx2(int type, const void *w, size_t row_bytes, int64_t ro
 #if VANE_X86
     if (has_avx2())
         return gemm_tiled(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end,
-                          vane_tile_legacy_avx2, vane_tile_k_avx2);
+                          vane_pack_tile_avx2, vane_tile_legacy_avx2, vane_tile_k_avx2);
 #endif
     return -1;
 }
@@ -258,7 +309,7 @@ int vane_gemm_q_tiled(int type, const void *w, size_t row_bytes, int64_t rows, i
 #if VANE_X86
     if (vane_cpu_has_avx512_vnni())
         return gemm_tiled(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end,
-                          vane_tile_legacy_avx512, vane_tile_k_avx512);
+                          vane_pack_tile_avx2, vane_tile_legacy_avx512, vane_tile_k_avx512);
     if (has_avx2())
         return vane_gemm_q_tiled_avx2(type, w, row_bytes, rows, cols, xq, xq_row_bytes, n_vecs, y, row_begin, row_end);
 #endif

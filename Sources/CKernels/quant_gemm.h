@@ -38,11 +38,20 @@ typedef struct {
 // y[v·ldy + r] = dot(tile row r, activation row v) for r < rows (≤ 8) and every activation row.
 typedef void (*tile_kernel)(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
 
+// Fills the tile from `rows` (≤ 8) weight rows starting at w (row_bytes apart), through `flat` (8 · cols bytes of
+// scratch); rows past `rows` are zero. Every packer writes the same tile.
+typedef void (*tile_packer)(quant_tile *t, uint8_t *flat, const char *w, size_t row_bytes, int rows);
+
+// The portable part the packers share: the rows' values into flat (each row's in order) and their scales into the
+// tile.
+void vane_tile_unpack(quant_tile *t, uint8_t *flat, const char *w, size_t row_bytes, int rows);
+
 void vane_tile_legacy_naive(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
 void vane_tile_k_naive(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
 #if defined(__x86_64__) || defined(__i386__)
 void vane_tile_legacy_avx2(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
 void vane_tile_k_avx2(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
+void vane_pack_tile_avx2(quant_tile *t, uint8_t *flat, const char *w, size_t row_bytes, int rows);
 void vane_tile_legacy_avx512(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
 void vane_tile_k_avx512(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
 #endif

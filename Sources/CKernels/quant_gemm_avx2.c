@@ -1,5 +1,5 @@
-// AVX2 tile kernels for the batched quantized product (layout in quant_gemm.h). Each pass runs one tile of 8
-// weight rows against up to 4 activation rows: a 32-byte tile vector (4 values of each row) is loaded once and
+// AVX2 packing and tile kernels for the batched quantized product (layout in quant_gemm.h). Each pass runs one tile
+// of 8 weight rows against up to 4 activation rows: a 32-byte tile vector (4 values of each row) is loaded once and
 // multiplied by vpmaddubsw with 4 broadcast bytes of each activation row, giving int16 pair sums per row that are
 // added in int16 while they cannot overflow, then widened by vpmaddwd (by 1, or by the K-quant group scale).
 #include "CKernels.h"
@@ -7,7 +7,7 @@
 #include "quant_avx2.h"
 #include "quant_gemm.h"
 #if VANE_X86
-#include "quant_gemm_simd.h"
+#include "simd_avx2.h"
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 #define INLINE inline __attribute__((always_inline))
@@ -19,6 +19,85 @@ AVX2 static INLINE __m256i bcast4(const void *p) {
     return _mm256_set1_epi32(v);
 }
 
+// --- packing -------------------------------------------------------------------------------------------------------
+
+// 8 rows' 32 values (row r in v[r]) → the 8 tile vectors that hold them: vector j takes values 4j…4j+3 of each row,
+// row r at bytes 4r…4r+3, i.e. an 8×8 transpose of 4-byte elements.
+AVX2 static INLINE void transpose_store(const __m256i v[TILE_ROWS], uint8_t *q) {
+    const __m256i a0 = _mm256_unpacklo_epi32(v[0], v[1]), a1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    const __m256i a2 = _mm256_unpacklo_epi32(v[2], v[3]), a3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    const __m256i a4 = _mm256_unpacklo_epi32(v[4], v[5]), a5 = _mm256_unpackhi_epi32(v[4], v[5]);
+    const __m256i a6 = _mm256_unpacklo_epi32(v[6], v[7]), a7 = _mm256_unpackhi_epi32(v[6], v[7]);
+    // b0: values 0 (low lane) and 4 (high lane) of rows 0…3; b1: 1 and 5; b2: 2 and 6; b3: 3 and 7. b4…b7: rows 4…7.
+    const __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
+    const __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
+    const __m256i b4 = _mm256_unpacklo_epi64(a4, a6), b5 = _mm256_unpackhi_epi64(a4, a6);
+    const __m256i b6 = _mm256_unpacklo_epi64(a5, a7), b7 = _mm256_unpackhi_epi64(a5, a7);
+    __m256i *out = (__m256i *)q;
+    _mm256_store_si256(out + 0, _mm256_permute2x128_si256(b0, b4, 0x20));
+    _mm256_store_si256(out + 1, _mm256_permute2x128_si256(b1, b5, 0x20));
+    _mm256_store_si256(out + 2, _mm256_permute2x128_si256(b2, b6, 0x20));
+    _mm256_store_si256(out + 3, _mm256_permute2x128_si256(b3, b7, 0x20));
+    _mm256_store_si256(out + 4, _mm256_permute2x128_si256(b0, b4, 0x31));
+    _mm256_store_si256(out + 5, _mm256_permute2x128_si256(b1, b5, 0x31));
+    _mm256_store_si256(out + 6, _mm256_permute2x128_si256(b2, b6, 0x31));
+    _mm256_store_si256(out + 7, _mm256_permute2x128_si256(b3, b7, 0x31));
+}
+
+// A legacy block's 32 values u (value = d·u + m, as unpack_legacy in quant_gemm.c).
+AVX2 static INLINE __m256i unpack_legacy_avx2(int type, const char *blk) {
+    const __m256i bit4 = _mm256_set1_epi8(0x10);
+    switch (type) {
+    case T_Q4_0: return unpack_nibbles(((const block_q4_0 *)blk)->qs);
+    case T_Q4_1: return unpack_nibbles(((const block_q4_1 *)blk)->qs);
+    case T_Q5_0: { const block_q5_0 *b = (const block_q5_0 *)blk;
+                   return _mm256_or_si256(unpack_nibbles(b->qs), _mm256_and_si256(unpack_bits(b->qh), bit4)); }
+    case T_Q5_1: { const block_q5_1 *b = (const block_q5_1 *)blk;
+                   return _mm256_or_si256(unpack_nibbles(b->qs), _mm256_and_si256(unpack_bits(b->qh), bit4)); }
+    default: return _mm256_loadu_si256((const __m256i *)((const block_q8_0 *)blk)->qs); // T_Q8_0
+    }
+}
+
+// The tile of quant_gemm.c's portable packer, byte for byte (vane_tile_pack_mismatches): legacy blocks go from
+// storage to tile vectors in registers; K-quants unpack into flat as there, then transpose in registers.
+AVX2 void vane_pack_tile_avx2(quant_tile *t, uint8_t *flat, const char *w, size_t row_bytes, int rows) {
+    const int64_t n = t->cols;
+    __m256i v[TILE_ROWS];
+    if (t->type >= T_Q2_K && t->type <= T_Q6_K) {
+        vane_tile_unpack(t, flat, w, row_bytes, rows);
+        for (int64_t c = 0; c < n / QK; c++) {
+            for (int r = 0; r < TILE_ROWS; r++) v[r] = _mm256_loadu_si256((const __m256i *)(flat + r * n + QK * c));
+            transpose_store(v, t->q + QK * TILE_ROWS * c);
+        }
+        return;
+    }
+    const int64_t nb = n / QK;
+    const size_t block_bytes = row_bytes / (size_t)nb;
+    const int with_m = t->type == T_Q4_1 || t->type == T_Q5_1;
+    // m = −8d (q4_0), −16d (q5_0), +0 (q8_0), or its own f16 (q?_1); rows past `rows` get d = m = +0.
+    const __m256 m_of_d = _mm256_set1_ps(t->type == T_Q4_0 ? -8.0f : -16.0f);
+    const __m256 present = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(rows),
+                                                                  _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+    uint16_t dh[TILE_ROWS] = {0}, mh[TILE_ROWS] = {0};
+    for (int r = rows; r < TILE_ROWS; r++) v[r] = _mm256_setzero_si256();
+    for (int64_t b = 0; b < nb; b++) {
+        for (int r = 0; r < rows; r++) {
+            const char *blk = w + (size_t)r * row_bytes + (size_t)b * block_bytes;
+            v[r] = unpack_legacy_avx2(t->type, blk);
+            memcpy(&dh[r], blk, 2); // every legacy block starts with its f16 d (and q?_1 with m after it)
+            if (with_m) memcpy(&mh[r], blk + 2, 2);
+        }
+        transpose_store(v, t->q + QK * TILE_ROWS * b);
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dh));
+        const __m256 m = with_m ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)mh))
+                       : t->type == T_Q8_0 ? _mm256_setzero_ps() : _mm256_mul_ps(m_of_d, d); // +0, never −0·d
+        _mm256_storeu_ps(t->d + b * 8, _mm256_and_ps(d, present));
+        _mm256_storeu_ps(t->m + b * 8, _mm256_and_ps(m, present));
+    }
+}
+
+// --- kernels --------------------------------------------------------------------------------------------------------
+
 // Tile vectors whose int16 pair sums are added before widening: |u·q| pair sums stay below 2^15 for this many.
 // q4 (u ≤ 15): 8 (8·2·15·127 = 30480); q5 (u ≤ 31): 4; q8_0 (|u| ≤ 128 once its sign moves to q): 1.
 AVX2 static INLINE void legacy_kernel(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows,
@@ -26,7 +105,8 @@ AVX2 static INLINE void legacy_kernel(const quant_tile *t, const quant_acts *a, 
     const int64_t n = t->cols, nb = n / QK;
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t v0 = 0; v0 < a->count; v0 += 4) {
-        const int64_t r0 = tile_act_row(a, v0), r1 = tile_act_row(a, v0 + 1), r2 = tile_act_row(a, v0 + 2), r3 = tile_act_row(a, v0 + 3);
+        const int64_t r0 = tile_act_row(a, v0), r1 = tile_act_row(a, v0 + 1), r2 = tile_act_row(a, v0 + 2),
+                      r3 = tile_act_row(a, v0 + 3);
         const int8_t *q0 = a->q + r0 * n, *q1 = a->q + r1 * n, *q2 = a->q + r2 * n, *q3 = a->q + r3 * n;
         __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
         for (int64_t b = 0; b < nb; b++) {

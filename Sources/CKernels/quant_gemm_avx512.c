@@ -11,7 +11,7 @@
 #include "quant_avx2.h"
 #include "quant_gemm.h"
 #if VANE_X86
-#include "quant_gemm_simd.h"
+#include "simd_avx2.h"
 
 #define AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vnni")))
 #define INLINE inline __attribute__((always_inline))
@@ -46,7 +46,8 @@ AVX512 static INLINE void legacy_kernel(const quant_tile *t, const quant_acts *a
     const int64_t n = t->cols, nb = n / QK;
     const __m512i zero = _mm512_setzero_si512();
     for (int64_t v0 = 0; v0 < a->count; v0 += 4) {
-        const int64_t r0 = tile_act_row(a, v0), r1 = tile_act_row(a, v0 + 1), r2 = tile_act_row(a, v0 + 2), r3 = tile_act_row(a, v0 + 3);
+        const int64_t r0 = tile_act_row(a, v0), r1 = tile_act_row(a, v0 + 1), r2 = tile_act_row(a, v0 + 2),
+                      r3 = tile_act_row(a, v0 + 3);
         const int8_t *q0 = a->q + r0 * n, *q1 = a->q + r1 * n, *q2 = a->q + r2 * n, *q3 = a->q + r3 * n;
         __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
         for (int64_t b = 0; b < nb; b++) {

@@ -130,6 +130,13 @@ struct Linear {
     }
 }
 
+/// What does the arithmetic on this machine, for benchmark records: the quantized kernels' instruction set
+/// (vane_kernel_set) and the kernels OpenBLAS chose when it loaded (f32 products: `--exact`, attention).
+public enum Backend {
+    public static var kernels: String { String(cString: vane_kernel_set()) }
+    public static var blasCore: String { String(cString: openblas_get_corename()) }
+}
+
 /// Reusable scratch memory for dequantized weight bands and quantized activations.
 final class Scratch {
     /// Floats of weights dequantized at a time (16 MB).

@@ -67,7 +67,8 @@ struct Bench: ParsableCommand {
         let rss = peakRSSBytes()
         if json {
             let sampling = draws.map { ", \"sample_us\": \($0.0), \"sample_full_sort_us\": \($0.1)" } ?? ""
-            print("{\"pp_tokens_per_s\": \(ppMedian), \"tg_tokens_per_s\": \(tgMedian), \"peak_rss_bytes\": \(rss)\(sampling)}")
+            print("{\"pp_tokens_per_s\": \(ppMedian), \"tg_tokens_per_s\": \(tgMedian), \"peak_rss_bytes\": \(rss)\(sampling), "
+                + "\"kernels\": \"\(Backend.kernels)\", \"blas_core\": \"\(Backend.blasCore)\"}")
         } else {
             let name = m.files.url.lastPathComponent
             print("| model | size | threads | test | t/s |")
@@ -76,7 +77,7 @@ struct Bench: ParsableCommand {
             print("| \(name) | \(size) | \(Parallel.threads) | pp\(promptTokens) | \(String(format: "%.2f ± %.2f", ppMedian, spread(pp))) |")
             let tgName = "tg\(genTokens)" + (batch > 1 ? " ×\(batch)" : "")
             print("| \(name) | \(size) | \(Parallel.threads) | \(tgName) | \(String(format: "%.2f ± %.2f", tgMedian, spread(tg))) |")
-            print("peak RSS \(formatBytes(rss)), \(precision.rawValue) precision")
+            print("peak RSS \(formatBytes(rss)), \(precision.rawValue) precision; kernels: \(Backend.kernels), OpenBLAS \(Backend.blasCore)")
             if let (lazy, full) = draws {
                 print(String(format: "one draw at temperature 1 over %d ids: %.0f µs (sorting all of them first: %.0f µs)", last.count, lazy, full))
             }

@@ -5,8 +5,8 @@ import VaneTestSupport
 
 /// The command line as the README writes it: negative numbers and ranges after an option, enumerated options that
 /// name their values, `--version`, the closing `[SUMMARY → PATH (SIZE)]` line of each writing command, side files
-/// only where asked, outputs that would replace a file of another kind, and layer 0. Runs the built `vane` on
-/// copies of the tiny fixtures.
+/// only where asked, outputs that would replace a file of another kind, layer 0, and `bench`'s record of the kernels
+/// it ran. Runs the built `vane` on copies of the tiny fixtures.
 @Suite(.enabled(if: VaneProcess.binary != nil, "no built vane executable"))
 struct CommandLineTests {
     let dir: URL
@@ -102,6 +102,26 @@ struct CommandLineTests {
         #expect(!printed.isEmpty && printed.first?.isNumber == true, "\(printed)")
         let info = try Self.succeeds(["store", "info", store.path])
         #expect(info.contains(printed), "store info does not show vane \(printed): \(info)")
+    }
+
+    /// `bench` records which kernels ran: the instruction set named from /proc/cpuinfo's flags (an independent
+    /// reading of the CPU), and OpenBLAS's kernel choice.
+    @Test func benchNamesItsKernels() throws {
+        let json = try Self.succeeds(["bench", model.path, "--prompt-tokens", "4", "--gen-tokens", "2", "--repetitions", "1",
+                                      "--json"])
+        let record = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        let flags = Set(((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "")
+            .split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? [])
+        #if arch(x86_64)
+        let expected = flags.isSuperset(of: ["avx512f", "avx512bw", "avx512_vnni", "avx2", "fma", "f16c"])
+            ? "avx512-vnni tiles, avx2 dots" : flags.isSuperset(of: ["avx2", "fma", "f16c"]) ? "avx2" : "portable"
+        #else
+        let expected = "portable"
+        #endif
+        #expect(record?["kernels"] as? String == expected, "\(json) (cpuinfo flags: \(flags.sorted().joined(separator: " ")))")
+        #expect((record?["blas_core"] as? String)?.isEmpty == false, "\(json)")
+        let table = try Self.succeeds(["bench", model.path, "--prompt-tokens", "4", "--gen-tokens", "2", "--repetitions", "1"])
+        #expect(table.contains("kernels: \(expected), OpenBLAS "), "\(table)")
     }
 
     /// Every writing command ends with `[SUMMARY → PATH (SIZE)]`, SIZE the file's (or folder's) size on disk.

@@ -95,6 +95,25 @@ import VaneTestSupport
                                     cols: cols, label: "type \(type)")
     }
 
+    /// The AVX2 packer (legacy blocks unpacked and transposed in registers; K-quants transposed in registers) writes
+    /// the portable packer's tile byte for byte: every type, 1 … 8 rows (partial tiles are zero-padded), 1 and 3
+    /// blocks per row.
+    @Test(.enabled(if: vane_kernel_set().map { String(cString: $0) } != "portable"), arguments: types)
+    func avx2PackerWritesThePortableTile(type: UInt32) {
+        var rng = SplitMix64(state: UInt64(type) * 7 + 11)
+        let block = QType.layout[type]!.block
+        for rows in 1...8 {
+            for blocks in [1, 3] {
+                let cols = blocks * block
+                let w = randomBlocks(type, rows * cols, &rng)
+                let differ = w.withUnsafeBytes {
+                    vane_tile_pack_mismatches(Int32(type), $0.baseAddress, w.count / rows, Int32(rows), Int64(cols))
+                }
+                #expect(differ == 0, "type \(type), \(rows) rows × \(cols) values: \(differ) bytes or scale arrays differ")
+            }
+        }
+    }
+
     /// Where the CPU has AVX-512 VNNI, vane_gemm_q_tiled runs those kernels; their results equal the AVX2 kernels'
     /// bit for bit (tolerance 0): 1 … 3 tiles of rows, full and partial, and 1 … 11 vectors. Elsewhere
     /// scripts/check-avx512-emulated.sh checks the same with the AVX-512 instructions emulated.

@@ -93,8 +93,13 @@ int vane_gemm_q_tiled_naive(int type, const void *w, size_t row_bytes, int64_t r
                             size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
 int vane_gemm_q_tiled_avx2(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
                            size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
+/// For tests: packs one tile of `rows` (1…8) weight rows with the portable packer and with the AVX2 one and returns
+/// how many of its quant bytes (and scale arrays) differ; -1 without AVX2 or for a type or shape tiles do not take.
+int64_t vane_tile_pack_mismatches(int type, const void *w, size_t row_bytes, int rows, int64_t cols);
 /// Whether this CPU has AVX-512 F/BW and VNNI (and AVX2/FMA/F16C), which the tiled product then uses.
 int vane_cpu_has_avx512_vnni(void);
+/// The quantized kernels this CPU runs, for benchmark records: "avx512-vnni tiles, avx2 dots", "avx2" or "portable".
+const char *vane_kernel_set(void);
 
 // --- Threads -------------------------------------------------------------------------------------------------------
 

@@ -1,11 +1,29 @@
-// Helpers shared by the AVX2 and AVX-512 tile kernels (quant_gemm_avx2.c, quant_gemm_avx512.c): storing a pass's
-// results. They need AVX2 only, so the AVX-512 kernels (a superset of its features) inline them too.
+// AVX2 helpers shared by the SIMD kernel files (quant_avx2.c, quant_gemm_avx2.c, quant_gemm_avx512.c): unpacking
+// legacy blocks, storing a tile pass's results. They need AVX2 only, so the AVX-512 kernels (a superset of its
+// features) inline them too.
 #pragma once
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 #include "quant_gemm.h"
 
 #define TILE_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+// A legacy block's 16 bytes of nibbles → 32 bytes: the low nibbles (values 0…15), then the high ones (16…31).
+TILE_AVX2 static inline __m256i unpack_nibbles(const uint8_t *qs) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0f));
+}
+
+// The 32 bits of a q5 qh → 32 bytes, 0xff where the bit is set. Byte j takes byte j / 8 of qh, then tests bit j % 8.
+TILE_AVX2 static inline __m256i unpack_bits(const uint8_t *qh) {
+    uint32_t bits;
+    memcpy(&bits, qh, 4);
+    const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
+        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i mask = _mm256_set1_epi64x((int64_t)0x8040201008040201);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(spread, mask), mask);
+}
 
 // Row results of one activation row: the first `rows` lanes of v (a partial tile stores only its rows).
 TILE_AVX2 static inline __attribute__((always_inline)) void tile_store_rows(float *y, __m256 v, int rows) {
