@@ -184,15 +184,21 @@ void vane_tile_k_naive(const quant_tile *t, const quant_acts *a, float *y, int64
 
 // --- driver ---------------------------------------------------------------------------------------------------------
 
-// One allocation for a tile of `type` and `cols` (its quants, interleaved and flat, and scales) and `extra` bytes
-// after them (*extra, 64-byte aligned); free() the result. NULL when out of memory.
+// Bytes of a tile of `type` and `cols`: its quants, interleaved and flat, and its scales.
+static size_t tile_bytes(int type, int64_t cols) {
+    const int64_t nb = cols / (is_k_type(type) ? QK_K : QK);
+    return 2 * (size_t)cols * TILE_ROWS + 2 * (size_t)nb * TILE_ROWS * sizeof(float)
+         + (is_k_type(type) ? (size_t)nb * 384 * sizeof(int16_t) : 0);
+}
+
+// One allocation for a tile of `type` and `cols` and `extra` bytes after it (*extra, 64-byte aligned); free() the
+// result. NULL when out of memory.
 static char *tile_alloc(quant_tile *t, uint8_t **flat, int type, int64_t cols, size_t extra_bytes, char **extra) {
     const int k = is_k_type(type);
     const int64_t nb = cols / (k ? QK_K : QK);
     const size_t q_bytes = (size_t)cols * TILE_ROWS, f_bytes = (size_t)nb * TILE_ROWS * sizeof(float);
-    const size_t sc_bytes = k ? (size_t)nb * 384 * sizeof(int16_t) : 0;
-    const size_t tile_bytes = (2 * q_bytes + 2 * f_bytes + sc_bytes + 63) / 64 * 64;
-    char *mem = aligned_alloc(64, tile_bytes + (extra_bytes + 63) / 64 * 64);
+    const size_t own = (tile_bytes(type, cols) + 63) / 64 * 64;
+    char *mem = aligned_alloc(64, own + (extra_bytes + 63) / 64 * 64);
     if (!mem) return NULL;
     *t = (quant_tile){.type = type, .cols = cols};
     char *p = mem;
@@ -201,7 +207,7 @@ static char *tile_alloc(quant_tile *t, uint8_t **flat, int type, int64_t cols, s
     t->d = (float *)p, p += f_bytes;
     t->m = (float *)p, p += f_bytes;
     if (k) t->sc = (int16_t *)p, t->mc = (int16_t *)(p + (size_t)nb * 256 * sizeof(int16_t));
-    if (extra) *extra = mem + tile_bytes;
+    if (extra) *extra = mem + own;
     return mem;
 }
 
@@ -266,9 +272,7 @@ int64_t vane_tile_pack_mismatches(int type, const void *w, size_t row_bytes, int
     if (ma && mb) {
         // Garbage first, so that bytes either packer leaves unwritten show up.
         const int64_t nb = cols / (is_k_type(type) ? QK_K : QK);
-        const size_t bytes = 2 * (size_t)cols * TILE_ROWS + 2 * (size_t)nb * TILE_ROWS * sizeof(float)
-                           + (is_k_type(type) ? (size_t)nb * 384 * sizeof(int16_t) : 0);
-        memset(ma, 0x5a, bytes), memset(mb, 0xa5, bytes);
+        memset(ma, 0x5a, tile_bytes(type, cols)), memset(mb, 0xa5, tile_bytes(type, cols));
         pack_tile(&a, fa, w, row_bytes, rows);
         vane_pack_tile_avx2(&b, fb, w, row_bytes, rows);
         differ = 0;
