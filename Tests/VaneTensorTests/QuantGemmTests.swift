@@ -4,10 +4,11 @@ import Testing
 import VaneModelIO
 import VaneTestSupport
 
-/// The batched products. The tiled one (quant_gemm.c): the SIMD tile kernels (AVX2, or AVX-512 VNNI where the CPU has it) against the portable ones (tolerance 1e-5 of
-/// Σ|wᵢ·aᵢ|, only float summation order differs), the portable ones against float64 dots of the dequantized weights
-/// with the dequantized 8-bit activations (1e-4 of Σ|wᵢ·aᵢ|) and with the original f32 activations (the 8-bit
-/// rounding bound Σ|wᵢ|·errᵢ, errᵢ ≤ stepᵢ·(1/2 + 127·2⁻¹¹), plus 1e-4 of Σ|wᵢ·xᵢ|), on random blocks and on llama.cpp-quantized tensors.
+/// The batched products. The tiled one (quant_gemm.c): the SIMD tile kernels (AVX2, or AVX-512 VNNI where the CPU
+/// has it) against the portable ones (tolerance 1e-5 of Σ|wᵢ·aᵢ|, only float summation order differs), the portable
+/// ones against float64 dots of the dequantized weights with the dequantized 8-bit activations (1e-4 of Σ|wᵢ·aᵢ|)
+/// and with the original f32 activations (the 8-bit rounding bound Σ|wᵢ|·errᵢ, errᵢ ≤ stepᵢ·(1/2 + 127·2⁻¹¹), plus
+/// 1e-4 of Σ|wᵢ·xᵢ|), on random blocks and on llama.cpp-quantized tensors.
 @Suite struct QuantGemmTests {
     static let types = [QType.q4_0, QType.q4_1, QType.q5_0, QType.q5_1, QType.q8_0,
                         QType.q2_K, QType.q3_K, QType.q4_K, QType.q5_K, QType.q6_K]
