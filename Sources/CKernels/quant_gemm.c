@@ -191,9 +191,7 @@ static size_t tile_bytes(int type, int64_t cols) {
          + (is_k_type(type) ? (size_t)nb * 384 * sizeof(int16_t) : 0);
 }
 
-// One allocation for a tile of `type` and `cols` and `extra` bytes after it (*extra, 64-byte aligned); free() the
-// result. NULL when out of memory.
-static char *tile_alloc(quant_tile *t, uint8_t **flat, int type, int64_t cols, size_t extra_bytes, char **extra) {
+char *vane_tile_alloc(quant_tile *t, uint8_t **flat, int type, int64_t cols, size_t extra_bytes, char **extra) {
     const int k = is_k_type(type);
     const int64_t nb = cols / (k ? QK_K : QK);
     const size_t q_bytes = (size_t)cols * TILE_ROWS, f_bytes = (size_t)nb * TILE_ROWS * sizeof(float);
@@ -211,6 +209,33 @@ static char *tile_alloc(quant_tile *t, uint8_t **flat, int type, int64_t cols, s
     return mem;
 }
 
+size_t vane_legacy_acts_bytes(int64_t n_vecs, int64_t cols) {
+    return (size_t)(n_vecs * cols) + 2 * (size_t)(n_vecs * (cols / QK)) * sizeof(float);
+}
+
+void vane_legacy_acts(quant_acts *a, int type, char *mem, int64_t cols) {
+    const int64_t n_vecs = a->count, nb = cols / QK;
+    int8_t *aq = (int8_t *)mem;
+    float *da = (float *)(mem + n_vecs * cols), *sa = da + n_vecs * nb;
+    // q8_0 blocks are (d, qs[32]), q8_1 blocks (d, s, qs[32]); s is recomputed exactly from the quants.
+    const size_t ab = type == T_Q4_1 || type == T_Q5_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t off = ab - QK;
+    for (int64_t v = 0; v < n_vecs; v++) {
+        const char *row = (const char *)a->k + v * a->row_bytes;
+        for (int64_t b = 0; b < nb; b++) {
+            const char *blk = row + b * ab;
+            uint16_t d16;
+            memcpy(&d16, blk, 2);
+            memcpy(aq + v * cols + b * QK, blk + off, QK);
+            int sum = 0;
+            for (int j = 0; j < QK; j++) sum += aq[v * cols + b * QK + j];
+            da[v * nb + b] = fp16_to_f32(d16);
+            sa[v * nb + b] = da[v * nb + b] * (float)sum;
+        }
+    }
+    a->q = aq, a->da = da, a->sa = sa;
+}
+
 static int tiled_shape_ok(int type, int64_t cols) {
     const int legacy = type == T_Q4_0 || type == T_Q4_1 || type == T_Q5_0 || type == T_Q5_1 || type == T_Q8_0;
     return (is_k_type(type) || legacy) && cols > 0 && cols % (is_k_type(type) ? QK_K : QK) == 0;
@@ -222,36 +247,15 @@ static int gemm_tiled(int type, const void *w, size_t row_bytes, int64_t rows, i
     if (!tiled_shape_ok(type, cols) || row_begin < 0 || row_end > rows) return -1;
     if (row_begin >= row_end || n_vecs <= 0) return 0;
     const int k = is_k_type(type);
-    const int64_t nb = cols / (k ? QK_K : QK);
     quant_tile t;
     uint8_t *flat;
     quant_acts a = {.count = n_vecs, .k = xq, .row_bytes = xq_row_bytes};
     // For legacy types the activations' quants and per-block scales and sums follow the tile.
-    const size_t aq_bytes = k ? 0 : (size_t)(n_vecs * cols), as_bytes = k ? 0 : (size_t)(n_vecs * nb) * sizeof(float);
+    const size_t acts_bytes = k ? 0 : vane_legacy_acts_bytes(n_vecs, cols);
     char *p;
-    char *mem = tile_alloc(&t, &flat, type, cols, aq_bytes + 2 * as_bytes, &p);
+    char *mem = vane_tile_alloc(&t, &flat, type, cols, acts_bytes, &p);
     if (!mem) return -1;
-    if (!k) {
-        int8_t *aq = (int8_t *)p;
-        float *da = (float *)(p + aq_bytes), *sa = da + n_vecs * nb;
-        // q8_0 blocks are (d, qs[32]), q8_1 blocks (d, s, qs[32]); s is recomputed exactly from the quants.
-        const size_t ab = type == T_Q4_1 || type == T_Q5_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
-        const size_t off = ab - QK;
-        for (int64_t v = 0; v < n_vecs; v++) {
-            const char *row = (const char *)xq + v * xq_row_bytes;
-            for (int64_t b = 0; b < nb; b++) {
-                const char *blk = row + b * ab;
-                uint16_t d16;
-                memcpy(&d16, blk, 2);
-                memcpy(aq + v * cols + b * QK, blk + off, QK);
-                int sum = 0;
-                for (int j = 0; j < QK; j++) sum += aq[v * cols + b * QK + j];
-                da[v * nb + b] = fp16_to_f32(d16);
-                sa[v * nb + b] = da[v * nb + b] * (float)sum;
-            }
-        }
-        a.q = aq, a.da = da, a.sa = sa;
-    }
+    if (!k) vane_legacy_acts(&a, type, p, cols);
     const tile_kernel kernel = k ? kquant : legacy;
     for (int64_t r0 = row_begin; r0 < row_end; r0 += TILE_ROWS) {
         const int nr = (int)(row_end - r0 < TILE_ROWS ? row_end - r0 : TILE_ROWS);
@@ -267,7 +271,7 @@ int64_t vane_tile_pack_mismatches(int type, const void *w, size_t row_bytes, int
     if (!has_avx2() || !tiled_shape_ok(type, cols) || rows < 1 || rows > TILE_ROWS) return -1;
     quant_tile a, b;
     uint8_t *fa, *fb;
-    char *ma = tile_alloc(&a, &fa, type, cols, 0, NULL), *mb = tile_alloc(&b, &fb, type, cols, 0, NULL);
+    char *ma = vane_tile_alloc(&a, &fa, type, cols, 0, NULL), *mb = vane_tile_alloc(&b, &fb, type, cols, 0, NULL);
     int64_t differ = -1;
     if (ma && mb) {
         // Garbage first, so that bytes either packer leaves unwritten show up.

@@ -55,3 +55,15 @@ void vane_pack_tile_avx2(quant_tile *t, uint8_t *flat, const char *w, size_t row
 void vane_tile_legacy_avx512(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
 void vane_tile_k_avx512(const quant_tile *t, const quant_acts *a, float *y, int64_t ldy, int rows);
 #endif
+
+// One allocation for a tile of `type` and `cols` (and its flat scratch) with `extra_bytes` after it (*extra, 64-byte
+// aligned, when extra is not NULL); free() the result. NULL when out of memory.
+char *vane_tile_alloc(quant_tile *t, uint8_t **flat, int type, int64_t cols, size_t extra_bytes, char **extra);
+
+// Legacy activation rows as the kernels read them (quant_acts.q, da, sa) from a->count rows of q8_0 or q8_1 blocks
+// at a->k (a->row_bytes apart), written into mem (vane_legacy_acts_bytes of it).
+size_t vane_legacy_acts_bytes(int64_t n_vecs, int64_t cols);
+void vane_legacy_acts(quant_acts *a, int type, char *mem, int64_t cols);
+
+// Kernels on weights packed at load (quant_packed.c): y[v·ldy + r] for the group's 8 rows and every activation row.
+void vane_packed_group_avx2(int type, const char *group, int64_t cols, const quant_acts *a, float *y, int64_t ldy);

@@ -93,6 +93,19 @@ int vane_gemm_q_tiled_naive(int type, const void *w, size_t row_bytes, int64_t r
                             size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
 int vane_gemm_q_tiled_avx2(int type, const void *w, size_t row_bytes, int64_t rows, int64_t cols, const void *xq,
                            size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
+/// Legacy weights (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) repacked in groups of 8 rows (quant_packed.c), the same size as
+/// stored: vane_packs says whether a matrix of `rows` × `cols` of `type` can be (rows a multiple of 8);
+/// vane_pack_rows writes the packed copy of w (rows · row bytes) to `packed`. Returns 0, or -1 where it cannot.
+int vane_packs(int type, int64_t rows, int64_t cols);
+int vane_pack_rows(int type, const void *w, int64_t rows, int64_t cols, void *packed);
+/// vane_gemm_q_tiled's product (the same bits, for any n_vecs) on packed weights, from row_begin to row_end
+/// (multiples of 8). Each vector's results depend on that vector alone, so a batched step gives every sequence
+/// what it gets by itself. The _naive version unpacks each group into a tile for the portable tile kernel.
+/// Returns as vane_gemv_q.
+int vane_gemm_q_packed(int type, const void *packed, int64_t rows, int64_t cols, const void *xq, size_t xq_row_bytes,
+                       int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
+int vane_gemm_q_packed_naive(int type, const void *packed, int64_t rows, int64_t cols, const void *xq,
+                             size_t xq_row_bytes, int64_t n_vecs, float *y, int64_t row_begin, int64_t row_end);
 /// For tests: packs one tile of `rows` (1…8) weight rows with the portable packer and with the AVX2 one and returns
 /// how many of its quant bytes (and scale arrays) differ; -1 without AVX2 or for a type or shape tiles do not take.
 int64_t vane_tile_pack_mismatches(int type, const void *w, size_t row_bytes, int rows, int64_t cols);
