@@ -37,7 +37,7 @@ public final class ModelInput: Sendable {
     public func values(_ name: String) throws -> Tensor {
         guard let t = stored(name) else { throw VaneError("\(url.path) has no tensor \(name)") }
         var tensor = dequantize(t)
-        if t.owner.fileBacked { releasePages(t.bytes) }
+        t.owner.dropPages(t.bytes)
         if let heads = permutedHeads(name) {
             tensor.data = try QKLayout.rows(tensor.data, rows: t.shape[0], heads: heads, to: .hf, name: name)
         }
@@ -71,19 +71,8 @@ public final class ModelInput: Sendable {
     /// Lets the kernel drop the pages of `name` that reading it brought in, so a pass over the model keeps one
     /// tensor resident rather than the whole mapping.
     public func release(_ name: String) {
-        // Only file pages: dropping a stacked expert tensor's anonymous copy would zero it.
-        if let t = stored(name), t.owner.fileBacked { releasePages(t.bytes) }
+        if let t = stored(name) { t.owner.dropPages(t.bytes) }
     }
-}
-
-/// madvise(DONTNEED) over the whole pages spanning `bytes` of a read-only file mapping: resident pages are
-/// dropped and read from the file again if touched (pages shared with a neighbouring tensor included).
-func releasePages(_ bytes: UnsafeRawBufferPointer) {
-    guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-    let start = Int(bitPattern: base) / page * page
-    let end = (Int(bitPattern: base) + bytes.count + page - 1) / page * page
-    _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, Int32(MADV_DONTNEED))
 }
 
 /// llama.cpp's converter reorders the rows of each llama Q and K head (weights and biases) so that RoPE rotates

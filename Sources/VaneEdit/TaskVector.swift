@@ -332,8 +332,8 @@ public enum TaskVector {
 
             func release() {
                 switch self {
-                case .dense(let t): releasePages(t.bytes)
-                case .lowRank(let a, let b): releasePages(a.bytes); releasePages(b.bytes)
+                case .dense(let t): t.owner.dropPages(t.bytes)
+                case .lowRank(let a, let b): a.owner.dropPages(a.bytes); b.owner.dropPages(b.bytes)
                 }
             }
         }

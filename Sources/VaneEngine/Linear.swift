@@ -11,10 +11,11 @@ public enum Precision: String, Sendable, CaseIterable {
     /// computes. Traces, extraction and the correctness tests use it.
     case exact
     /// Products with quantized weights quantize each activation row to 8 bits and use integer dot products, as
-    /// llama.cpp does (logits move by up to ~0.5 on Q4 models): one dot per weight row for a few rows (and for the
-    /// single new tokens of a batched decoding step, each weight block unpacked once for several sequences but each
-    /// sequence's dot computed as it is alone), tiles of weight rows unpacked once for a whole prompt batch.
-    /// F16/BF16 weights take f32 sgemm for batches.
+    /// llama.cpp does (logits move by up to ~0.5 on Q4 models). Legacy types (Q4_0…Q8_0) run every product, from
+    /// one token to a prompt, on rows repacked once in groups of 8 (vane_gemm_q_packed). K-quants take one dot per
+    /// weight row for a few rows (and for the single new tokens of a batched decoding step, each weight block
+    /// unpacked once for several sequences but each sequence's dot computed as it is alone), tiles of weight rows
+    /// unpacked once for a whole prompt batch. F16/BF16 weights take f32 sgemm for batches.
     case fast
 }
 
@@ -24,7 +25,6 @@ struct Linear {
     let out: Int
     let inner: Int
     let rowBytes: Int
-
     init(_ t: StoredTensor) throws {
         guard t.shape.count == 2 else {
             throw VaneError("tensor \(t.name) has shape \(t.shape); a weight matrix needs 2 dims")
@@ -55,7 +55,8 @@ struct Linear {
     }
 
     /// y[rows, out] = x[rows, inner] · Wᵀ where each row's result is bit for bit what `apply` gives that row alone
-    /// (rows of different sequences in one batched step). The integer products are per row already; the f32 path
+    /// (rows of different sequences in one batched step). The integer products are per row already (packed or
+    /// row-wise dots); the f32 path
     /// dequantizes each band of W once and runs the single-row product (sgemv) on it for every row, since sgemm's
     /// summation order differs from sgemv's.
     func applyRowwise(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, precision: Precision,
@@ -111,6 +112,22 @@ struct Linear {
         // One part per thread, claimed by whichever thread is free: a thread the OS descheduled before it claimed
         // its part leaves it to the others (more, smaller parts measured slower: BENCHMARKS.md).
         let parts = min(out, Parallel.threads)
+        if vane_packs(wType, Int64(out), Int64(inner)) != 0 {
+            // Repacked on first use and kept with the mapping (one copy for a tied embedding and output).
+            let t = tensor
+            let pw = Unchecked(t.owner.rearranged(t.bytes) { dst in
+                _ = vane_pack_rows(wType, t.bytes.baseAddress!, Int64(t.shape[0]), Int64(t.shape[1]), dst)
+            })
+            let per = ((out + parts - 1) / parts + 7) / 8 * 8
+            let outN = out, innerN = inner
+            Parallel.run(parts) { i in
+                let r0 = i * per, r1 = min(outN, r0 + per)
+                guard r0 < r1 else { return }
+                vane_gemm_q_packed(wType, pw.value, Int64(outN), Int64(innerN), xqc.value, aRowBytes, Int64(rows),
+                                   yp.value, Int64(r0), Int64(r1))
+            }
+            return
+        }
         // Batches work on tiles of 8 weight rows: parts start at multiples of 8.
         let tiled = !rowwise && rows > Int(GEMM_TILED_MIN_VECS)
         let align = tiled ? 8 : 1

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -16,6 +17,8 @@ public final class MappedFile: @unchecked Sendable {
     /// Whether the bytes are a file's pages, which the kernel can drop and read again; anonymous memory
     /// (`init(copying:)`) would come back as zeros.
     public let fileBacked: Bool
+    /// Ranges of this mapping rearranged for a kernel (weights repacked for fast products), by start address.
+    private let rearranged = Mutex<[Int: UnsafeMutableRawPointer]>([:])
 
     public init(url: URL) throws {
         self.url = url
@@ -67,6 +70,33 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
+        rearranged.withLock { for p in $0.values { p.deallocate() } }
         munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count)
+    }
+
+    /// A copy of `range` (inside this mapping) rearranged by `fill`, made on the first call for that range and kept
+    /// as long as the mapping; later calls return it. Once filled, the range's file pages are dropped (read again
+    /// if touched), so the copy takes their place in memory rather than adding to it.
+    public func rearranged(_ range: UnsafeRawBufferPointer, fill: (UnsafeMutableRawPointer) -> Void) -> UnsafeRawPointer {
+        rearranged.withLock { copies in
+            let key = Int(bitPattern: range.baseAddress)
+            if let p = copies[key] { return UnsafeRawPointer(p) }
+            let p = UnsafeMutableRawPointer.allocate(byteCount: max(range.count, 1), alignment: 64)
+            fill(p)
+            copies[key] = p
+            if fileBacked { dropPages(range) }
+            return UnsafeRawPointer(p)
+        }
+    }
+
+    /// madvise(DONTNEED) over the whole pages spanning `range` of a file mapping: resident pages are dropped and
+    /// read from the file again if touched (pages shared with a neighbouring tensor included). Anonymous memory
+    /// (`init(copying:)`) would come back as zeros, so it is left alone.
+    public func dropPages(_ range: UnsafeRawBufferPointer) {
+        guard fileBacked, let base = range.baseAddress, range.count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base) / page * page
+        let end = (Int(bitPattern: base) + range.count + page - 1) / page * page
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, Int32(MADV_DONTNEED))
     }
 }

@@ -40,6 +40,8 @@ struct Bench: ParsableCommand {
         }
         var pp: [Double] = [], tg: [Double] = []
         var last: [Float] = []
+        // One untimed pass first, as llama-bench's warm-up: pages the weights in and packs them for fast products.
+        _ = try t.forward(prompt, cache: t.makeCache(capacity: promptTokens), logits: .last, precision: precision)
         for _ in 0..<repetitions {
             let cache = t.makeCache(capacity: promptTokens)
             pp.append(Double(promptTokens) / (try seconds { _ = try t.forward(prompt, cache: cache, logits: .last, precision: precision) }))
