@@ -67,3 +67,4 @@ void vane_legacy_acts(quant_acts *a, int type, char *mem, int64_t cols);
 
 // Kernels on weights packed at load (quant_packed.c): y[v·ldy + r] for the group's 8 rows and every activation row.
 void vane_packed_group_avx2(int type, const char *group, int64_t cols, const quant_acts *a, float *y, int64_t ldy);
+void vane_packed_group_to_tile_avx2(int type, const char *group, quant_tile *t);

@@ -27,6 +27,8 @@ _Static_assert(2 * 8 + 4 * 8 + 4 * 32 == 8 * sizeof(block_q5_0), "q5_0 group blo
 _Static_assert(4 * 8 + 4 * 8 + 4 * 32 == 8 * sizeof(block_q5_1), "q5_1 group block");
 _Static_assert(2 * 8 + 8 * 32 == 8 * sizeof(block_q8_0), "q8_0 group block");
 
+#define PACKED_TILE_MIN_VECS 8
+
 static size_t block_bytes(int type) {
     switch (type) {
     case T_Q4_0: return sizeof(block_q4_0);
@@ -112,15 +114,22 @@ static int gemm_packed(int type, const void *packed, int64_t rows, int64_t cols,
     quant_tile t;
     uint8_t *flat;
     char *acts;
-    // The portable path unpacks each group into a tile; the AVX2 one needs only the activations.
-    char *mem = vane_tile_alloc(&t, &flat, type, simd ? QK : cols, vane_legacy_acts_bytes(n_vecs, cols), &acts);
+    // Past PACKED_TILE_MIN_VECS vectors a group is unpacked into a tile once and the tile kernels run it against
+    // every vector (on AVX-512 VNNI hosts, theirs); the portable path always does so. Same bits either way.
+    const int to_tile = !simd || n_vecs > PACKED_TILE_MIN_VECS;
+    char *mem = vane_tile_alloc(&t, &flat, type, to_tile ? cols : QK, vane_legacy_acts_bytes(n_vecs, cols), &acts);
     if (!mem) return -1;
     vane_legacy_acts(&a, type, acts, cols);
     for (int64_t r0 = row_begin; r0 < row_end; r0 += 8) {
         const char *group = (const char *)packed + (size_t)(r0 / 8) * group_bytes;
 #if VANE_X86
         if (simd) {
-            vane_packed_group_avx2(type, group, cols, &a, y + r0, rows);
+            if (!to_tile) {
+                vane_packed_group_avx2(type, group, cols, &a, y + r0, rows);
+            } else {
+                vane_packed_group_to_tile_avx2(type, group, &t);
+                (vane_cpu_has_avx512_vnni() ? vane_tile_legacy_avx512 : vane_tile_legacy_avx2)(&t, &a, y + r0, rows, TILE_ROWS);
+            }
             continue;
         }
 #endif

@@ -1,6 +1,7 @@
 // AVX2 kernel for weights packed at load (layout in quant_packed.c). One pass runs a group of 8 weight rows against
 // up to 4 activation rows as quant_gemm_avx2.c's tile kernel does; only the tile vectors come from the packed bytes
-// (two per 32-byte load). A pass of 1 serves single tokens, so they do not pay for 4.
+// (two per 32-byte load). A pass of 1 serves single tokens, so they do not pay for 4. Many activation rows (a
+// prompt) are better served by unpacking the group into a tile once (vane_packed_group_to_tile_avx2).
 #include "CKernels.h"
 #include "quant_blocks.h"
 #include "quant_avx2.h"
@@ -82,6 +83,37 @@ AVX2 static INLINE void pass(const int type, const int R, const char *group, int
     }
     for (int i = 0; i < R; i++)
         if (v0 + i < a->count) _mm256_storeu_ps(y + (v0 + i) * ldy, c[i]);
+}
+
+// The group as the tile quant_gemm.c's packers write for its rows (for prompts: unpacked once, then run against many
+// activation rows by the tile kernels).
+AVX2 void vane_packed_group_to_tile_avx2(int type, const char *group, quant_tile *t) {
+    const int64_t nb = t->cols / QK;
+    const int with_m = type == T_Q4_1 || type == T_Q5_1, q5 = type == T_Q5_0 || type == T_Q5_1, q8 = type == T_Q8_0;
+    const size_t h_at = with_m ? 32 : 16, qs_at = h_at + (q5 ? 32 : 0);
+    const size_t gbb = 2 * 8 + (with_m ? 2 * 8 : 0) + (q5 ? 4 * 8 : 0) + (q8 ? 256 : 128);
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    for (int64_t b = 0; b < nb; b++) {
+        const char *blk = group + b * gbb;
+        __m256i *tq = (__m256i *)(t->q + b * QK * TILE_ROWS);
+        if (q8) {
+            for (int k = 0; k < 8; k++) _mm256_store_si256(tq + k, loadu(blk + qs_at + 32 * k));
+        } else {
+            const __m256i h = q5 ? loadu(blk + h_at) : _mm256_setzero_si256();
+            for (int k = 0; k < 4; k++) {
+                const __m256i w = loadu(blk + qs_at + 32 * k);
+                __m256i lo = _mm256_and_si256(w, low), hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), low);
+                if (q5) lo = _mm256_or_si256(lo, fifth_bits(h, k)), hi = _mm256_or_si256(hi, fifth_bits(h, k + 4));
+                _mm256_store_si256(tq + k, lo);
+                _mm256_store_si256(tq + k + 4, hi);
+            }
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+        const __m256 m = with_m ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)))
+                       : q8 ? _mm256_setzero_ps() : _mm256_mul_ps(_mm256_set1_ps(type == T_Q4_0 ? -8.0f : -16.0f), d);
+        _mm256_storeu_ps(t->d + b * 8, d);
+        _mm256_storeu_ps(t->m + b * 8, m);
+    }
 }
 
 AVX2 static INLINE void group_kernel(const int type, const char *group, int64_t cols, const quant_acts *a, float *y,

@@ -113,13 +113,20 @@ struct Linear {
         // its part leaves it to the others (more, smaller parts measured slower: BENCHMARKS.md).
         let parts = min(out, Parallel.threads)
         if vane_packs(wType, Int64(out), Int64(inner)) != 0 {
-            // Repacked on first use and kept with the mapping (one copy for a tied embedding and output).
-            let t = tensor
+            // Repacked on first use and kept with the mapping (one copy for a tied embedding and output), 256 rows
+            // at a time, each slice's file pages dropped once packed: the copy replaces them rather than adding a
+            // whole matrix to the peak.
+            let t = tensor, rb = rowBytes, outN = out
             let pw = Unchecked(t.owner.rearranged(t.bytes) { dst in
-                _ = vane_pack_rows(wType, t.bytes.baseAddress!, Int64(t.shape[0]), Int64(t.shape[1]), dst)
+                for r0 in stride(from: 0, to: outN, by: 256) {
+                    let n = min(256, outN - r0)
+                    let src = UnsafeRawBufferPointer(start: t.bytes.baseAddress! + r0 * rb, count: n * rb)
+                    _ = vane_pack_rows(wType, src.baseAddress!, Int64(n), Int64(t.shape[1]), dst + r0 * rb)
+                    t.owner.dropPages(src)
+                }
             })
             let per = ((out + parts - 1) / parts + 7) / 8 * 8
-            let outN = out, innerN = inner
+            let innerN = inner
             Parallel.run(parts) { i in
                 let r0 = i * per, r1 = min(outN, r0 + per)
                 guard r0 < r1 else { return }

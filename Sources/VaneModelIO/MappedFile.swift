@@ -75,8 +75,8 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// A copy of `range` (inside this mapping) rearranged by `fill`, made on the first call for that range and kept
-    /// as long as the mapping; later calls return it. Once filled, the range's file pages are dropped (read again
-    /// if touched), so the copy takes their place in memory rather than adding to it.
+    /// as long as the mapping; later calls return it. `fill` may drop the pages it has read (`dropPages`), so that
+    /// the copy takes their place in memory rather than adding to it.
     public func rearranged(_ range: UnsafeRawBufferPointer, fill: (UnsafeMutableRawPointer) -> Void) -> UnsafeRawPointer {
         rearranged.withLock { copies in
             let key = Int(bitPattern: range.baseAddress)
@@ -84,7 +84,6 @@ public final class MappedFile: @unchecked Sendable {
             let p = UnsafeMutableRawPointer.allocate(byteCount: max(range.count, 1), alignment: 64)
             fill(p)
             copies[key] = p
-            if fileBacked { dropPages(range) }
             return UnsafeRawPointer(p)
         }
     }
