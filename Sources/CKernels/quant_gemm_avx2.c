@@ -13,11 +13,6 @@
 #define INLINE inline __attribute__((always_inline))
 
 AVX2 static INLINE __m256i load(const void *p) { return _mm256_load_si256((const __m256i *)p); }
-AVX2 static INLINE __m256i bcast4(const void *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
 
 // --- packing -------------------------------------------------------------------------------------------------------
 
@@ -117,7 +112,7 @@ AVX2 static INLINE void legacy_kernel(const quant_tile *t, const quant_acts *a, 
                 for (int k = k0; k < k0 + G; k++) {
                     const __m256i w = load(tq + 32 * k), wu = sgn ? _mm256_abs_epi8(w) : w;
                     const int64_t o = b * QK + 4 * k;
-#define STEP(P, Q) { __m256i x = bcast4(Q + o); if (sgn) x = _mm256_sign_epi8(x, w); P = _mm256_add_epi16(P, _mm256_maddubs_epi16(wu, x)); }
+#define STEP(P, Q) { __m256i x = tile_bcast4(Q + o); if (sgn) x = _mm256_sign_epi8(x, w); P = _mm256_add_epi16(P, _mm256_maddubs_epi16(wu, x)); }
                     STEP(p0, q0) STEP(p1, q1) STEP(p2, q2) STEP(p3, q3)
 #undef STEP
                 }
@@ -163,10 +158,10 @@ AVX2 static INLINE void k_kernel(const quant_tile *t, const quant_acts *a, float
                     for (int k = k0; k < k0 + G; k++) {
                         const __m256i w = load(tq + 32 * (4 * g + k));
                         const int o = 16 * g + 4 * k;
-                        p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(w, bcast4(a0[b].qs + o)));
-                        p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(w, bcast4(a1[b].qs + o)));
-                        p2 = _mm256_add_epi16(p2, _mm256_maddubs_epi16(w, bcast4(a2[b].qs + o)));
-                        p3 = _mm256_add_epi16(p3, _mm256_maddubs_epi16(w, bcast4(a3[b].qs + o)));
+                        p0 = _mm256_add_epi16(p0, _mm256_maddubs_epi16(w, tile_bcast4(a0[b].qs + o)));
+                        p1 = _mm256_add_epi16(p1, _mm256_maddubs_epi16(w, tile_bcast4(a1[b].qs + o)));
+                        p2 = _mm256_add_epi16(p2, _mm256_maddubs_epi16(w, tile_bcast4(a2[b].qs + o)));
+                        p3 = _mm256_add_epi16(p3, _mm256_maddubs_epi16(w, tile_bcast4(a3[b].qs + o)));
                     }
                     s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(p0, sc));
                     s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(p1, sc));
@@ -177,10 +172,10 @@ AVX2 static INLINE void k_kernel(const quant_tile *t, const quant_acts *a, float
             __m256i m0 = _mm256_setzero_si256(), m1 = m0, m2 = m0, m3 = m0;
             for (int j = 0; j < 8; j++) {
                 const __m256i mc = load(t->mc + b * 128 + j * 16);
-                m0 = _mm256_add_epi32(m0, _mm256_madd_epi16(mc, bcast4(a0[b].bsums + 2 * j)));
-                m1 = _mm256_add_epi32(m1, _mm256_madd_epi16(mc, bcast4(a1[b].bsums + 2 * j)));
-                m2 = _mm256_add_epi32(m2, _mm256_madd_epi16(mc, bcast4(a2[b].bsums + 2 * j)));
-                m3 = _mm256_add_epi32(m3, _mm256_madd_epi16(mc, bcast4(a3[b].bsums + 2 * j)));
+                m0 = _mm256_add_epi32(m0, _mm256_madd_epi16(mc, tile_bcast4(a0[b].bsums + 2 * j)));
+                m1 = _mm256_add_epi32(m1, _mm256_madd_epi16(mc, tile_bcast4(a1[b].bsums + 2 * j)));
+                m2 = _mm256_add_epi32(m2, _mm256_madd_epi16(mc, tile_bcast4(a2[b].bsums + 2 * j)));
+                m3 = _mm256_add_epi32(m3, _mm256_madd_epi16(mc, tile_bcast4(a3[b].bsums + 2 * j)));
             }
             const __m256 d = _mm256_loadu_ps(t->d + b * 8), dmin = _mm256_loadu_ps(t->m + b * 8);
 #define ACC(C, S, M, A) { const __m256 da = _mm256_set1_ps(A[b].d); \

@@ -13,11 +13,6 @@
 #define INLINE inline __attribute__((always_inline))
 
 AVX2 static INLINE __m256i loadu(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
-AVX2 static INLINE __m256i bcast4(const void *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
 
 // 0x10 in the bytes of tile vector t whose fifth bit is set: bit t of the bytes of h, moved to bit 4 (16-bit shifts
 // move no bit that the mask keeps across a byte boundary).
@@ -52,7 +47,7 @@ AVX2 static INLINE void pass(const int type, const int R, const char *group, int
                 const __m256i w = loadu(blk + qs_at + 32 * k), wu = _mm256_abs_epi8(w);
                 for (int i = 0; i < R; i++)
                     s[i] = _mm256_add_epi32(s[i], _mm256_madd_epi16(_mm256_maddubs_epi16(
-                               wu, _mm256_sign_epi8(bcast4(q[i] + b * QK + 4 * k), w)), ones));
+                               wu, _mm256_sign_epi8(tile_bcast4(q[i] + b * QK + 4 * k), w)), ones));
             }
         } else {
             // int16 pair sums: q4 (u ≤ 15) adds all 8 tile vectors before widening, q5 (u ≤ 31) 4 at a time.
@@ -64,8 +59,8 @@ AVX2 static INLINE void pass(const int type, const int R, const char *group, int
                 __m256i lo = _mm256_and_si256(w, low), hi = _mm256_and_si256(_mm256_srli_epi16(w, 4), low);
                 if (q5) lo = _mm256_or_si256(lo, fifth_bits(h, k)), hi = _mm256_or_si256(hi, fifth_bits(h, k + 4));
                 for (int i = 0; i < R; i++) {
-                    lo_sum[i] = _mm256_add_epi16(lo_sum[i], _mm256_maddubs_epi16(lo, bcast4(q[i] + b * QK + 4 * k)));
-                    hi_sum[i] = _mm256_add_epi16(hi_sum[i], _mm256_maddubs_epi16(hi, bcast4(q[i] + b * QK + 16 + 4 * k)));
+                    lo_sum[i] = _mm256_add_epi16(lo_sum[i], _mm256_maddubs_epi16(lo, tile_bcast4(q[i] + b * QK + 4 * k)));
+                    hi_sum[i] = _mm256_add_epi16(hi_sum[i], _mm256_maddubs_epi16(hi, tile_bcast4(q[i] + b * QK + 16 + 4 * k)));
                 }
             }
             for (int i = 0; i < R; i++)

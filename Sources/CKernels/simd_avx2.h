@@ -36,6 +36,13 @@ TILE_AVX2 static inline __attribute__((always_inline)) void tile_store_rows(floa
     }
 }
 
+// 4 activation bytes at p in every 32-bit lane: a tile vector's partner in vpmaddubsw.
+TILE_AVX2 static inline __attribute__((always_inline)) __m256i tile_bcast4(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
 // Activation rows v0…v0+3 of a pass; past the last row the pass repeats it and stores nothing for the copies.
 static inline __attribute__((always_inline)) int64_t tile_act_row(const quant_acts *a, int64_t v) {
     return v < a->count ? v : a->count - 1;
