@@ -169,6 +169,8 @@ struct ForwardRun {
             hooks.run(.attnPattern(layer), pattern.all, shape: [H, T, S], positions: s.positions)
             for head in 0..<H { weighValues(head, pattern.p + head * T * S) }
         }
+        // The loops write through `weights`, a raw pointer into these buffers: keep them alive past the last write.
+        withExtendedLifetime((pattern, scores)) {}
     }
 
     /// attn = z · W_Oᵀ (+ bo). For a sequence whose hooks include attn.hook_result, each head's contribution is
@@ -192,6 +194,7 @@ struct ForwardRun {
                         for i in 0..<d { row[i] += r[i] }
                     }
                 }
+                withExtendedLifetime(result) {}
             } else {
                 o.apply(zs, rows: T, into: out, precision: precision, scratch: scratch)
             }
@@ -214,6 +217,7 @@ struct ForwardRun {
                         z + head * hd, Int32(H * hd), w.p + head * hd, Int32(H * hd), 0,
                         result.p + head * d, Int32(H * d))
         }
+        withExtendedLifetime(w) {}
         return result
     }
 }
@@ -245,7 +249,8 @@ final class Buffers {
     }
 }
 
-/// A heap buffer of floats for the forward pass, freed with its owner.
+/// A heap buffer of floats for the forward pass, freed with its owner. Swift may release a local one right after the
+/// last read of `p`, so code that goes on using the pointer keeps the buffer alive (`withExtendedLifetime`).
 final class FloatBuffer {
     let p: UnsafeMutablePointer<Float>
     let count: Int

@@ -145,6 +145,7 @@ public final class Transformer {
                 output.applyRowwise(last.p, rows: B, into: o.baseAddress!, precision: precision, scratch: scratch)
                 if let cap = c.finalLogitSoftcapping { Kernels.softcap(o.baseAddress!, count: o.count, cap: cap) }
             }
+            withExtendedLifetime(last) {}
             return (0..<B).map { Tensor(shape: [1, V], data: Array(out[($0 * V)..<(($0 + 1) * V)])) }
         case .all:
             return sequences.map { s in
