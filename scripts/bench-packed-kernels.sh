@@ -8,6 +8,7 @@
 #
 # Usage: scripts/bench-packed-kernels.sh   (needs clang, or CC=gcc)
 set -euo pipefail
+[ $# -eq 0 ] || { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 here=$(cd "$(dirname "$0")/.." && pwd)
 src=$here/Sources/CKernels
 work=$(mktemp -d)

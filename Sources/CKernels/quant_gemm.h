@@ -12,6 +12,7 @@
 // q8_K's group sums, a super-block's dot is da·(d·Σ_g sc[g]·Σ u·q − dmin·Σ_g mc[g]·bsum[g]).
 #pragma once
 #include <stdint.h>
+#include "quant_blocks.h"
 
 #define TILE_ROWS 8
 
@@ -64,6 +65,18 @@ char *vane_tile_alloc(quant_tile *t, uint8_t **flat, int type, int64_t cols, siz
 // at a->k (a->row_bytes apart), written into mem (vane_legacy_acts_bytes of it).
 size_t vane_legacy_acts_bytes(int64_t n_vecs, int64_t cols);
 void vane_legacy_acts(quant_acts *a, int type, char *mem, int64_t cols);
+
+// Where the parts of a packed group block (quant_packed.c) sit: the 8 rows' f16 d at 0, m at 16 (q?_1), fifth bits
+// at h_at (q5), quants at qs_at; `bytes` = 8 × the stored block's size. Inlined, so a constant type folds it away.
+typedef struct { int with_m, q5, q8; size_t h_at, qs_at, bytes; } packed_layout;
+static inline __attribute__((always_inline)) packed_layout packed_layout_of(int type) {
+    packed_layout l = {.with_m = type == T_Q4_1 || type == T_Q5_1, .q5 = type == T_Q5_0 || type == T_Q5_1,
+                       .q8 = type == T_Q8_0};
+    l.h_at = l.with_m ? 32 : 16;
+    l.qs_at = l.h_at + (l.q5 ? 32 : 0);
+    l.bytes = l.qs_at + (l.q8 ? 256 : 128);
+    return l;
+}
 
 // Kernels on weights packed at load (quant_packed.c): y[v·ldy + r] for the group's 8 rows and every activation row.
 void vane_packed_group_avx2(int type, const char *group, int64_t cols, const quant_acts *a, float *y, int64_t ldy);

@@ -47,8 +47,8 @@ int vane_packs(int type, int64_t rows, int64_t cols) {
 int vane_pack_rows(int type, const void *w, int64_t rows, int64_t cols, void *packed) {
     if (!vane_packs(type, rows, cols)) return -1;
     const size_t bb = block_bytes(type), row_bytes = (size_t)(cols / QK) * bb;
-    const int with_m = type == T_Q4_1 || type == T_Q5_1, q5 = type == T_Q5_0 || type == T_Q5_1;
-    const size_t h_at = with_m ? 32 : 16, qs_at = h_at + (q5 ? 32 : 0), qs_len = type == T_Q8_0 ? 32 : 16;
+    const packed_layout L = packed_layout_of(type);
+    const size_t qs_len = L.q8 ? 32 : 16;
     // Where qh and qs sit in a stored block (block_q*: d, [m], [qh], qs).
     const size_t src_qs = bb - qs_len, src_qh = src_qs - 4;
     for (int64_t g = 0; g < rows / 8; g++)
@@ -57,17 +57,17 @@ int vane_pack_rows(int type, const void *w, int64_t rows, int64_t cols, void *pa
             for (int r = 0; r < 8; r++) {
                 const char *src = (const char *)w + (size_t)(8 * g + r) * row_bytes + (size_t)b * bb;
                 memcpy(dst + 2 * r, src, 2);
-                if (with_m) memcpy(dst + 16 + 2 * r, src + 2, 2);
-                if (q5) {
+                if (L.with_m) memcpy(dst + 16 + 2 * r, src + 2, 2);
+                if (L.q5) {
                     uint32_t qh;
                     memcpy(&qh, src + src_qh, 4);
                     for (int i = 0; i < 4; i++) {
                         uint8_t h = 0;
                         for (int t = 0; t < 8; t++) h |= (uint8_t)(((qh >> (4 * t + i)) & 1) << t);
-                        dst[h_at + 4 * r + i] = (char)h;
+                        dst[L.h_at + 4 * r + i] = (char)h;
                     }
                 }
-                for (size_t k = 0; k < qs_len / 4; k++) memcpy(dst + qs_at + 32 * k + 4 * r, src + src_qs + 4 * k, 4);
+                for (size_t k = 0; k < qs_len / 4; k++) memcpy(dst + L.qs_at + 32 * k + 4 * r, src + src_qs + 4 * k, 4);
             }
         }
     return 0;
@@ -76,27 +76,25 @@ int vane_pack_rows(int type, const void *w, int64_t rows, int64_t cols, void *pa
 // A packed group → the tile quant_gemm.c's packers write for the same 8 rows (portable kernels, tests).
 static void group_to_tile(int type, const char *group, quant_tile *t) {
     const int64_t nb = t->cols / QK;
-    const size_t bb = 8 * block_bytes(type);
-    const int with_m = type == T_Q4_1 || type == T_Q5_1, q5 = type == T_Q5_0 || type == T_Q5_1;
-    const size_t h_at = with_m ? 32 : 16, qs_at = h_at + (q5 ? 32 : 0);
+    const packed_layout L = packed_layout_of(type);
     for (int64_t b = 0; b < nb; b++) {
-        const char *blk = group + b * bb;
+        const char *blk = group + b * L.bytes;
         uint8_t *tq = t->q + b * QK * TILE_ROWS;
         for (int r = 0; r < 8; r++) {
             uint16_t h;
             memcpy(&h, blk + 2 * r, 2);
             const float d = fp16_to_f32(h);
             t->d[b * 8 + r] = d;
-            if (with_m) memcpy(&h, blk + 16 + 2 * r, 2);
-            t->m[b * 8 + r] = with_m ? fp16_to_f32(h) : type == T_Q4_0 ? -8 * d : type == T_Q5_0 ? -16 * d : 0;
+            if (L.with_m) memcpy(&h, blk + 16 + 2 * r, 2);
+            t->m[b * 8 + r] = L.with_m ? fp16_to_f32(h) : type == T_Q4_0 ? -8 * d : type == T_Q5_0 ? -16 * d : 0;
             for (int j = 0; j < QK; j++) {
                 uint8_t u;
                 if (type == T_Q8_0) {
-                    u = (uint8_t)blk[qs_at + 32 * (j / 4) + 4 * r + j % 4];
+                    u = (uint8_t)blk[L.qs_at + 32 * (j / 4) + 4 * r + j % 4];
                 } else {
                     const int i = j % 16; // qs byte of value j: low nibble for j < 16, high for j ≥ 16
-                    const uint8_t byte = (uint8_t)blk[qs_at + 32 * (i / 4) + 4 * r + i % 4];
-                    const uint8_t h = q5 ? (uint8_t)blk[h_at + 4 * r + j % 4] : 0;
+                    const uint8_t byte = (uint8_t)blk[L.qs_at + 32 * (i / 4) + 4 * r + i % 4];
+                    const uint8_t h = L.q5 ? (uint8_t)blk[L.h_at + 4 * r + j % 4] : 0;
                     u = (uint8_t)((j < 16 ? byte & 0xf : byte >> 4) | ((h >> (j / 4)) & 1) << 4);
                 }
                 tq[32 * (j / 4) + 4 * r + j % 4] = u;

@@ -25,6 +25,7 @@ struct Linear {
     let out: Int
     let inner: Int
     let rowBytes: Int
+
     init(_ t: StoredTensor) throws {
         guard t.shape.count == 2 else {
             throw VaneError("tensor \(t.name) has shape \(t.shape); a weight matrix needs 2 dims")
@@ -56,9 +57,8 @@ struct Linear {
 
     /// y[rows, out] = x[rows, inner] · Wᵀ where each row's result is bit for bit what `apply` gives that row alone
     /// (rows of different sequences in one batched step). The integer products are per row already (packed or
-    /// row-wise dots); the f32 path
-    /// dequantizes each band of W once and runs the single-row product (sgemv) on it for every row, since sgemm's
-    /// summation order differs from sgemv's.
+    /// row-wise dots); the f32 path dequantizes each band of W once and runs the single-row product (sgemv) on it
+    /// for every row, since sgemm's summation order differs from sgemv's.
     func applyRowwise(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, precision: Precision,
                       scratch: Scratch) {
         if tensor.type == .f32, Int(bitPattern: tensor.bytes.baseAddress!) % 4 == 0 {
@@ -116,17 +116,16 @@ struct Linear {
             // Repacked on first use and kept with the mapping (one copy for a tied embedding and output), 256 rows
             // at a time, each slice's file pages dropped once packed: the copy replaces them rather than adding a
             // whole matrix to the peak.
-            let t = tensor, rb = rowBytes, outN = out
+            let t = tensor, rb = rowBytes, outN = out, innerN = inner
             let pw = Unchecked(t.owner.rearranged(t.bytes) { dst in
                 for r0 in stride(from: 0, to: outN, by: 256) {
                     let n = min(256, outN - r0)
                     let src = UnsafeRawBufferPointer(start: t.bytes.baseAddress! + r0 * rb, count: n * rb)
-                    _ = vane_pack_rows(wType, src.baseAddress!, Int64(n), Int64(t.shape[1]), dst + r0 * rb)
+                    _ = vane_pack_rows(wType, src.baseAddress!, Int64(n), Int64(innerN), dst + r0 * rb)
                     t.owner.dropPages(src)
                 }
             })
             let per = ((out + parts - 1) / parts + 7) / 8 * 8
-            let innerN = inner
             Parallel.run(parts) { i in
                 let r0 = i * per, r1 = min(outN, r0 + per)
                 guard r0 < r1 else { return }

@@ -17,8 +17,8 @@ public final class MappedFile: @unchecked Sendable {
     /// Whether the bytes are a file's pages, which the kernel can drop and read again; anonymous memory
     /// (`init(copying:)`) would come back as zeros.
     public let fileBacked: Bool
-    /// Ranges of this mapping rearranged for a kernel (weights repacked for fast products), by start address.
-    private let rearranged = Mutex<[Int: UnsafeMutableRawPointer]>([:])
+    /// Ranges of this mapping rearranged for a kernel (weights repacked for fast products), by [start, count].
+    private let rearranged = Mutex<[[Int]: UnsafeMutableRawPointer]>([:])
 
     public init(url: URL) throws {
         self.url = url
@@ -75,11 +75,11 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// A copy of `range` (inside this mapping) rearranged by `fill`, made on the first call for that range and kept
-    /// as long as the mapping; later calls return it. `fill` may drop the pages it has read (`dropPages`), so that
+    /// as long as the mapping; later calls return it (one rearrangement per range: a second layout would need a key). `fill` may drop the pages it has read (`dropPages`), so that
     /// the copy takes their place in memory rather than adding to it.
     public func rearranged(_ range: UnsafeRawBufferPointer, fill: (UnsafeMutableRawPointer) -> Void) -> UnsafeRawPointer {
         rearranged.withLock { copies in
-            let key = Int(bitPattern: range.baseAddress)
+            let key = [Int(bitPattern: range.baseAddress), range.count]
             if let p = copies[key] { return UnsafeRawPointer(p) }
             let p = UnsafeMutableRawPointer.allocate(byteCount: max(range.count, 1), alignment: 64)
             fill(p)
